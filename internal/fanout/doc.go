@@ -1,0 +1,23 @@
+// Package fanout is the core of StreamHub: it matches each published message
+// against every client's subscriptions and puts it on that client's bounded
+// queue, under the overflow policy the subscription chose, without ever
+// blocking the publisher on a slow client.
+//
+// The package imports only the standard library. A WebSocket connection is
+// an adapter that implements [Sink]; the NATS side is an adapter that calls
+// [Hub.Publish] with messages whose frames it has already encoded, once per
+// wire encoding.
+//
+// # Ownership
+//
+// A [Hub] owns the subscription registry. Whoever registers a [Client] owns
+// its writer: it calls [Client.Run] on a goroutine of its own and waits for
+// it to return. Run returns after the client was closed, for whatever reason,
+// and after it has removed the client's subscriptions and closed its sink.
+//
+// # Lock order
+//
+//	Hub.interestMu → registry.mu → Client.mu
+//
+// No lock is ever held across a call into a Sink.
+package fanout

@@ -1,0 +1,18 @@
+package fanout
+
+import "context"
+
+// Sink is what the core needs from a client connection.
+//
+// WriteBatch and Close are called only by the client's writer (the goroutine
+// running [Client.Run]), never concurrently with each other.
+type Sink interface {
+	// WriteBatch writes every item of b to the client, ideally as one
+	// transport message. It must return when ctx is done (the writer sets a
+	// deadline per batch and cancels ctx when the client is closed). An error
+	// ends the client with ReasonWriteFailed. The sink must not keep b.
+	WriteBatch(ctx context.Context, b *Batch) error
+	// Close closes the connection, telling the client why. It is called
+	// exactly once, after the last WriteBatch.
+	Close(reason CloseReason) error
+}

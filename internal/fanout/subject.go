@@ -1,0 +1,127 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Limits on subjects and patterns. They are the same for both.
+const (
+	// MaxSubjectBytes is the longest subject or pattern accepted, in bytes.
+	MaxSubjectBytes = 256
+	// MaxSubjectTokens is the most dot-separated tokens accepted.
+	MaxSubjectTokens = 16
+)
+
+// ErrInvalidSubject is wrapped by every subject and pattern validation error.
+var ErrInvalidSubject = errors.New("fanout: invalid subject")
+
+// ValidateSubject checks that s is a literal subject a message can be
+// published on: 1 to MaxSubjectTokens non-empty tokens separated by '.', at
+// most MaxSubjectBytes bytes of printable UTF-8 without spaces, and no
+// wildcard tokens.
+func ValidateSubject(s string) error { return validate(s, false) }
+
+// ValidatePattern checks that p is a subscription pattern: like a subject,
+// but a token may be "*" (exactly one token) and the last token may be ">"
+// (one or more tokens). A '*' or '>' inside a longer token is rejected, so a
+// pattern never looks like a wildcard without being one.
+func ValidatePattern(p string) error { return validate(p, true) }
+
+func validate(s string, wildcards bool) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidSubject)
+	}
+	if len(s) > MaxSubjectBytes {
+		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalidSubject, len(s), MaxSubjectBytes)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidSubject)
+	}
+	tokens, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			c := s[i]
+			if c <= ' ' || c == 0x7f {
+				return fmt.Errorf("%w: control character or space at byte %d", ErrInvalidSubject, i)
+			}
+			continue
+		}
+		tok := s[start:i]
+		tokens++
+		if tokens > MaxSubjectTokens {
+			return fmt.Errorf("%w: more than %d tokens", ErrInvalidSubject, MaxSubjectTokens)
+		}
+		if tok == "" {
+			return fmt.Errorf("%w: empty token at byte %d", ErrInvalidSubject, start)
+		}
+		switch {
+		case tok == "*":
+			if !wildcards {
+				return fmt.Errorf("%w: wildcard '*' in a literal subject", ErrInvalidSubject)
+			}
+		case tok == ">":
+			if !wildcards {
+				return fmt.Errorf("%w: wildcard '>' in a literal subject", ErrInvalidSubject)
+			}
+			if i != len(s) {
+				return fmt.Errorf("%w: '>' must be the last token", ErrInvalidSubject)
+			}
+		default:
+			for j := 0; j < len(tok); j++ {
+				if tok[j] == '*' || tok[j] == '>' {
+					return fmt.Errorf("%w: wildcard character inside token %q", ErrInvalidSubject, tok)
+				}
+			}
+		}
+		start = i + 1
+	}
+	return nil
+}
+
+// IsLiteral reports whether a valid pattern has no wildcard tokens.
+func IsLiteral(p string) bool {
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '.' {
+			if t := p[start:i]; t == "*" || t == ">" {
+				return false
+			}
+			start = i + 1
+		}
+	}
+	return true
+}
+
+// MatchSubject reports whether the literal subject matches the pattern, with
+// NATS semantics: "*" matches exactly one token, a trailing ">" one or more.
+// Both arguments are assumed valid. It does not allocate.
+func MatchSubject(pattern, subject string) bool {
+	for {
+		pt, prest, pmore := cut(pattern)
+		st, srest, smore := cut(subject)
+		switch {
+		case pt == ">":
+			return true // ">" is last, and subject has at least this token
+		case pt == "*" || pt == st:
+		default:
+			return false
+		}
+		if !pmore || !smore {
+			return pmore == smore
+		}
+		pattern, subject = prest, srest
+	}
+}
+
+// cut splits s at its first '.': the token, the rest, and whether there was
+// a rest.
+func cut(s string) (tok, rest string, more bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
