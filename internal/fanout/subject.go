@@ -125,3 +125,28 @@ func cut(s string) (tok, rest string, more bool) {
 	}
 	return s, "", false
 }
+
+// PatternSubset reports whether every subject matched by pattern sub is also
+// matched by pattern super. Both are assumed valid. For example
+// "ticks.coinbase.*" is a subset of "ticks.>" and of "ticks.*.*", while
+// "ticks.>" is not a subset of "ticks.*.*" (it also matches "ticks.a").
+func PatternSubset(sub, super string) bool {
+	for {
+		st, srest, smore := cut(sub)
+		pt, prest, pmore := cut(super)
+		switch {
+		case pt == ">":
+			return true
+		case st == ">":
+			return false // sub matches any number of tokens here; super does not
+		case pt == "*":
+			// matches any single token, literal or "*"
+		case pt != st || st == "*":
+			return false
+		}
+		if !smore || !pmore {
+			return smore == pmore
+		}
+		sub, super = srest, prest
+	}
+}

@@ -1,0 +1,298 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SubOptions are a subscription's per-client options.
+type SubOptions struct {
+	// Policy is the overflow policy; PolicyDefault uses the hub's per-prefix
+	// default for each message's subject.
+	Policy Policy
+	// MaxRate, when positive, caps deliveries per subject at this many
+	// messages per second. Messages arriving faster are conflated into the
+	// newest, which is delivered when the subject's next slot opens, so the
+	// client always ends on the newest value and never sees a stale backlog.
+	// It implies KeepLatest: combining it with DropOldest or Disconnect is
+	// an ErrInvalidOption. Critical messages are never held back.
+	MaxRate float64
+}
+
+// subscription is one client's interest in one pattern. It is immutable:
+// changing options replaces it.
+type subscription struct {
+	client   *Client
+	pattern  string
+	policy   Policy
+	interval time.Duration // minimum spacing per subject; 0 = no rate limit
+}
+
+// Client is one subscriber: its subscriptions, its bounded queue and its
+// writer. Subscribe, Unsubscribe, Close and the accessors are safe for
+// concurrent use; Run must be called exactly once, by the client's owner.
+type Client struct {
+	hub  *Hub
+	sink Sink
+	enc  Encoding
+	id   uint64
+
+	// subs is guarded by hub.interestMu.
+	subs map[string]*subscription
+
+	mu       sync.Mutex // guards the fields below; never held across I/O
+	q        queue
+	signaled bool // a wake-up is pending on notify; no need to send another
+	rate     map[string]*rateState
+	timer    *time.Timer
+	timerAt  time.Time // when timer fires; zero when not armed
+
+	// deadline closes the client when a WriteBatch outlives WriteTimeout.
+	// It is owned by the writer: armed before each write, stopped after.
+	deadline *time.Timer
+
+	notify  chan struct{} // capacity 1; wakes the writer
+	done    chan struct{} // closed once, when closing is set
+	closing atomic.Bool
+	reason  atomic.Uint32 // a CloseReason, set before done is closed
+	ctx     context.Context
+	cancel  context.CancelFunc
+	ran     atomic.Bool
+
+	counters clientCounters
+}
+
+func newClient(h *Hub, sink Sink, enc Encoding, id uint64) *Client {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Client{
+		hub:    h,
+		sink:   sink,
+		enc:    enc,
+		id:     id,
+		subs:   make(map[string]*subscription),
+		q:      newQueue(h.cfg.MaxQueueMessages, h.cfg.MaxQueueBytes),
+		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+}
+
+// ID returns the client's hub-unique id.
+func (c *Client) ID() uint64 { return c.id }
+
+// Encoding returns the wire encoding the client receives.
+func (c *Client) Encoding() Encoding { return c.enc }
+
+// Subscribe subscribes the client to pattern, or replaces the options of its
+// existing subscription to pattern.
+func (c *Client) Subscribe(pattern string, opts SubOptions) error {
+	if err := ValidatePattern(pattern); err != nil {
+		return err
+	}
+	s := &subscription{client: c, pattern: pattern, policy: opts.Policy}
+	switch {
+	case opts.Policy > Disconnect:
+		return fmt.Errorf("%w: unknown policy %d", ErrInvalidOption, opts.Policy)
+	case math.IsNaN(opts.MaxRate) || math.IsInf(opts.MaxRate, 0) || opts.MaxRate < 0:
+		return fmt.Errorf("%w: max rate %v", ErrInvalidOption, opts.MaxRate)
+	case opts.MaxRate > 0 && opts.Policy != PolicyDefault && opts.Policy != KeepLatest:
+		return fmt.Errorf("%w: a max rate needs keep-latest, not %v", ErrInvalidOption, opts.Policy)
+	case opts.MaxRate > 0:
+		s.policy = KeepLatest
+		s.interval = time.Duration(float64(time.Second) / opts.MaxRate)
+	}
+	return c.hub.subscribe(c, s)
+}
+
+// Unsubscribe removes the client's subscription to pattern. Messages
+// already queued are still delivered.
+func (c *Client) Unsubscribe(pattern string) error { return c.hub.unsubscribe(c, pattern) }
+
+// Subscriptions returns the number of the client's subscriptions.
+func (c *Client) Subscriptions() int {
+	c.hub.interestMu.Lock()
+	defer c.hub.interestMu.Unlock()
+	return len(c.subs)
+}
+
+// Close closes the client for reason. It never blocks: it marks the client,
+// cancels an in-flight write and wakes the writer, which then unsubscribes
+// everything and closes the sink. Only the first call has an effect.
+func (c *Client) Close(reason CloseReason) {
+	if !c.closing.CompareAndSwap(false, true) {
+		return
+	}
+	c.reason.Store(uint32(reason))
+	c.cancel()
+	close(c.done)
+}
+
+// Done is closed when the client starts closing.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Reason returns why the client was closed, or 0 while it is open.
+func (c *Client) Reason() CloseReason {
+	if !c.closing.Load() {
+		return 0
+	}
+	return CloseReason(c.reason.Load())
+}
+
+// Run is the client's writer: it hands pending deliveries to the sink in
+// batches until the client is closed, then removes the client from the hub,
+// closes the sink with the reason and returns it. A write error or a missed
+// write deadline closes the client with ReasonWriteFailed.
+func (c *Client) Run() CloseReason {
+	if !c.ran.CompareAndSwap(false, true) {
+		panic("fanout: Client.Run called twice")
+	}
+	var b Batch
+	for c.waitWork() {
+		c.mu.Lock()
+		c.q.drain(&b, c.hub.cfg.MaxBatchMessages, c.hub.cfg.MaxBatchBytes)
+		if b.Len() == 0 {
+			c.signaled = false // caught up: the next enqueue must wake us
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
+		if err := c.write(&b); err != nil {
+			c.Close(ReasonWriteFailed)
+		}
+		clear(b.Messages) // release references promptly
+		b.Messages, b.Gaps = b.Messages[:0], b.Gaps[:0]
+	}
+	c.shutdown()
+	reason := c.Reason()
+	_ = c.sink.Close(reason)
+	return reason
+}
+
+// waitWork blocks until there may be work; it returns false once the client
+// is closing.
+func (c *Client) waitWork() bool {
+	if c.closing.Load() {
+		return false
+	}
+	c.mu.Lock()
+	busy := c.signaled
+	c.mu.Unlock()
+	if busy {
+		return true // more may be pending; the loop drains until empty
+	}
+	select {
+	case <-c.notify:
+		return !c.closing.Load()
+	case <-c.done:
+		return false
+	}
+}
+
+// write hands b to the sink under the write deadline. The deadline is a
+// timer reused for every batch (a context per batch would allocate): when it
+// fires it closes the client, which cancels c.ctx and so the write.
+func (c *Client) write(b *Batch) error {
+	if c.deadline == nil {
+		c.deadline = time.AfterFunc(c.hub.cfg.WriteTimeout, c.writeTimedOut)
+	} else {
+		c.deadline.Reset(c.hub.cfg.WriteTimeout)
+	}
+	err := c.sink.WriteBatch(c.ctx, b)
+	c.deadline.Stop()
+	if err != nil {
+		return err
+	}
+	c.counters.delivered.Add(uint64(len(b.Messages)))
+	c.counters.gapsSent.Add(uint64(len(b.Gaps)))
+	c.counters.batches.Add(1)
+	return nil
+}
+
+func (c *Client) writeTimedOut() { c.Close(ReasonWriteFailed) }
+
+func (c *Client) shutdown() {
+	c.hub.unregister(c)
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.rate = nil
+	c.q.reset()
+	c.mu.Unlock()
+}
+
+// enqueue puts m on the client's queue for subscription s; def is the
+// policy for m's subject when s did not choose one. It never blocks beyond
+// the client's own short critical section.
+func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
+	if c.closing.Load() {
+		return
+	}
+	frame := m.Frames[c.enc]
+	if frame == nil {
+		return
+	}
+	policy := s.policy
+	if policy == PolicyDefault {
+		policy = def
+	}
+	c.mu.Lock()
+	if s.interval > 0 && !m.Critical && c.hold(m, s.interval) {
+		c.mu.Unlock()
+		return
+	}
+	res, dropped := c.q.push(m, len(frame), policy)
+	wake := c.wakeLocked()
+	c.mu.Unlock()
+	c.account(res, dropped, wake)
+}
+
+// wakeLocked reports whether the writer needs a wake-up, and records that
+// one is on its way. c.mu must be held.
+func (c *Client) wakeLocked() bool {
+	if c.signaled {
+		return false
+	}
+	c.signaled = true
+	return true
+}
+
+func (c *Client) account(res pushResult, dropped int, wake bool) {
+	if dropped > 0 {
+		c.counters.dropped.Add(uint64(dropped))
+	}
+	switch res {
+	case pushConflated:
+		c.counters.conflated.Add(1)
+	case pushDropped:
+		c.counters.dropped.Add(1)
+	case pushOverflow:
+		c.Close(ReasonSlowConsumer)
+		return
+	}
+	if wake {
+		select {
+		case c.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// QueueLen returns the number of messages and frame bytes pending.
+func (c *Client) QueueLen() (msgs, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.q.n, c.q.bytes
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() ClientStats {
+	s := c.counters.snapshot()
+	s.QueuedMessages, s.QueuedBytes = c.QueueLen()
+	return s
+}

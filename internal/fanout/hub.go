@@ -1,0 +1,242 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by the hub and its clients.
+var (
+	ErrHubClosed            = errors.New("fanout: hub closed")
+	ErrClientClosed         = errors.New("fanout: client closed")
+	ErrTooManySubscriptions = errors.New("fanout: too many subscriptions")
+	ErrNotSubscribed        = errors.New("fanout: not subscribed")
+	ErrInvalidOption        = errors.New("fanout: invalid subscription option")
+)
+
+// Config configures a Hub. The zero value of every field means the default
+// documented on it.
+type Config struct {
+	// MaxQueueMessages bounds each client's queue in messages. Default 4096.
+	MaxQueueMessages int
+	// MaxQueueBytes bounds each client's queue in frame bytes. Default 1 MiB.
+	MaxQueueBytes int
+	// MaxBatchMessages caps how many messages one WriteBatch carries.
+	// Default 256.
+	MaxBatchMessages int
+	// MaxBatchBytes caps a batch's frame bytes (a single larger message is
+	// still sent alone). Default 256 KiB.
+	MaxBatchBytes int
+	// WriteTimeout is the deadline of each WriteBatch; missing it closes the
+	// client with ReasonWriteFailed. Default 10 s.
+	WriteTimeout time.Duration
+	// MaxSubscriptions bounds the subscriptions of one client. Default 128.
+	MaxSubscriptions int
+	// PrefixPolicies give the overflow policy of subscriptions that did not
+	// choose one, by the longest matching subject prefix. Nil means
+	// DefaultPrefixPolicies.
+	PrefixPolicies []PrefixPolicy
+	// FallbackPolicy applies to subjects no prefix matches. Default DropOldest.
+	FallbackPolicy Policy
+	// MatchCacheSize bounds the subject → subscriptions cache. Default 4096.
+	MatchCacheSize int
+	// OnInterest, if set, is called when a pattern gains its first subscriber
+	// (true) or loses its last (false), so an adapter can hold exactly one
+	// upstream subscription per pattern in use. Calls are serialized and made
+	// in order; they must not block for long nor call back into the Hub. An
+	// error from a true call fails the Subscribe that caused it.
+	OnInterest func(pattern string, interested bool) error
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxQueueMessages, 4096)
+	def(&c.MaxQueueBytes, 1<<20)
+	def(&c.MaxBatchMessages, 256)
+	def(&c.MaxBatchBytes, 256<<10)
+	def(&c.MaxSubscriptions, 128)
+	def(&c.MatchCacheSize, 4096)
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PrefixPolicies == nil {
+		c.PrefixPolicies = DefaultPrefixPolicies
+	}
+	if c.FallbackPolicy == PolicyDefault {
+		c.FallbackPolicy = DropOldest
+	}
+	return c
+}
+
+// Hub matches published messages against client subscriptions and queues
+// them for each client. All methods are safe for concurrent use.
+type Hub struct {
+	cfg Config
+	reg *registry
+
+	// interestMu serializes subscription changes so OnInterest calls are
+	// made in the order the registry changed.
+	interestMu sync.Mutex
+
+	mu      sync.Mutex // guards clients and closed
+	clients map[*Client]struct{}
+	closed  bool
+	nextID  atomic.Uint64
+
+	published   atomic.Uint64
+	disconnects [numReasons]atomic.Uint64
+	retired     clientCounters // counters of clients that have left
+}
+
+// New returns a Hub configured by cfg.
+func New(cfg Config) *Hub {
+	cfg = cfg.withDefaults()
+	return &Hub{
+		cfg:     cfg,
+		reg:     newRegistry(cfg.MatchCacheSize),
+		clients: make(map[*Client]struct{}),
+	}
+}
+
+// Config returns the hub's configuration with defaults filled in.
+func (h *Hub) Config() Config { return h.cfg }
+
+// Publish queues m for every subscription whose pattern matches m.Subject.
+// It never blocks on a client. m must not be modified afterwards.
+func (h *Hub) Publish(m *Message) {
+	h.deliver(m, h.reg.match(m.Subject))
+}
+
+// PublishPattern queues m for the subscriptions of exactly pattern, the way
+// an adapter delivers a message that its upstream subscription for pattern
+// received (upstream already matched it). Subscriptions of other patterns
+// that match too get their copy through their own upstream subscription.
+// A message whose subject does not match pattern is ignored.
+func (h *Hub) PublishPattern(pattern string, m *Message) {
+	if !MatchSubject(pattern, m.Subject) {
+		h.published.Add(1)
+		return
+	}
+	h.deliver(m, h.reg.subscribers(pattern))
+}
+
+func (h *Hub) deliver(m *Message, subs []*subscription) {
+	h.published.Add(1)
+	if len(subs) == 0 {
+		return
+	}
+	def := policyFor(h.cfg.PrefixPolicies, m.Subject, h.cfg.FallbackPolicy)
+	for _, s := range subs {
+		s.client.enqueue(m, s, def)
+	}
+}
+
+// Register adds a client that writes to sink in encoding enc. The caller
+// owns the client's writer: it must call Run (typically on a goroutine of
+// its own) and wait for it to return.
+func (h *Hub) Register(sink Sink, enc Encoding) (*Client, error) {
+	if enc >= NumEncodings {
+		return nil, fmt.Errorf("fanout: unknown encoding %d", enc)
+	}
+	c := newClient(h, sink, enc, h.nextID.Add(1))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	h.clients[c] = struct{}{}
+	return c, nil
+}
+
+// Close closes every client with ReasonShutdown and refuses new ones. It
+// does not wait for the writers: their owners do.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	clients := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.Close(ReasonShutdown)
+	}
+}
+
+// NumClients returns the number of registered clients.
+func (h *Hub) NumClients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// NumPatterns returns the number of distinct patterns with subscribers.
+func (h *Hub) NumPatterns() int { return h.reg.numPatterns() }
+
+// subscribe adds or replaces c's subscription to pattern.
+func (h *Hub) subscribe(c *Client, s *subscription) error {
+	h.interestMu.Lock()
+	defer h.interestMu.Unlock()
+	if c.closing.Load() {
+		return ErrClientClosed
+	}
+	old := c.subs[s.pattern]
+	if old == nil && len(c.subs) >= h.cfg.MaxSubscriptions {
+		return fmt.Errorf("%w: the limit is %d", ErrTooManySubscriptions, h.cfg.MaxSubscriptions)
+	}
+	if h.reg.add(s) && h.cfg.OnInterest != nil {
+		if err := h.cfg.OnInterest(s.pattern, true); err != nil {
+			h.reg.remove(s)
+			return fmt.Errorf("fanout: subscribe %q upstream: %w", s.pattern, err)
+		}
+	}
+	if old != nil {
+		h.reg.remove(old) // the new one keeps the pattern alive
+	}
+	c.subs[s.pattern] = s
+	return nil
+}
+
+// unsubscribe removes c's subscription to pattern.
+func (h *Hub) unsubscribe(c *Client, pattern string) error {
+	h.interestMu.Lock()
+	defer h.interestMu.Unlock()
+	s := c.subs[pattern]
+	if s == nil {
+		return fmt.Errorf("%w: %q", ErrNotSubscribed, pattern)
+	}
+	delete(c.subs, pattern)
+	h.dropSub(s)
+	return nil
+}
+
+func (h *Hub) dropSub(s *subscription) {
+	if h.reg.remove(s) && h.cfg.OnInterest != nil {
+		_ = h.cfg.OnInterest(s.pattern, false) // the adapter logs its own failures
+	}
+}
+
+// unregister removes a closed client and everything it subscribed.
+func (h *Hub) unregister(c *Client) {
+	h.interestMu.Lock()
+	for p, s := range c.subs {
+		delete(c.subs, p)
+		h.dropSub(s)
+	}
+	h.interestMu.Unlock()
+
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+	h.retired.add(&c.counters)
+	if r := c.Reason(); r < numReasons {
+		h.disconnects[r].Add(1)
+	}
+}

@@ -1,0 +1,77 @@
+package fanout_test
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/streamhub/streamhub/internal/fanout"
+)
+
+// The matcher must agree with nats-server's own, since NATS does the
+// upstream matching and a client must see the same semantics end to end.
+
+var diffTokens = []string{"a", "b", "ticks", "BTC-USD", "*", ">"}
+
+func randomPattern(r *rand.Rand, wildcards bool) string {
+	n := 1 + r.IntN(5)
+	toks := make([]string, n)
+	for i := range toks {
+		for {
+			toks[i] = diffTokens[r.IntN(len(diffTokens))]
+			isWild := toks[i] == "*" || toks[i] == ">"
+			if !isWild || (wildcards && (toks[i] == "*" || i == n-1)) {
+				break
+			}
+		}
+	}
+	return strings.Join(toks, ".")
+}
+
+func TestMatchSubjectAgreesWithNATS(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		p, s := randomPattern(r, true), randomPattern(r, false)
+		if err := fanout.ValidatePattern(p); err != nil {
+			t.Fatalf("generator made invalid pattern %q: %v", p, err)
+		}
+		got := fanout.MatchSubject(p, s)
+		want := server.SubjectMatchesFilter(s, p)
+		if got != want {
+			t.Fatalf("MatchSubject(%q, %q) = %v, nats-server says %v", p, s, got, want)
+		}
+	}
+}
+
+func TestPatternSubsetAgreesWithMatching(t *testing.T) {
+	// sub ⊆ super must mean: every subject sub matches, super matches too.
+	// Check it on random subjects, and that a subset claim is never refuted.
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20_000 {
+		sub, super := randomPattern(r, true), randomPattern(r, true)
+		if !fanout.PatternSubset(sub, super) {
+			continue
+		}
+		for range 50 {
+			s := randomPattern(r, false)
+			if fanout.MatchSubject(sub, s) && !server.SubjectMatchesFilter(s, super) {
+				t.Fatalf("PatternSubset(%q, %q) but %q matches only the first", sub, super, s)
+			}
+		}
+	}
+}
+
+func FuzzMatchSubjectAgainstNATS(f *testing.F) {
+	f.Add("a.*.>", "a.b.c")
+	f.Add(">", "x")
+	f.Add("a.b", "a.b")
+	f.Fuzz(func(t *testing.T, p, s string) {
+		if fanout.ValidatePattern(p) != nil || fanout.ValidateSubject(s) != nil {
+			return
+		}
+		if got, want := fanout.MatchSubject(p, s), server.SubjectMatchesFilter(s, p); got != want {
+			t.Fatalf("MatchSubject(%q, %q) = %v, nats-server says %v", p, s, got, want)
+		}
+	})
+}

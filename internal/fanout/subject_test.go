@@ -1,0 +1,143 @@
+package fanout
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidatePattern(t *testing.T) {
+	long := strings.Repeat("a", MaxSubjectBytes+1)
+	tests := []struct {
+		in      string
+		pattern bool // valid as a pattern
+		literal bool // valid as a subject
+	}{
+		{"ticks.coinbase.BTC-USD", true, true},
+		{"ticks.*.BTC-USD", true, false},
+		{"ticks.>", true, false},
+		{">", true, false},
+		{"*", true, false},
+		{"a.*.>", true, false},
+		{"", false, false},
+		{".", false, false},
+		{"a.", false, false},
+		{".a", false, false},
+		{"a..b", false, false},
+		{"a.>.b", false, false},
+		{"a b", false, false},
+		{"a\tb", false, false},
+		{"a\r\nb", false, false},
+		{"a\x00b", false, false},
+		{"a\x7fb", false, false},
+		{"a.b*", false, false},
+		{"a.*b", false, false},
+		{"a.>b", false, false},
+		{"\xff\xfe", false, false},
+		{long, false, false},
+		{strings.Repeat("a", MaxSubjectBytes), true, true},
+		{strings.Repeat("a.", MaxSubjectTokens-1) + "a", true, true},
+		{strings.Repeat("a.", MaxSubjectTokens) + "a", false, false},
+		{"jobs.acme.j_1", true, true},
+		{"ünïcode.ok", true, true},
+	}
+	for _, tt := range tests {
+		err := ValidatePattern(tt.in)
+		if (err == nil) != tt.pattern {
+			t.Errorf("ValidatePattern(%q) = %v, want valid=%v", tt.in, err, tt.pattern)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidSubject) {
+			t.Errorf("ValidatePattern(%q) error %v does not wrap ErrInvalidSubject", tt.in, err)
+		}
+		if err := ValidateSubject(tt.in); (err == nil) != tt.literal {
+			t.Errorf("ValidateSubject(%q) = %v, want valid=%v", tt.in, err, tt.literal)
+		}
+		if tt.pattern && IsLiteral(tt.in) != tt.literal {
+			t.Errorf("IsLiteral(%q) = %v, want %v", tt.in, !tt.literal, tt.literal)
+		}
+	}
+}
+
+func TestMatchSubject(t *testing.T) {
+	tests := []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"a.b.c", "a.b.c", true},
+		{"a.b.c", "a.b", false},
+		{"a.b", "a.b.c", false},
+		{"a.*.c", "a.x.c", true},
+		{"a.*.c", "a.x.y.c", false},
+		{"a.*", "a", false},
+		{"a.>", "a", false},
+		{"a.>", "a.b", true},
+		{"a.>", "a.b.c.d", true},
+		{">", "a", true},
+		{">", "a.b", true},
+		{"*", "a", true},
+		{"*", "a.b", false},
+		{"*.>", "a.b", true},
+		{"*.>", "a", false},
+		{"ticks.*.BTC-USD", "ticks.coinbase.BTC-USD", true},
+		{"ticks.*.BTC-USD", "ticks.coinbase.ETH-USD", false},
+		{"ab", "a", false},
+		{"a", "ab", false},
+	}
+	for _, tt := range tests {
+		if got := MatchSubject(tt.pattern, tt.subject); got != tt.want {
+			t.Errorf("MatchSubject(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
+		}
+	}
+}
+
+func TestPatternSubset(t *testing.T) {
+	tests := []struct {
+		sub, super string
+		want       bool
+	}{
+		{"ticks.coinbase.BTC-USD", "ticks.coinbase.*", true},
+		{"ticks.>", "ticks.coinbase.*", false},
+		{"ticks.*.BTC-USD", "ticks.coinbase.*", false},
+		{">", "ticks.coinbase.*", false},
+		{"ticks.coinbase.*", "ticks.coinbase.*", true},
+		{"ticks.coinbase.*", "ticks.>", true},
+		{"ticks.>", "ticks.>", true},
+		{"ticks.>", ">", true},
+		{"ticks.>", "ticks.*.*", false},
+		{"ticks.*.*", "ticks.>", true},
+		{"ticks", "ticks.>", false},
+		{"ticks.a.b", "ticks.*", false},
+		{"jobs.globex.j1", "jobs.acme.>", false},
+		{"*", "*", true},
+		{"*", ">", true},
+		{">", "*", false},
+		{"a.*", "a.b", false},
+	}
+	for _, tt := range tests {
+		if got := PatternSubset(tt.sub, tt.super); got != tt.want {
+			t.Errorf("PatternSubset(%q, %q) = %v, want %v", tt.sub, tt.super, got, tt.want)
+		}
+	}
+}
+
+func FuzzValidatePattern(f *testing.F) {
+	for _, s := range []string{"a.b", "a.*", "a.>", ">", "", "a..b", "a b", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidatePattern(s)
+		if err != nil {
+			return
+		}
+		// A valid pattern has no empty tokens, no spaces, and fits the limits.
+		if len(s) > MaxSubjectBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") {
+			t.Fatalf("accepted %q", s)
+		}
+		if IsLiteral(s) != (ValidateSubject(s) == nil) {
+			t.Fatalf("IsLiteral and ValidateSubject disagree on %q", s)
+		}
+		if !PatternSubset(s, s) {
+			t.Fatalf("%q is not a subset of itself", s)
+		}
+	})
+}
