@@ -1,0 +1,187 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// refusingListener takes a loopback port and closes every connection at
+// once, so a NATS client's attempts fail; it counts them.
+func refusingListener(t *testing.T) (ln net.Listener, attempts *atomic.Int64, done chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	attempts = &atomic.Int64{}
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			attempts.Add(1)
+			_ = conn.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return ln, attempts, done
+}
+
+func TestConnectWaitsForAServerStartedLater(t *testing.T) {
+	ln, attempts, done := refusingListener(t)
+	port := ln.Addr().(*net.TCPAddr).Port
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+
+	type result struct {
+		c   *Conn
+		err error
+	}
+	res := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
+	defer cancel()
+	go func() {
+		c, err := Connect(ctx, ConnConfig{URLs: url, ReconnectWait: 20 * time.Millisecond})
+		res <- result{c, err}
+	}()
+
+	eventually(t, "a failed connection attempt", func() bool { return attempts.Load() >= 2 })
+	_ = ln.Close()
+	<-done
+	startServer(t, port, t.TempDir())
+
+	var r result
+	select {
+	case r = <-res:
+	case <-time.After(2 * waitTimeout):
+		t.Fatalf("Connect did not return")
+	}
+	if r.err != nil {
+		t.Fatalf("Connect: %v", r.err)
+	}
+	defer r.c.Close()
+	if !r.c.Connected() {
+		t.Fatalf("Connect returned without a connection")
+	}
+}
+
+func TestConnectGivesUpAfterConnectWaitOrContext(t *testing.T) {
+	ln, _, _ := refusingListener(t)
+	url := "nats://" + ln.Addr().String()
+
+	_, err := Connect(context.Background(), ConnConfig{URLs: url, ConnectWait: 200 * time.Millisecond, ReconnectWait: 20 * time.Millisecond})
+	if err == nil {
+		t.Fatalf("Connect to a port without a server succeeded")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = Connect(ctx, ConnConfig{URLs: url, ReconnectWait: 20 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect with an expiring context = %v, want DeadlineExceeded", err)
+	}
+
+	// A negative ConnectWait returns at once, still trying.
+	c, err := Connect(context.Background(), ConnConfig{URLs: url, ConnectWait: -1, ReconnectWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Connect without waiting: %v", err)
+	}
+	defer c.Close()
+	if c.Connected() {
+		t.Fatalf("Connected() with no server")
+	}
+}
+
+func TestConnReconnectsAndKeepsRouting(t *testing.T) {
+	storeDir := t.TempDir()
+	e := startServer(t, -1, storeDir)
+	port := serverPort(t, e)
+	var logs logBuffer
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), ReconnectWait: 20 * time.Millisecond, Logger: logs.logger(slog.LevelInfo)})
+	rec := &recorder{}
+	r := NewRouter(c, rec.handle, RouterConfig{})
+	defer func() { _ = r.Close() }()
+	mustSet(t, r, "ticks.>", true)
+	if !c.Connected() {
+		t.Fatalf("not connected")
+	}
+
+	e.Shutdown()
+	eventually(t, "Connected() to turn false", func() bool { return !c.Connected() })
+	// Interest changes while disconnected are buffered, not refused.
+	mustSet(t, r, "jobs.>", true)
+
+	e2 := startServer(t, port, storeDir)
+	eventually(t, "Connected() to turn true again", func() bool { return c.Connected() })
+	// nats.go runs the state handlers on its own goroutine, after the state
+	// changed.
+	eventually(t, "the state changes to be logged", func() bool {
+		return logs.contains("disconnected from NATS") && logs.contains("reconnected to NATS")
+	})
+
+	// Subscriptions, old and new, are back on the new server.
+	if n := serverSubs(t, e2, c, "ticks.>") + serverSubs(t, e2, c, "jobs.>"); n != 2 {
+		t.Fatalf("%d subscriptions on the restarted server, want 2", n)
+	}
+	pub := publisher(t, e2.ClientURL())
+	publish(t, pub, "ticks.coinbase.BTC-USD", "1")
+	publish(t, pub, "jobs.acme.j1", "2")
+	eventually(t, "messages after the reconnect", func() bool {
+		return rec.count("ticks.>", "") == 1 && rec.count("jobs.>", "") == 1
+	})
+}
+
+func TestConnDrain(t *testing.T) {
+	e := startServer(t, -1, t.TempDir())
+	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	rec := &recorder{}
+	r := NewRouter(c, rec.handle, RouterConfig{})
+	mustSet(t, r, "ticks.>", true)
+	pub := publisher(t, e.ClientURL())
+	publish(t, pub, "ticks.a.b", "1")
+	eventually(t, "the tick", func() bool { return rec.count("", "") == 1 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := c.Drain(ctx); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if c.Connected() || !c.NATS().IsClosed() {
+		t.Fatalf("connection not closed after Drain")
+	}
+	if err := c.Drain(ctx); err != nil {
+		t.Fatalf("second Drain: %v", err)
+	}
+	c.Close() // idempotent
+	if err := r.SetInterest("jobs.>", true); err == nil {
+		t.Fatalf("subscribing on a drained connection succeeded")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("closing a router on a drained connection: %v", err)
+	}
+}
+
+func TestSamplerAllowsOneLinePerInterval(t *testing.T) {
+	s := sampler{every: 10 * time.Second}
+	t0 := time.Unix(1000, 0)
+	if ok, _ := s.allow(t0); !ok {
+		t.Fatalf("first event not allowed")
+	}
+	for i := range 5 {
+		if ok, _ := s.allow(t0.Add(time.Duration(i) * time.Second)); ok {
+			t.Fatalf("event %d within the interval allowed", i)
+		}
+	}
+	ok, suppressed := s.allow(t0.Add(10 * time.Second))
+	if !ok || suppressed != 5 {
+		t.Fatalf("allow after the interval = %v, %d; want true, 5", ok, suppressed)
+	}
+}
