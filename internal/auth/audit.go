@@ -1,0 +1,168 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Audit events. Every audit line is logged with the message AuditMessage and
+// the attribute AttrEvent set to one of these values; the other attributes
+// use the Attr* keys. No audit line carries a secret, a presented key, a
+// token or a hash.
+const (
+	EventKeyCreated    = "key_created"
+	EventKeyRotated    = "key_rotated"
+	EventKeyRevoked    = "key_revoked"
+	EventKeyExpired    = "key_expired"
+	EventAuthFailed    = "auth_failed"
+	EventTokenIssued   = "token_issued"
+	EventTokenRejected = "token_rejected"
+)
+
+// Audit attribute keys and the audit message.
+const (
+	AuditMessage = "auth audit"
+	AttrEvent    = "event"
+	AttrKeyID    = "key_id"
+	AttrNewKeyID = "new_key_id"
+	AttrName     = "name"
+	AttrEnv      = "env"
+	AttrReason   = "reason"
+	AttrRemoteIP = "remote_ip"
+	AttrExpires  = "expires"
+	AttrTokenID  = "jti"
+	// AttrSuppressed counts failure lines dropped by the audit rate limit
+	// since the previous failure line that was logged.
+	AttrSuppressed = "suppressed"
+)
+
+// Failure lines are rate-limited so that a flood of bad credentials cannot
+// flood the log; the counters still count every failure.
+const (
+	auditFailuresPerSec = 10
+	auditFailuresBurst  = 50
+)
+
+// Counters count audit events. All fields are safe for concurrent use.
+// Export them from the hub's metrics (for example as Prometheus
+// CounterFuncs, one per field and one per failure reason); read them with
+// Load or with Snapshot.
+type Counters struct {
+	KeysCreated   atomic.Uint64
+	KeysRotated   atomic.Uint64
+	KeysRevoked   atomic.Uint64
+	KeysExpired   atomic.Uint64 // expiry events seen by this hub instance
+	AuthOK        atomic.Uint64 // successful key authentications
+	TokensIssued  atomic.Uint64
+	TokensOK      atomic.Uint64 // successful token verifications
+	failures      [numFailures]atomic.Uint64
+	suppressedLog atomic.Uint64
+}
+
+// Failures returns the number of authentication failures with the given
+// reason (one of FailureReasons), 0 for an unknown reason.
+func (c *Counters) Failures(reason string) uint64 {
+	for i, n := range failureNames {
+		if n == reason {
+			return c.failures[i].Load()
+		}
+	}
+	return 0
+}
+
+// CounterSnapshot is a point-in-time copy of [Counters].
+type CounterSnapshot struct {
+	KeysCreated, KeysRotated, KeysRevoked, KeysExpired uint64
+	AuthOK, TokensIssued, TokensOK                     uint64
+	// Failures maps every failure reason to its count.
+	Failures map[string]uint64
+	// SuppressedLogLines counts failure audit lines dropped by the rate limit.
+	SuppressedLogLines uint64
+}
+
+// Snapshot copies the counters.
+func (c *Counters) Snapshot() CounterSnapshot {
+	s := CounterSnapshot{
+		KeysCreated: c.KeysCreated.Load(), KeysRotated: c.KeysRotated.Load(),
+		KeysRevoked: c.KeysRevoked.Load(), KeysExpired: c.KeysExpired.Load(),
+		AuthOK: c.AuthOK.Load(), TokensIssued: c.TokensIssued.Load(), TokensOK: c.TokensOK.Load(),
+		Failures:           make(map[string]uint64, numFailures),
+		SuppressedLogLines: c.suppressedLog.Load(),
+	}
+	for i := range c.failures {
+		s.Failures[failureNames[i]] = c.failures[i].Load()
+	}
+	return s
+}
+
+// auditor writes audit lines and counts them. Safe for concurrent use.
+type auditor struct {
+	log        *slog.Logger
+	c          Counters
+	failLimit  *rate.Limiter
+	suppressed atomic.Uint64 // failure lines dropped since the last one logged
+}
+
+func newAuditor(log *slog.Logger) *auditor {
+	return &auditor{log: log, failLimit: rate.NewLimiter(auditFailuresPerSec, auditFailuresBurst)}
+}
+
+func (a *auditor) event(event string, attrs ...slog.Attr) {
+	a.log.LogAttrs(context.Background(), slog.LevelInfo, AuditMessage, append([]slog.Attr{slog.String(AttrEvent, event)}, attrs...)...)
+}
+
+func (a *auditor) created(r *KeyRecord) {
+	a.c.KeysCreated.Add(1)
+	a.event(EventKeyCreated, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name),
+		slog.String(AttrEnv, r.Env), slog.Time(AttrExpires, r.Expires))
+}
+
+func (a *auditor) rotated(old, nu *KeyRecord) {
+	a.c.KeysRotated.Add(1)
+	a.event(EventKeyRotated, slog.String(AttrKeyID, old.ID), slog.String(AttrNewKeyID, nu.ID),
+		slog.Time(AttrExpires, old.Expires))
+}
+
+func (a *auditor) revoked(r *KeyRecord) {
+	a.c.KeysRevoked.Add(1)
+	a.event(EventKeyRevoked, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name))
+}
+
+func (a *auditor) expired(r *KeyRecord) {
+	a.c.KeysExpired.Add(1)
+	a.event(EventKeyExpired, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name),
+		slog.Time(AttrExpires, r.Expires))
+}
+
+func (a *auditor) tokenIssued(keyID, jti string, exp time.Time) {
+	a.c.TokensIssued.Add(1)
+	a.event(EventTokenIssued, slog.String(AttrKeyID, keyID), slog.String(AttrTokenID, jti),
+		slog.Time(AttrExpires, exp))
+}
+
+// failure counts an authentication failure and logs it unless the failure
+// log rate is exceeded. keyID may be "" when the credential did not parse.
+func (a *auditor) failure(event string, reason failureReason, keyID string, remote netip.Addr) {
+	a.c.failures[reason].Add(1)
+	if !a.failLimit.Allow() {
+		a.suppressed.Add(1)
+		a.c.suppressedLog.Add(1)
+		return
+	}
+	attrs := []slog.Attr{slog.String(AttrReason, reason.String())}
+	if keyID != "" {
+		attrs = append(attrs, slog.String(AttrKeyID, keyID))
+	}
+	if remote.IsValid() {
+		attrs = append(attrs, slog.String(AttrRemoteIP, remote.String()))
+	}
+	if n := a.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, slog.Uint64(AttrSuppressed, n))
+	}
+	a.log.LogAttrs(context.Background(), slog.LevelWarn, AuditMessage, append([]slog.Attr{slog.String(AttrEvent, event)}, attrs...)...)
+}

@@ -1,0 +1,80 @@
+package auth
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+)
+
+func TestOriginAllowed(t *testing.T) {
+	apps := []string{"https://app.example.com", "http://localhost:5173", "not a url", "https://*.example.org"}
+	for _, tc := range []struct {
+		origin, host string
+		allow        []string
+		want         bool
+	}{
+		{"", "hub.example.com", nil, true}, // not a browser
+		{"https://hub.example.com", "hub.example.com", nil, true},
+		{"https://HUB.example.com", "hub.example.com", nil, true},
+		{"https://hub.example.com:443", "hub.example.com", nil, true},
+		{"https://hub.example.com", "hub.example.com:443", nil, true},
+		{"http://hub.example.com:8080", "hub.example.com:8080", nil, true},
+		{"http://hub.example.com:8081", "hub.example.com:8080", nil, false},
+		{"https://evil.example.com", "hub.example.com", nil, false},
+		{"https://hub.example.com.evil.com", "hub.example.com", nil, false},
+		{"null", "hub.example.com", nil, false},
+		{"file://", "hub.example.com", nil, false},
+		{"ws://hub.example.com", "hub.example.com", nil, false},
+		{"https://hub.example.com/path", "hub.example.com", nil, false},
+		{"https://user@hub.example.com", "hub.example.com", nil, false},
+		{"https://app.example.com", "hub.example.com", nil, false},
+		{"https://app.example.com", "hub.example.com", apps, true},
+		{"https://app.example.com:443", "hub.example.com", apps, true},
+		{"http://app.example.com", "hub.example.com", apps, false}, // scheme differs
+		{"https://app.example.com:8443", "hub.example.com", apps, false},
+		{"http://localhost:5173", "hub.example.com", apps, true},
+		{"http://localhost:5174", "hub.example.com", apps, false},
+		{"https://x.example.org", "hub.example.com", apps, false}, // no partial wildcards
+		{"https://anything.test", "hub.example.com", []string{"*"}, true},
+		{"null", "hub.example.com", []string{"*"}, false},
+		{"https://hub.example.com", "hub.example.com", []string{"https://app.example.com"}, true},
+	} {
+		if got := OriginAllowed(tc.origin, tc.host, tc.allow); got != tc.want {
+			t.Errorf("OriginAllowed(%q, %q, %q) = %v, want %v", tc.origin, tc.host, tc.allow, got, tc.want)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	for _, tc := range []struct {
+		name   string
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"direct client", "203.0.113.9:5000", nil, "203.0.113.9"},
+		{"direct client ignores XFF", "203.0.113.9:5000", []string{"1.2.3.4"}, "203.0.113.9"},
+		{"trusted proxy", "10.0.0.2:5000", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"spoofed left entry", "10.0.0.2:5000", []string{"1.1.1.1, 198.51.100.1"}, "198.51.100.1"},
+		{"two trusted hops", "10.0.0.2:5000", []string{"1.1.1.1, 198.51.100.1, 10.0.0.3"}, "198.51.100.1"},
+		{"several header lines", "10.0.0.2:5000", []string{"1.1.1.1", "198.51.100.1"}, "198.51.100.1"},
+		{"trusted proxy without XFF", "10.0.0.2:5000", nil, "10.0.0.2"},
+		{"all hops trusted", "10.0.0.2:5000", []string{"10.9.9.9"}, "10.9.9.9"},
+		{"garbage hop from a trusted proxy", "10.0.0.2:5000", []string{"1.1.1.1, bogus"}, "invalid IP"},
+		{"hop with port", "10.0.0.2:5000", []string{"198.51.100.1:4711"}, "198.51.100.1"},
+		{"IPv6 proxy and client", "[fd00::1]:443", []string{"2001:db8::5"}, "2001:db8::5"},
+		{"bracketed IPv6 hop", "[fd00::1]:443", []string{"[2001:db8::5]"}, "2001:db8::5"},
+		{"mapped IPv4 peer", "[::ffff:203.0.113.9]:80", nil, "203.0.113.9"},
+		{"unparseable peer", "pipe", nil, "invalid IP"},
+	} {
+		r := httptest.NewRequest("GET", "/v1/ws", nil)
+		r.RemoteAddr = tc.remote
+		for _, v := range tc.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := ClientIP(r, trusted).String(); got != tc.want {
+			t.Errorf("%s: ClientIP = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
