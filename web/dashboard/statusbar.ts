@@ -1,0 +1,85 @@
+// Status bar: connection state, access mode, counters and notices.
+
+import type { CounterSnapshot, Status } from '../client/index.js';
+import { h, setText } from './dom.js';
+import { fmtInt, fmtMs, fmtRate } from './format.js';
+
+/** How the dashboard authenticated. */
+export type AccessMode = 'pending' | 'demo' | 'open' | 'key';
+
+const ACCESS_LABEL: Record<AccessMode, string> = {
+  pending: '…',
+  demo: 'demo access',
+  open: 'open access',
+  key: 'API key access',
+};
+
+/** StatusBar shows what the client reports; its methods are cheap to call often. */
+export class StatusBar {
+  readonly el: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly access: HTMLElement;
+  private readonly noticeEl: HTMLElement;
+  private readonly counters: Record<string, HTMLElement> = {};
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    this.status = h('span', { class: 'status', 'data-testid': 'status', 'data-status': 'connecting', role: 'status' }, 'connecting');
+    this.access = h('span', { class: 'access', 'data-testid': 'access-mode', hidden: '' });
+    this.noticeEl = h('span', { class: 'notice', 'data-testid': 'notice', role: 'alert' });
+    const counter = (id: string, label: string, title: string): HTMLElement => {
+      const v = h('span', { class: 'v', 'data-testid': `counter-${id}` }, '—');
+      this.counters[id] = v;
+      return h('span', { class: 'counter', title }, h('span', { class: 'k' }, label), v);
+    };
+    this.el = h(
+      'div',
+      { class: 'statusbar' },
+      this.status,
+      this.access,
+      counter('latency', 'e2e', 'End-to-end latency: receive time − event timestamp'),
+      counter('hub-latency', 'hub', 'Hub latency: frame sent − ingest time'),
+      counter('eps', 'rate', 'Events per second (last 5 s)'),
+      counter('gaps', 'gaps', 'Gap notices: messages the hub dropped for this page'),
+      counter('conflated', 'conflated', 'Estimated updates skipped by keep-latest / max rate'),
+      counter('reconnects', 'reconn', 'Reconnects since the page loaded'),
+      this.noticeEl,
+    );
+  }
+
+  /** setStatus shows connecting | live | reconnecting | closed. */
+  setStatus(s: Status, detail?: string): void {
+    setText(this.status, s);
+    this.status.dataset['status'] = s;
+    this.status.title = detail ?? '';
+  }
+
+  /** setAccess labels how the page authenticated. */
+  setAccess(mode: AccessMode): void {
+    this.access.hidden = mode === 'pending';
+    this.access.dataset['mode'] = mode;
+    setText(this.access, ACCESS_LABEL[mode]);
+  }
+
+  /** setCounters shows a counters snapshot. */
+  setCounters(c: CounterSnapshot): void {
+    this.set('latency', fmtMs(c.latencyMs));
+    this.set('hub-latency', fmtMs(c.hubLatencyMs));
+    this.set('eps', fmtRate(c.eventsPerSec));
+    this.set('gaps', fmtInt(c.gaps));
+    this.set('conflated', fmtInt(c.conflated));
+    this.set('reconnects', fmtInt(c.reconnects));
+  }
+
+  /** notice shows a message for a while (0 = until replaced). */
+  notice(msg: string, ms = 8000): void {
+    clearTimeout(this.noticeTimer);
+    setText(this.noticeEl, msg);
+    if (ms > 0) this.noticeTimer = setTimeout(() => setText(this.noticeEl, ''), ms);
+  }
+
+  private set(id: string, text: string): void {
+    const el = this.counters[id];
+    if (el) setText(el, text);
+  }
+}
