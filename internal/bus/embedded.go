@@ -59,6 +59,7 @@ type Embedded struct {
 	srv      *server.Server
 	log      *slog.Logger
 	shutdown sync.Once
+	unlock   func() // releases the store directory's lock
 }
 
 // StartEmbedded starts a nats-server in this process with JetStream enabled
@@ -92,6 +93,10 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		return nil, fmt.Errorf("bus: embedded nats-server: negative max payload %d", cfg.MaxPayload)
 	}
 
+	unlock, err := LockStoreDir(storeDir)
+	if err != nil {
+		return nil, err
+	}
 	opts := &server.Options{
 		Host:                   host,
 		Port:                   port,
@@ -103,12 +108,13 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("bus: embedded nats-server: %w", err)
 	}
 	adapter := newServerLogger(log.With("component", "nats-server"))
 	srv.SetLogger(adapter, adapter.debugEnabled(), false)
 
-	e := &Embedded{srv: srv, log: log}
+	e := &Embedded{srv: srv, log: log, unlock: unlock}
 	srv.Start()
 	if err := e.waitReady(adapter); err != nil {
 		e.Shutdown()
@@ -150,6 +156,7 @@ func (e *Embedded) Shutdown() {
 	e.shutdown.Do(func() {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
+		e.unlock()
 		e.log.Debug("bus: embedded nats-server stopped")
 	})
 }

@@ -296,3 +296,10 @@ func (c *Client) Stats() ClientStats {
 	s.QueuedMessages, s.QueuedBytes = c.QueueLen()
 	return s
 }
+
+// Subscribed reports whether the client has a subscription to pattern.
+func (c *Client) Subscribed(pattern string) bool {
+	c.hub.interestMu.Lock()
+	defer c.hub.interestMu.Unlock()
+	return c.subs[pattern] != nil
+}

@@ -1,0 +1,99 @@
+// Command hub is StreamHub: a real-time WebSocket streaming hub for price
+// ticks, on-chain signals and AI job progress, fed by NATS.
+//
+//	hub [serve] [flags]     run the hub (the default)
+//	hub keys …              manage API keys
+//	hub publish …           publish one message to NATS (for testing)
+//
+// Every flag can also be set by an environment variable: --nats-url is
+// STREAMHUB_NATS_URL, and so on. Flags win over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "hub:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run is main without the process: it parses args and the environment
+// (through getenv) and runs the chosen subcommand until it ends or ctx is
+// done.
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	return runIO(ctx, args, getenv, os.Stdout, os.Stderr)
+}
+
+func runIO(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stderr)
+	case "keys":
+		return keys(ctx, args, getenv, stdout, stderr)
+	case "publish":
+		return publish(ctx, args, getenv, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage: hub [command] [flags]
+
+commands:
+  serve      run the hub (the default)
+  keys       manage API keys: create, list, show, revoke, rotate
+  publish    publish a message to NATS, as an ingestor would
+  help       this text
+
+Run "hub <command> -h" for a command's flags. Every flag can be set by an
+environment variable: STREAMHUB_ and the flag's name in capitals with "-"
+as "_", for example STREAMHUB_NATS_URL for --nats-url.
+`
+
+// parseFlags parses args into fs, then fills every flag not given on the
+// command line from its STREAMHUB_* environment variable.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := envName(f.Name)
+		if v := getenv(env); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	return "STREAMHUB_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

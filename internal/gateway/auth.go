@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+)
+
+// Identity is who a connection authenticated as, and what it may do.
+type Identity struct {
+	// KeyID is the API key behind the credentials; revoking it closes
+	// every connection with this identity.
+	KeyID string
+	// Subscribe lists the patterns the connection may subscribe within;
+	// nil with Anonymous means anything.
+	Subscribe []string
+	// Anonymous marks the identity of an unauthenticated hub
+	// (--insecure-no-auth): everything is allowed.
+	Anonymous bool
+	// Expires is when the credentials stop being valid; zero means never.
+	// At that moment the connection is closed with ExpireReason.
+	Expires time.Time
+	// ExpireReason is the close reason at Expires: key_expired for API
+	// keys, token_expired (refresh and reconnect) for browser tokens.
+	ExpireReason fanout.CloseReason
+	// CommandsPerSecond and CommandsBurst override the gateway's default
+	// command rate when positive.
+	CommandsPerSecond float64
+	CommandsBurst     int
+	// MaxSubscriptions, when positive, caps this connection's
+	// subscriptions below the hub's own limit.
+	MaxSubscriptions int
+	// Release, if set, is called once when the connection ends (to free a
+	// per-key connection slot).
+	Release func()
+}
+
+// Authenticator decides who a connection is. Implementations must be safe
+// for concurrent use and must never put a credential in an error message.
+type Authenticator interface {
+	// FromRequest authenticates the upgrade request (the Authorization
+	// header). It returns (nil, nil) when the request carries no
+	// credentials, so that the client may authenticate in-band with its
+	// first message (browsers cannot set headers).
+	FromRequest(r *http.Request) (*Identity, error)
+	// FromToken authenticates a token sent in-band by auth or refresh. r
+	// is the upgrade request, for the remote address.
+	FromToken(r *http.Request, token string) (*Identity, error)
+	// Allowed reports whether id may subscribe to pattern.
+	Allowed(id *Identity, pattern string) bool
+}
+
+// AuthError is an authentication failure with the HTTP status to answer
+// before an upgrade and the close reason to use after it.
+type AuthError struct {
+	Status int
+	Reason fanout.CloseReason
+	Msg    string // safe to show: never contains a credential
+}
+
+func (e *AuthError) Error() string { return "gateway: " + e.Msg }
+
+// NewAuthError returns an AuthError.
+func NewAuthError(status int, reason fanout.CloseReason, format string, args ...any) *AuthError {
+	return &AuthError{Status: status, Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
+var anonymous = &Identity{Anonymous: true}
+
+// preAuthenticate runs before the upgrade. A nil identity with a nil error
+// means the client must authenticate in-band.
+func (g *Gateway) preAuthenticate(r *http.Request) (*Identity, error) {
+	if g.cfg.Auth == nil {
+		return anonymous, nil
+	}
+	return g.cfg.Auth.FromRequest(r)
+}
+
+func (g *Gateway) allowed(id *Identity, pattern string) bool {
+	if id.Anonymous {
+		return true
+	}
+	return g.cfg.Auth != nil && g.cfg.Auth.Allowed(id, pattern)
+}
+
+func writeHTTPError(w http.ResponseWriter, err error) {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		if ae.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="streamhub"`)
+		}
+		http.Error(w, ae.Error(), ae.Status)
+		return
+	}
+	http.Error(w, "gateway: authentication unavailable", http.StatusServiceUnavailable)
+}
+
+func closeReasonOf(err error) fanout.CloseReason {
+	var ae *AuthError
+	if errors.As(err, &ae) && ae.Reason != 0 {
+		return ae.Reason
+	}
+	return fanout.ReasonAuthFailed
+}

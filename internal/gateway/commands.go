@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// AuthTimeout is how long a client that must authenticate in-band has to
+// send its auth message after hello.
+const AuthTimeout = 5 * time.Second
+
+// handle answers one decoded command. A non-zero result closes the
+// connection with that reason.
+func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {
+	switch cmd.Op {
+	case protocol.OpSubscribe:
+		if e := s.subscribe(client, cmd); e != nil {
+			s.answerError(ctx, cmd, e)
+			return 0
+		}
+		s.answerOK(ctx, cmd)
+	case protocol.OpUnsubscribe:
+		var first error
+		for _, p := range cmd.Subjects {
+			if err := client.Unsubscribe(p); err != nil && first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			s.answerError(ctx, cmd, protocol.WrapError(protocol.CodeNotSubscribed, "gateway", first))
+			return 0
+		}
+		s.answerOK(ctx, cmd)
+	case protocol.OpPing:
+		s.writeControl(ctx, protocol.EncodePong(s.enc, cmd.ID, cmd.HasID))
+	case protocol.OpPong:
+		// lastRead is already updated
+	case protocol.OpAuth, protocol.OpRefresh:
+		return s.refresh(ctx, client, cmd)
+	default:
+		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeUnknownOp, "%q is not supported by this hub", cmd.Op))
+	}
+	return 0
+}
+
+// subscribe applies a subscribe command all or nothing: every pattern must
+// be allowed, and if one fails the ones this command added are removed.
+func (s *session) subscribe(client *fanout.Client, cmd protocol.Command) *protocol.Error {
+	for _, p := range cmd.Subjects {
+		if !s.g.allowed(s.id, p) {
+			return protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
+		}
+	}
+	if max := s.id.MaxSubscriptions; max > 0 {
+		added := 0
+		for _, p := range cmd.Subjects {
+			if !client.Subscribed(p) {
+				added++
+			}
+		}
+		if client.Subscriptions()+added > max {
+			return protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
+		}
+	}
+	opts := fanout.SubOptions{Policy: cmd.Policy, MaxRate: cmd.MaxRate}
+	var added []string
+	for _, p := range cmd.Subjects {
+		existed := client.Subscribed(p)
+		if err := client.Subscribe(p, opts); err != nil {
+			for _, a := range added {
+				_ = client.Unsubscribe(a)
+			}
+			return subscribeError(p, err)
+		}
+		if !existed {
+			added = append(added, p)
+		}
+	}
+	return nil
+}
+
+func subscribeError(pattern string, err error) *protocol.Error {
+	switch {
+	case errors.Is(err, fanout.ErrInvalidSubject):
+		return protocol.WrapError(protocol.CodeInvalidSubject, "gateway", err)
+	case errors.Is(err, fanout.ErrInvalidOption):
+		return protocol.WrapError(protocol.CodeInvalidOption, "gateway", err)
+	case errors.Is(err, fanout.ErrTooManySubscriptions):
+		return protocol.WrapError(protocol.CodeTooManySubscriptions, "gateway", err)
+	}
+	return protocol.Errorf(protocol.CodeInternal, "gateway: subscribe %q failed; retry later", pattern)
+}
+
+// authenticateInBand waits for the first message to be an auth command
+// with a valid token. It answers and returns true on success; otherwise it
+// closes the connection and returns false.
+func (s *session) authenticateInBand(ctx context.Context) bool {
+	timer := time.AfterFunc(AuthTimeout, func() { s.closeConn(fanout.ReasonAuthTimeout) })
+	defer timer.Stop()
+	for {
+		typ, frame, err := s.conn.Read(ctx)
+		if err != nil {
+			s.closeConn(s.readErrorReason(err))
+			return false
+		}
+		s.lastRead.Store(time.Now())
+		if typ != s.msgType {
+			s.answerError(ctx, protocol.Command{}, protocol.Errorf(protocol.CodeUnsupportedFrame, "send %s frames", msgTypeName(s.msgType)))
+			continue
+		}
+		cmd, perr := protocol.DecodeCommand(s.enc, frame)
+		if perr != nil {
+			s.answerError(ctx, cmd, perr)
+			continue
+		}
+		switch cmd.Op {
+		case protocol.OpAuth:
+		case protocol.OpPing:
+			s.writeControl(ctx, protocol.EncodePong(s.enc, cmd.ID, cmd.HasID))
+			continue
+		case protocol.OpPong:
+			continue
+		default:
+			s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeAuthRequired, "send auth with a token first"))
+			continue
+		}
+		id, err := s.g.cfg.Auth.FromToken(s.req, cmd.Token)
+		if err != nil {
+			s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeAuthRequired, "%s", authErrorText(err)))
+			s.closeConn(closeReasonOf(err))
+			return false
+		}
+		if !timer.Stop() {
+			return false // the timeout closed the connection meanwhile
+		}
+		s.id = id
+		if !s.g.sessions.setKey(s, id.KeyID) {
+			s.closeConn(fanout.ReasonKeyRevoked)
+			return false
+		}
+		s.answerOK(ctx, cmd)
+		return true
+	}
+}
+
+// refresh replaces the connection's credentials with a fresh token of the
+// same key, extending its life.
+func (s *session) refresh(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {
+	if s.g.cfg.Auth == nil || s.id.Anonymous {
+		s.answerOK(ctx, cmd) // nothing to refresh on an unauthenticated hub
+		return 0
+	}
+	id, err := s.g.cfg.Auth.FromToken(s.req, cmd.Token)
+	if err != nil {
+		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeAuthRequired, "%s", authErrorText(err)))
+		return 0
+	}
+	if id.KeyID != s.id.KeyID {
+		if id.Release != nil {
+			id.Release()
+		}
+		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeForbidden, "a refresh token must belong to the same key"))
+		return 0
+	}
+	if id.Release != nil {
+		id.Release() // the connection keeps the slot it already holds
+	}
+	id.Release = s.id.Release
+	s.id = id
+	s.armExpiry()
+	s.answerOK(ctx, cmd)
+	return 0
+}
+
+func authErrorText(err error) string {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ae.Msg
+	}
+	return "authentication failed"
+}

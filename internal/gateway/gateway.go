@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// Config configures a Gateway. The zero value of every field means the
+// default documented on it.
+type Config struct {
+	// ReadLimit is the largest client frame accepted, in bytes; a larger
+	// one closes the connection with 1009. Clients only send commands.
+	// Default 4096.
+	ReadLimit int64
+	// Heartbeat is the server ping interval; a client that sends nothing
+	// for twice as long is closed with heartbeat_timeout. Default 15 s.
+	Heartbeat time.Duration
+	// ControlWriteTimeout bounds writing hello, answers and pings.
+	// Default 5 s.
+	ControlWriteTimeout time.Duration
+	// OriginPatterns lists extra allowed browser origins (host patterns as
+	// in coder/websocket's AcceptOptions). The request's own host is always
+	// allowed; nothing else is by default.
+	OriginPatterns []string
+	// CommandsPerSecond and CommandsBurst bound each connection's commands
+	// (a token bucket) when its credentials set no limit. Defaults 20 and 40.
+	CommandsPerSecond float64
+	CommandsBurst     int
+	// MaxRejectedCommands closes a connection with limit_exceeded after
+	// this many consecutive rate-limited commands. Default 100.
+	MaxRejectedCommands int
+	// Auth authenticates connections. Nil means no authentication: every
+	// connection may subscribe to anything (local development only).
+	Auth Authenticator
+	// Logger receives connection-level events, never per-message ones.
+	// Nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = 4096
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.ControlWriteTimeout <= 0 {
+		c.ControlWriteTimeout = 5 * time.Second
+	}
+	if c.CommandsPerSecond <= 0 {
+		c.CommandsPerSecond = 20
+	}
+	if c.CommandsBurst <= 0 {
+		c.CommandsBurst = 40
+	}
+	if c.MaxRejectedCommands <= 0 {
+		c.MaxRejectedCommands = 100
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Gateway serves WebSocket clients on top of a fanout.Hub. It is an
+// http.Handler for /v1/ws. All methods are safe for concurrent use.
+type Gateway struct {
+	hub *fanout.Hub
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex // guards draining and Add on conns
+	draining bool
+	conns    sync.WaitGroup
+
+	sessions sessionIndex
+	counters Counters
+}
+
+// New returns a Gateway that delivers through hub.
+func New(hub *fanout.Hub, cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	return &Gateway{hub: hub, cfg: cfg, log: cfg.Logger}
+}
+
+// Counters returns the gateway's counters, for metrics.
+func (g *Gateway) Counters() *Counters { return &g.counters }
+
+// Draining reports whether Shutdown has begun.
+func (g *Gateway) Draining() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.draining
+}
+
+// ServeHTTP upgrades the request to a WebSocket connection and serves it
+// until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.draining {
+		g.mu.Unlock()
+		g.counters.Rejected.Add(1)
+		http.Error(w, "streamhub: shutting down; reconnect to another instance", http.StatusServiceUnavailable)
+		return
+	}
+	g.conns.Add(1)
+	g.mu.Unlock()
+	defer g.conns.Done()
+
+	id, err := g.preAuthenticate(r)
+	if err != nil {
+		g.counters.Rejected.Add(1)
+		writeHTTPError(w, err)
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   protocol.Subprotocols(),
+		OriginPatterns: g.cfg.OriginPatterns,
+	})
+	if err != nil {
+		g.counters.Rejected.Add(1)
+		g.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return // Accept has answered
+	}
+	enc, ok := protocol.EncodingForSubprotocol(conn.Subprotocol())
+	if !ok {
+		_ = conn.Close(websocket.StatusCode(protocol.CloseProtocolError), "unsupported subprotocol")
+		return
+	}
+	conn.SetReadLimit(g.cfg.ReadLimit)
+	s := newSession(g, r, conn, enc, id)
+	g.counters.Accepted.Add(1)
+	g.counters.Open.Add(1)
+	defer g.counters.Open.Add(-1)
+	s.serve()
+}
+
+// Shutdown stops accepting connections and closes every client with the
+// shutdown reason (close code 4000: reconnect elsewhere), then waits for
+// the connections to end or ctx to expire.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.draining = true
+	g.mu.Unlock()
+	g.hub.Close()
+	g.sessions.closeAll(fanout.ReasonShutdown) // those not registered yet
+	done := make(chan struct{})
+	go func() {
+		g.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		g.sessions.closeNow()
+		<-done
+		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+	}
+}
+
+// Counters are the gateway's own counters; delivery counters live in the
+// fanout hub.
+type Counters struct {
+	Accepted atomic.Uint64 // connections upgraded
+	Rejected atomic.Uint64 // requests refused before or at the upgrade
+	Open     atomic.Int64  // connections being served now
+	Commands atomic.Uint64 // commands received
+	Errors   errorCounts   // error answers by code
+}
+
+type errorCounts struct {
+	mu sync.Mutex
+	m  map[protocol.ErrorCode]uint64
+}
+
+func (e *errorCounts) add(code protocol.ErrorCode) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = make(map[protocol.ErrorCode]uint64)
+	}
+	e.m[code]++
+}
+
+// Snapshot returns the error answers sent so far, by code.
+func (e *errorCounts) Snapshot() map[protocol.ErrorCode]uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[protocol.ErrorCode]uint64, len(e.m))
+	for k, v := range e.m {
+		out[k] = v
+	}
+	return out
+}
+
+func newSessionID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return "s_" + hex.EncodeToString(b[:])
+}
+
+// isNormalClose reports whether err is how a connection normally ends.
+func isNormalClose(err error) bool {
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+		return true
+	}
+	return errors.Is(err, context.Canceled)
+}

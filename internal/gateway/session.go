@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// session is one WebSocket connection. Its fields are owned by the handler
+// goroutine unless noted.
+type session struct {
+	g       *Gateway
+	conn    *websocket.Conn
+	enc     fanout.Encoding
+	msgType websocket.MessageType
+	sid     string
+	log     *slog.Logger
+	req     *http.Request // the upgrade request; only its headers and address are used
+
+	id       *Identity
+	limiter  *rate.Limiter
+	rejected int // consecutive rate-limited commands
+
+	// client is set once, when the session registers with the hub; read
+	// by sessionIndex under its lock.
+	client   *fanout.Client
+	lastRead atomicTime // written by the handler, read by the heartbeat
+
+	// closeOnce guards closing the connection before a client exists.
+	closeOnce sync.Once
+	expiry    *time.Timer
+}
+
+func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.Encoding, id *Identity) *session {
+	s := &session{g: g, req: r, conn: conn, enc: enc, sid: newSessionID(), id: id}
+	s.msgType = websocket.MessageText
+	if enc == fanout.EncodingMsgpack {
+		s.msgType = websocket.MessageBinary
+	}
+	s.log = g.log.With("session", s.sid)
+	s.lastRead.Store(time.Now())
+	return s
+}
+
+// serve runs the connection to its end. It returns only after the writer
+// and the heartbeat goroutines have returned.
+func (s *session) serve() {
+	ctx := context.Background() // not r.Context(): the connection outlives the request
+	if !s.g.sessions.add(s) {
+		s.closeConn(fanout.ReasonShutdown)
+		return
+	}
+	defer s.g.sessions.remove(s)
+	defer func() {
+		if s.id != nil && s.id.Release != nil {
+			s.id.Release()
+		}
+	}()
+
+	if !s.writeControl(ctx, protocol.EncodeHello(s.enc, s.hello())) {
+		s.closeConn(fanout.ReasonWriteFailed)
+		return
+	}
+	if s.id == nil && !s.authenticateInBand(ctx) {
+		return
+	}
+	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType}, s.enc)
+	if err != nil {
+		s.closeConn(fanout.ReasonShutdown)
+		return
+	}
+	if !s.g.sessions.attach(s, client) {
+		client.Close(fanout.ReasonShutdown)
+	}
+	s.startLimits()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		reason := client.Run()
+		if reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
+			s.log.Debug("connection closed", "reason", reason)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		s.heartbeat(client)
+	}()
+	client.Close(s.readLoop(ctx, client))
+	wg.Wait()
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+}
+
+func (s *session) hello() protocol.Hello {
+	cfg := s.g.hub.Config()
+	maxSubs := cfg.MaxSubscriptions
+	if s.id != nil && s.id.MaxSubscriptions > 0 {
+		maxSubs = min(maxSubs, s.id.MaxSubscriptions)
+	}
+	return protocol.Hello{
+		Session:      s.sid,
+		HeartbeatMS:  s.g.cfg.Heartbeat.Milliseconds(),
+		AuthRequired: s.id == nil,
+		Limits: protocol.Limits{
+			MaxSubscriptions: maxSubs,
+			MaxFrameBytes:    int(s.g.cfg.ReadLimit),
+			MaxQueueMessages: cfg.MaxQueueMessages,
+			MaxQueueBytes:    cfg.MaxQueueBytes,
+			MaxBatchMessages: cfg.MaxBatchMessages,
+		},
+	}
+}
+
+// startLimits sets the command rate and the credentials' expiry.
+func (s *session) startLimits() {
+	rps, burst := s.g.cfg.CommandsPerSecond, s.g.cfg.CommandsBurst
+	if s.id.CommandsPerSecond > 0 {
+		rps = s.id.CommandsPerSecond
+	}
+	if s.id.CommandsBurst > 0 {
+		burst = s.id.CommandsBurst
+	}
+	s.limiter = rate.NewLimiter(rate.Limit(rps), burst)
+	s.armExpiry()
+}
+
+func (s *session) armExpiry() {
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	if s.id.Expires.IsZero() {
+		return
+	}
+	reason, client := s.id.ExpireReason, s.client
+	if reason == 0 {
+		reason = fanout.ReasonKeyExpired
+	}
+	s.expiry = time.AfterFunc(time.Until(s.id.Expires), func() { client.Close(reason) })
+}
+
+// readLoop reads and answers commands until the connection ends or the
+// client is closed, and returns the reason to close with.
+func (s *session) readLoop(ctx context.Context, client *fanout.Client) fanout.CloseReason {
+	for {
+		typ, frame, err := s.conn.Read(ctx)
+		if err != nil {
+			return s.readErrorReason(err)
+		}
+		s.lastRead.Store(time.Now())
+		if typ != s.msgType {
+			s.answerError(ctx, protocol.Command{}, protocol.Errorf(protocol.CodeUnsupportedFrame,
+				"this connection speaks %s; send %s frames", protocol.Subprotocol(s.enc), msgTypeName(s.msgType)))
+			continue
+		}
+		s.g.counters.Commands.Add(1)
+		cmd, perr := protocol.DecodeCommand(s.enc, frame)
+		if perr != nil {
+			s.answerError(ctx, cmd, perr)
+			continue
+		}
+		if cmd.Op != protocol.OpPong && !s.limiter.Allow() {
+			s.rejected++
+			if s.rejected >= s.g.cfg.MaxRejectedCommands {
+				return fanout.ReasonLimitExceeded
+			}
+			s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeRateLimited, "over %v commands per second", s.limiter.Limit()))
+			continue
+		}
+		s.rejected = 0
+		if reason := s.handle(ctx, client, cmd); reason != 0 {
+			return reason
+		}
+	}
+}
+
+func (s *session) readErrorReason(err error) fanout.CloseReason {
+	switch {
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		return fanout.ReasonMessageTooBig
+	case isNormalClose(err):
+		return fanout.ReasonNormal
+	}
+	return fanout.ReasonNormal // the peer went away; nothing to tell it
+}
+
+// writeControl writes one control frame (hello, answer, ping) under the
+// control write timeout. It reports success.
+func (s *session) writeControl(ctx context.Context, frame []byte) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.g.cfg.ControlWriteTimeout)
+	defer cancel()
+	return s.conn.Write(ctx, s.msgType, frame) == nil
+}
+
+func (s *session) answerOK(ctx context.Context, cmd protocol.Command) {
+	s.writeControl(ctx, protocol.EncodeOK(s.enc, cmd.ID, cmd.HasID))
+}
+
+func (s *session) answerError(ctx context.Context, cmd protocol.Command, e *protocol.Error) {
+	s.g.counters.Errors.add(e.Code)
+	s.writeControl(ctx, protocol.EncodeCommandError(s.enc, cmd, e))
+}
+
+// closeConn closes a connection that has no fanout client (yet).
+func (s *session) closeConn(reason fanout.CloseReason) {
+	s.closeOnce.Do(func() {
+		code := protocol.CloseCodeFor(reason)
+		_ = s.conn.Close(websocket.StatusCode(code), code.String())
+	})
+}
+
+// heartbeat pings the client every interval and closes it when it has
+// been silent for two intervals. It returns when the client closes.
+func (s *session) heartbeat(client *fanout.Client) {
+	hb := s.g.cfg.Heartbeat
+	t := time.NewTicker(hb)
+	defer t.Stop()
+	for {
+		select {
+		case <-client.Done():
+			return
+		case now := <-t.C:
+			if now.Sub(s.lastRead.Load()) > 2*hb {
+				client.Close(fanout.ReasonHeartbeatTimeout)
+				return
+			}
+			if !s.writeControl(context.Background(), protocol.EncodePing(s.enc, now.UnixMilli())) {
+				client.Close(fanout.ReasonWriteFailed)
+				return
+			}
+		}
+	}
+}
+
+func msgTypeName(t websocket.MessageType) string {
+	if t == websocket.MessageBinary {
+		return "binary"
+	}
+	return "text"
+}

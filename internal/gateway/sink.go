@@ -1,0 +1,41 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// wsSink adapts a WebSocket connection to fanout.Sink: each batch becomes
+// one WebSocket message built by splicing the shared, pre-encoded event
+// frames into a per-connection buffer.
+type wsSink struct {
+	conn    *websocket.Conn
+	enc     fanout.Encoding
+	msgType websocket.MessageType
+	buf     []byte // reused across batches; only the writer touches it
+}
+
+var _ fanout.Sink = (*wsSink)(nil)
+
+// maxKeptBuffer is the largest batch buffer kept for reuse; a larger one is
+// dropped after its write so an idle connection does not pin it.
+const maxKeptBuffer = 1 << 20
+
+func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), b)
+	err := s.conn.Write(ctx, s.msgType, s.buf)
+	if cap(s.buf) > maxKeptBuffer {
+		s.buf = nil
+	}
+	return err
+}
+
+func (s *wsSink) Close(reason fanout.CloseReason) error {
+	code := protocol.CloseCodeFor(reason)
+	return s.conn.Close(websocket.StatusCode(code), code.String())
+}

@@ -1,0 +1,296 @@
+package keycmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/fanout"
+)
+
+type runFunc = func(ctx context.Context, e *env, pos []string) error
+
+var commands = []command{
+	{"create", "--name N (--subscribe P | --publish P)... [flags]", "create a key and print it, once", setupCreate},
+	{"list", "[--json]", "list every key (never secrets)", setupList},
+	{"show", "ID [--json]", "show one key's metadata", setupShow},
+	{"revoke", "ID", "revoke a key at once, on every hub", setupRevoke},
+	{"rotate", "ID [--overlap 24h]", "replace a key by a new one; the old one expires after the overlap", setupRotate},
+}
+
+// DefaultOverlap is how long a rotated key keeps working when rotate is
+// given no --overlap.
+const DefaultOverlap = 24 * time.Hour
+
+func setupCreate(fs *flag.FlagSet) runFunc {
+	var req auth.CreateRequest
+	fs.StringVar(&req.Name, "name", "", "name of the key, for people (required)")
+	fs.StringVar(&req.Env, "env", auth.EnvLive, "environment: live or test")
+	listFlag(fs, "subscribe", &req.Subscribe, "subject pattern the key may subscribe to, e.g. 'ticks.>'", fanout.ValidatePattern)
+	listFlag(fs, "publish", &req.Publish, "subject pattern the key may publish on, e.g. 'jobs.acme.>'", fanout.ValidatePattern)
+	durationFlag(fs, "expires", &req.TTL, "lifetime from now, e.g. 720h or 30d (default: never)")
+	listFlag(fs, "cidr", &req.CIDRs, "network the key may be used from, e.g. 10.0.0.0/8 (default: anywhere)",
+		func(s string) error { _, err := netip.ParsePrefix(s); return err })
+	fs.IntVar(&req.Limits.MaxConns, "max-conns", 0, fmt.Sprintf("concurrent connections per hub instance (0: %d)", auth.DefaultMaxConns))
+	fs.IntVar(&req.Limits.MaxSubsPerConn, "max-subs", 0, fmt.Sprintf("subscriptions per connection (0: %d)", auth.DefaultMaxSubsPerConn))
+	fs.Float64Var(&req.Limits.CommandsPerSec, "commands-per-sec", 0, fmt.Sprintf("commands per second per connection (0: %d)", auth.DefaultCommandsPerSec))
+	fs.Float64Var(&req.Limits.PublishPerSec, "publish-per-sec", 0, fmt.Sprintf("publishes per second per hub instance (0: %d)", auth.DefaultPublishPerSec))
+	return func(ctx context.Context, e *env, pos []string) error {
+		switch {
+		case len(pos) > 0:
+			return unexpectedArgs("create", pos)
+		case req.Name == "":
+			return errors.New("keycmd: create: --name is required")
+		case len(req.Subscribe)+len(req.Publish) == 0:
+			return errors.New("keycmd: create: give at least one --subscribe or --publish pattern")
+		case slices.ContainsFunc(slices.Concat([]string{req.Name}, req.Subscribe, req.Publish), keyPattern.MatchString):
+			return errors.New("keycmd: create: a flag value looks like an API key; keys are never arguments of create")
+		}
+		st, err := e.openStore(ctx, true)
+		if err != nil {
+			return err
+		}
+		key, rec, err := st.Create(ctx, req)
+		if err != nil {
+			return fmt.Errorf("keycmd: create: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "Created key %s %q (%s):\n\n    %s\n\n", rec.ID, rec.Name, rec.Env, key.Reveal())
+		secretNotice(e.stdout, rec.ID)
+		return printRecord(e.stdout, &rec, time.Now())
+	}
+}
+
+func setupList(fs *flag.FlagSet) runFunc {
+	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	return func(ctx context.Context, e *env, pos []string) error {
+		if len(pos) > 0 {
+			return unexpectedArgs("list", pos)
+		}
+		st, err := e.openStore(ctx, false)
+		if err != nil {
+			return err
+		}
+		recs, now := st.List(), time.Now()
+		if *asJSON {
+			out := make([]jsonRecord, 0, len(recs))
+			for _, r := range recs {
+				out = append(out, jsonRecord{r, status(&r, now)})
+			}
+			return writeJSON(e.stdout, out)
+		}
+		if len(recs) == 0 {
+			_, err := fmt.Fprintln(e.stdout, "No keys yet; create one with 'hub keys create'.")
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tENV\tSUBSCRIBE\tPUBLISH\tCREATED\tEXPIRES\tLAST USED\tSTATUS")
+		for _, r := range recs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Env,
+				joinOr(r.Subscribe, "-"), joinOr(r.Publish, "-"), stamp(r.Created, "-"),
+				stamp(r.Expires, "never"), stamp(r.LastUsed, "never"), status(&r, now))
+		}
+		return tw.Flush()
+	}
+}
+
+func setupShow(fs *flag.FlagSet) runFunc {
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(ctx context.Context, e *env, pos []string) error {
+		id, st, err := e.openForID(ctx, "show", pos)
+		if err != nil {
+			return err
+		}
+		rec, ok := st.Get(id)
+		if !ok {
+			return unknownID("show", id, auth.ErrUnknown)
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, jsonRecord{rec, status(&rec, time.Now())})
+		}
+		return printRecord(e.stdout, &rec, time.Now())
+	}
+}
+
+func setupRevoke(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, pos []string) error {
+		id, st, err := e.openForID(ctx, "revoke", pos)
+		if err != nil {
+			return err
+		}
+		before, _ := st.Get(id)
+		rec, err := st.Revoke(ctx, id)
+		if errors.Is(err, auth.ErrUnknown) {
+			return unknownID("revoke", id, err)
+		}
+		if err != nil {
+			return fmt.Errorf("keycmd: revoke: %w", err)
+		}
+		if before.Revoked {
+			_, err = fmt.Fprintf(e.stdout, "Key %s %q was already revoked at %s; nothing changed.\n", rec.ID, rec.Name, stamp(rec.RevokedAt, "?"))
+			return err
+		}
+		_, err = fmt.Fprintf(e.stdout, "Revoked key %s %q. Every hub refuses it from now on and closes its "+
+			"connections within a second, telling clients not to reconnect.\n", rec.ID, rec.Name)
+		return err
+	}
+}
+
+func setupRotate(fs *flag.FlagSet) runFunc {
+	overlap := DefaultOverlap
+	durationFlag(fs, "overlap", &overlap, "how long the old key keeps working, e.g. 24h or 7d; 0 retires it at once (default 24h)")
+	return func(ctx context.Context, e *env, pos []string) error {
+		id, st, err := e.openForID(ctx, "rotate", pos)
+		if err != nil {
+			return err
+		}
+		key, nu, err := st.Rotate(ctx, id, overlap)
+		switch {
+		case errors.Is(err, auth.ErrUnknown):
+			return unknownID("rotate", id, err)
+		case errors.Is(err, auth.ErrRevoked), errors.Is(err, auth.ErrExpired):
+			return fmt.Errorf("keycmd: rotate: key %s can no longer be used, so it cannot be rotated; create a new key: %w", id, err)
+		case err != nil:
+			return fmt.Errorf("keycmd: rotate: %w", err)
+		}
+		now := time.Now()
+		fmt.Fprintf(e.stdout, "Rotated key %s %q; its replacement is %s:\n\n    %s\n\n", id, nu.Name, nu.ID, key.Reveal())
+		secretNotice(e.stdout, nu.ID)
+		if old, ok := st.Get(id); ok && old.ExpiredAt(now) {
+			fmt.Fprintf(e.stdout, "The old key %s stopped working now.\n\n", id)
+		} else if ok {
+			fmt.Fprintf(e.stdout, "The old key %s keeps working until %s (%s), then expires.\n\n", id, stamp(old.Expires, "?"), relative(old.Expires, now))
+		}
+		return printRecord(e.stdout, &nu, now)
+	}
+}
+
+// jsonRecord is a record as list --json and show --json print it. Records
+// from the store carry no hash, so none is printed.
+type jsonRecord struct {
+	auth.KeyRecord
+	Status string `json:"status"`
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // keep '>' in patterns readable
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("keycmd: write JSON: %w", err)
+	}
+	return nil
+}
+
+func secretNotice(w io.Writer, id string) {
+	fmt.Fprintf(w, "This is the only time the key is shown: it will not be shown again. Store it now;\n"+
+		"if it is lost, replace it with 'hub keys rotate %s'.\n\n", id)
+}
+
+// printRecord prints a record's metadata, one field a line.
+func printRecord(w io.Writer, r *auth.KeyRecord, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("id", r.ID)
+	row("name", r.Name)
+	row("env", r.Env)
+	row("status", status(r, now))
+	row("subscribe", joinOr(r.Subscribe, "-"))
+	row("publish", joinOr(r.Publish, "-"))
+	row("created", stamp(r.Created, "-"))
+	if r.Expires.IsZero() {
+		row("expires", "never")
+	} else {
+		row("expires", stamp(r.Expires, "")+" ("+relative(r.Expires, now)+")")
+	}
+	row("last used", stamp(r.LastUsed, "never"))
+	if r.Revoked {
+		row("revoked", stamp(r.RevokedAt, "yes"))
+	}
+	row("networks", joinOr(r.CIDRs, "anywhere"))
+	l := r.EffectiveLimits()
+	row("limits", fmt.Sprintf("%d connections, %d subscriptions per connection, %g commands/s (burst %d), %g publishes/s (burst %d)",
+		l.MaxConns, l.MaxSubsPerConn, l.CommandsPerSec, l.CommandsBurst, l.PublishPerSec, l.PublishBurst))
+	if r.RotatedTo != "" {
+		row("rotated to", r.RotatedTo)
+	}
+	return tw.Flush()
+}
+
+func status(r *auth.KeyRecord, now time.Time) string {
+	switch {
+	case r.Revoked:
+		return "revoked"
+	case r.ExpiredAt(now):
+		return "expired"
+	}
+	return "active"
+}
+
+func stamp(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func relative(t, now time.Time) string {
+	if d := t.Sub(now).Round(time.Second); d > 0 {
+		return "in " + d.String()
+	}
+	return now.Sub(t).Round(time.Second).String() + " ago"
+}
+
+func joinOr(list []string, empty string) string {
+	if len(list) == 0 {
+		return empty
+	}
+	return strings.Join(list, ",")
+}
+
+// openForID checks that pos is one key id, then opens the store.
+func (e *env) openForID(ctx context.Context, cmd string, pos []string) (string, *auth.Store, error) {
+	id, err := oneID(cmd, pos)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := e.openStore(ctx, false)
+	return id, st, err
+}
+
+// oneID returns the single positional argument as a key id. A full key is
+// accepted too (its id is used). The argument is never quoted in an error:
+// it may be a secret pasted in the wrong place.
+func oneID(cmd string, pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", fmt.Errorf("keycmd: %s: want exactly one key id, got %d arguments (ids are listed by 'hub keys list')", cmd, len(pos))
+	}
+	arg := pos[0]
+	if strings.HasPrefix(arg, "sh_") {
+		k, err := auth.ParseKey(arg) // its errors never quote the input
+		if err != nil {
+			return "", fmt.Errorf("keycmd: %s: the argument is neither a key id nor a valid key: %w", cmd, err)
+		}
+		return k.ID(), nil
+	}
+	if len(arg) != idLen || strings.Trim(arg, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
+		return "", fmt.Errorf("keycmd: %s: the argument is not a key id (an id is %d letters and digits, as listed by 'hub keys list')", cmd, idLen)
+	}
+	return arg, nil
+}
+
+func unknownID(cmd, id string, err error) error {
+	return fmt.Errorf("keycmd: %s: no key with id %s (ids are listed by 'hub keys list'): %w", cmd, id, err)
+}
+
+func unexpectedArgs(cmd string, pos []string) error {
+	return fmt.Errorf("keycmd: %s: takes no positional arguments, got %d (flags start with --)", cmd, len(pos))
+}

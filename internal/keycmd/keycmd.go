@@ -1,0 +1,298 @@
+package keycmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/bus"
+)
+
+// Environment variables read by [Run] when the matching flag is not given.
+const (
+	EnvNATSURL = "STREAMHUB_NATS_URL"
+	EnvDataDir = "STREAMHUB_DATA_DIR"
+	// DefaultDataDir is the data directory used when neither --data-dir nor
+	// STREAMHUB_DATA_DIR is set; it matches bus.DefaultEmbeddedStoreDir.
+	DefaultDataDir = bus.DefaultEmbeddedStoreDir
+)
+
+const (
+	commandTimeout = 30 * time.Second // bounds a whole command, store opening included
+	connectWait    = 5 * time.Second  // bounds the first connection to --nats-url
+	idLen          = 12               // a key id: 12 base62 characters (docs/auth.md)
+	hubURLHint     = "nats://127.0.0.1:4222"
+)
+
+// command is one subcommand. setup registers its flags on fs and returns
+// the function that runs it with the positional arguments.
+type command struct {
+	name, args, summary string
+	setup               func(fs *flag.FlagSet) func(ctx context.Context, e *env, pos []string) error
+}
+
+// env is what one Run call works with.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	natsURL        string
+	dataDir        string
+	urlSet, dirSet bool     // given as flags (flags beat environment variables)
+	closers        []func() // see close
+}
+
+// Run runs `hub keys` with args, the arguments after "keys": a subcommand
+// (create, list, show, revoke, rotate) and its flags. Results go to stdout;
+// usage, flag errors and the store's audit lines go to stderr. -h prints
+// usage and returns nil. Errors are prefixed "keycmd:" and never contain a
+// secret. ctx bounds the command (which also gives up after 30 s).
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	e := &env{getenv: getenv, stdout: stdout, stderr: scrubWriter{stderr}}
+	defer e.close()
+	if err := e.run(ctx, args); err != nil {
+		if msg := err.Error(); keyPattern.MatchString(msg) {
+			return redactedError{msg: scrub(msg), err: err}
+		}
+		return err
+	}
+	return nil
+}
+
+func (e *env) run(ctx context.Context, args []string) error {
+	top := e.flagSet("keys", "COMMAND [flags]", "")
+	top.Usage = func() { e.usage() }
+	if err := top.Parse(args); err != nil {
+		return helpOrErr(err, "")
+	}
+	if top.NArg() == 0 || top.Arg(0) == "help" {
+		e.usage()
+		if top.NArg() == 0 {
+			return errors.New("keycmd: missing command (create, list, show, revoke or rotate)")
+		}
+		return nil
+	}
+	name := top.Arg(0)
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		fs := e.flagSet(c.name, c.args, c.summary)
+		run := c.setup(fs)
+		pos, err := parseInterspersed(fs, top.Args()[1:])
+		if err != nil {
+			return helpOrErr(err, c.name)
+		}
+		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+		return run(ctx, e, pos)
+	}
+	e.usage()
+	return fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke or rotate)", name)
+}
+
+func helpOrErr(err error, cmd string) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if cmd == "" {
+		return fmt.Errorf("keycmd: %w", err)
+	}
+	return fmt.Errorf("keycmd: %s: %w", cmd, err)
+}
+
+func (e *env) usage() {
+	fmt.Fprintf(e.stderr, "usage: hub keys COMMAND [flags]\n\nManage StreamHub API keys.\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(e.stderr, "  %-7s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(e.stderr, "\nRun 'hub keys COMMAND -h' for a command's flags.\n"+
+		"The store: --nats-url (or %s) for a running hub or cluster, otherwise\n"+
+		"--data-dir (or %s, default %s) while no hub runs on it.\n", EnvNATSURL, EnvDataDir, DefaultDataDir)
+}
+
+// flagSet returns a FlagSet with the store flags every command accepts.
+func (e *env) flagSet(name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet("hub keys "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Func("nats-url", "NATS URL(s) of a running hub or cluster, comma-separated (env "+EnvNATSURL+")",
+		func(s string) error { e.natsURL, e.urlSet = s, true; return nil })
+	fs.Func("data-dir", "embedded store directory, when no hub is running on it (env "+EnvDataDir+", default "+DefaultDataDir+")",
+		func(s string) error { e.dataDir, e.dirSet = s, true; return nil })
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: hub keys %s %s\n\n%s.\n\nflags:\n", name, args, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseInterspersed parses flags that may come after positional arguments
+// ("show ID --json") and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// openStore opens the key store the flags and environment point at.
+// Everything it starts is stopped by e.close, which Run defers.
+func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
+	natsURL, dataDir := e.natsURL, e.dataDir
+	switch {
+	case e.urlSet && e.dirSet:
+		return nil, errors.New("keycmd: pass either --nats-url or --data-dir, not both")
+	case !e.urlSet && !e.dirSet:
+		natsURL, dataDir = e.getenv(EnvNATSURL), e.getenv(EnvDataDir)
+	}
+	if dataDir == "" {
+		dataDir = DefaultDataDir
+	}
+	if natsURL == "" {
+		if _, err := os.Stat(dataDir); !create && errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("keycmd: no key store in %s (the directory does not exist); "+
+				"pass --data-dir, or --nats-url %s to talk to a running hub", dataDir, hubURLHint)
+		}
+		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: dataDir})
+		if errors.Is(err, bus.ErrStoreInUse) {
+			return nil, fmt.Errorf("keycmd: the store in %s is in use, probably by a running hub "+
+				"(two NATS servers cannot share one JetStream directory); talk to the hub instead "+
+				"with --nats-url %s: %w", dataDir, hubURLHint, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keycmd: open store in %s: %w", dataDir, err)
+		}
+		e.closers = append(e.closers, srv.Shutdown)
+		natsURL = srv.ClientURL()
+	}
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Name: "streamhub-keys", ConnectWait: connectWait})
+	if err != nil {
+		return nil, redact(fmt.Errorf("keycmd: connect to NATS: %w", err), natsURL)
+	}
+	e.closers = append(e.closers, conn.Close)
+	js, err := jetstream.New(conn.NATS())
+	if err != nil {
+		return nil, fmt.Errorf("keycmd: jetstream: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil)) // audit lines (no secrets)
+	st, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: log})
+	if err != nil {
+		return nil, redact(fmt.Errorf("keycmd: open key store: %w", err), natsURL)
+	}
+	e.closers = append(e.closers, st.Close)
+	return st, nil
+}
+
+// close stops what openStore started, last first.
+func (e *env) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// keyPattern matches an API key the way secret scanners do (docs/auth.md).
+var keyPattern = regexp.MustCompile(`sh_(live|test)_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}`)
+
+// scrub redacts every API key in s. It is a safety net for text this
+// package does not format itself (the flag package quotes bad values).
+func scrub(s string) string {
+	return keyPattern.ReplaceAllStringFunc(s, func(k string) string { return k[:len(k)-38] + "[REDACTED]" })
+}
+
+// scrubWriter scrubs each write; the flag package and slog write a line
+// per call, so a key is never split across writes.
+type scrubWriter struct{ w io.Writer }
+
+func (s scrubWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, scrub(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// redactedError hides credentials a NATS URL may carry (user, password,
+// token) from an error's text while keeping it matchable with errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r redactedError) Error() string { return r.msg }
+func (r redactedError) Unwrap() error { return r.err }
+
+func redact(err error, urls string) error {
+	msg := err.Error()
+	for _, raw := range strings.Split(urls, ",") {
+		if u, perr := url.Parse(strings.TrimSpace(raw)); perr == nil && u.User != nil {
+			msg = strings.ReplaceAll(msg, u.User.String(), "REDACTED")
+		}
+	}
+	return redactedError{msg: msg, err: err}
+}
+
+// parseDuration accepts Go durations ("720h", "90m") and whole days
+// ("30d"); negative values are refused.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 32)
+		if err != nil || n > 100*366 {
+			return 0, fmt.Errorf("%q is not a number of days (for example 30d)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (for example 720h, 90m or 30d)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+func durationFlag(fs *flag.FlagSet, name string, d *time.Duration, usage string) {
+	fs.Func(name, usage, func(s string) error {
+		v, err := parseDuration(s)
+		*d = v
+		return err
+	})
+}
+
+// listFlag registers a repeatable flag whose values may also be
+// comma-separated; check validates each element.
+func listFlag(fs *flag.FlagSet, name string, dst *[]string, usage string, check func(string) error) {
+	fs.Func(name, usage+" (repeatable or comma-separated)", func(s string) error {
+		for _, v := range strings.Split(s, ",") {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return errors.New("empty element")
+			}
+			if err := check(v); err != nil {
+				return err
+			}
+			*dst = append(*dst, v)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/upstream"
+)
+
+// Config is everything a hub instance needs. The zero value of each field
+// means the default documented on it.
+type Config struct {
+	// Listen is the HTTP address (WebSocket, health, metrics, dashboard).
+	// Default 127.0.0.1:8080. Port 0 picks a free port (see Server.Addr).
+	Listen string
+	// NATSURL lists the NATS servers to use (comma-separated). Empty means
+	// start an embedded nats-server (with JetStream) in this process.
+	NATSURL string
+	// NATSListen is the embedded server's client address, so external
+	// publishers and the nats CLI can reach it. Default 127.0.0.1:4222;
+	// port -1 picks a free port.
+	NATSListen string
+	// DataDir holds the embedded server's JetStream store. Default ./data.
+	DataDir string
+	// Demo runs the synthetic feeds (ticks, chain, jobs) against NATS.
+	Demo bool
+	// DemoConfig tunes the demo feeds; zero fields take upstream's defaults.
+	DemoConfig upstream.Config
+	// InsecureNoAuth serves without authentication. Only for local
+	// development; without it a non-loopback Listen is refused until API
+	// keys are configured.
+	InsecureNoAuth bool
+	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
+	ShutdownTimeout time.Duration
+
+	Fanout  fanout.Config
+	Gateway gateway.Config
+	Streams bus.StreamsConfig
+
+	// Logger receives the hub's logs. Nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.NATSListen == "" {
+		c.NATSListen = "127.0.0.1:4222"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports configuration errors before anything starts.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen address %q: %w", c.Listen, err)
+	}
+	if !c.InsecureNoAuth && !isLoopbackHost(host) {
+		return fmt.Errorf("server: refusing to listen on %q without authentication: "+
+			"this hub has no API keys configured, so anyone who can reach it could subscribe; "+
+			"listen on 127.0.0.1, or pass --insecure-no-auth if you really mean it", c.Listen)
+	}
+	if _, _, err := net.SplitHostPort(c.NATSListen); c.NATSURL == "" && err != nil {
+		return fmt.Errorf("server: NATS listen address %q: %w", c.NATSListen, err)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,298 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+func TestTicksReachSubscribers(t *testing.T) {
+	s := startHub(t, fastDemo)
+	for _, sub := range []string{protocol.SubprotocolJSON, protocol.SubprotocolMsgpack} {
+		t.Run(sub, func(t *testing.T) {
+			c := dial(t, s, sub)
+			c.subscribe(protocol.Command{}, "ticks.>")
+			evs := c.events(2*time.Second, func(e []protocol.EventFrame) bool { return len(e) > 0 })
+			if !allHavePrefix(evs, "ticks.") {
+				t.Fatalf("ticks.> delivered %v", subjectsOf(evs))
+			}
+			if last := dataField(t, evs[0], c.enc, "last"); last == "" || strings.Contains(last, "e") {
+				t.Fatalf("tick without a decimal last price: %q", last)
+			}
+		})
+	}
+
+	t.Run("only BTC from both venues", func(t *testing.T) {
+		c := dial(t, s, "")
+		c.subscribe(protocol.Command{}, "ticks.*.BTC-USD")
+		evs := c.events(5*time.Second, func(e []protocol.EventFrame) bool { return len(subjectsOf(e)) == 2 })
+		for subj := range subjectsOf(evs) {
+			if subj != "ticks.coinbase.BTC-USD" && subj != "ticks.binance.BTC-USD" {
+				t.Fatalf("ticks.*.BTC-USD delivered %s", subj)
+			}
+		}
+	})
+
+	t.Run("two clients get only their own subjects; unsubscribe stops delivery", func(t *testing.T) {
+		eth, sol := dial(t, s, ""), dial(t, s, "")
+		eth.subscribe(protocol.Command{}, "ticks.coinbase.ETH-USD")
+		sol.subscribe(protocol.Command{}, "ticks.binance.SOL-USD")
+		e := eth.events(3*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= 3 })
+		o := sol.events(3*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= 3 })
+		if len(subjectsOf(e)) != 1 || subjectsOf(e)["ticks.coinbase.ETH-USD"] == 0 {
+			t.Fatalf("ETH client got %v", subjectsOf(e))
+		}
+		if len(subjectsOf(o)) != 1 || subjectsOf(o)["ticks.binance.SOL-USD"] == 0 {
+			t.Fatalf("SOL client got %v", subjectsOf(o))
+		}
+		id := eth.send(protocol.Command{Op: protocol.OpUnsubscribe, Subjects: []string{"ticks.coinbase.ETH-USD"}})
+		if m := eth.answer(id); m.Op != protocol.OpOK {
+			t.Fatalf("unsubscribe: %+v", m)
+		}
+		eth.pending = nil // events queued before the answer may still arrive; drop them
+		// After the ok, at most one batch already on its way can arrive.
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		batches := 0
+		for {
+			_, frame, err := eth.conn.Read(ctx)
+			if err != nil {
+				break
+			}
+			if m, _ := protocol.DecodeServer(eth.enc, frame); m.Op == protocol.OpBatch {
+				batches++
+			}
+		}
+		if batches > 1 {
+			t.Fatalf("%d batches arrived after unsubscribe", batches)
+		}
+	})
+}
+
+func TestOutsidePublisherReachesSubscribers(t *testing.T) {
+	s := startHub(t, nil)
+	c := dial(t, s, "")
+	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
+
+	nc, err := nats.Connect(s.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	waitFor(t, "the hub's NATS subscription", 5*time.Second, func() bool {
+		return strings.Contains(strings.Join(s.Router().Patterns(), " "), "jobs.acme.>")
+	})
+	for i := 1; i <= 3; i++ {
+		m := nats.NewMsg("jobs.acme.j_test")
+		m.Data = []byte(`{"tenant":"acme","job_id":"j_test","state":"running","percent":` + strconv.Itoa(i*10) + `}`)
+		m.Header.Set("Sh-Ts", "1732712345600")
+		m.Header.Set("Sh-Epoch", "42")
+		m.Header.Set("Sh-Seq", strconv.Itoa(i))
+		if i == 3 {
+			m.Header.Set("Sh-Critical", "1")
+		}
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One without headers gets a hub-assigned sequence.
+	if err := nc.Publish("jobs.acme.plain", []byte(`{"x":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	evs := c.events(5*time.Second, func(e []protocol.EventFrame) bool { return len(e) == 4 })
+	for i, ev := range evs[:3] {
+		if ev.Subject != "jobs.acme.j_test" || ev.Epoch != 42 || ev.Seq != uint64(i+1) || ev.TS != 1732712345600 || ev.Ingest < ev.TS {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+		if got := dataField(t, ev, c.enc, "percent"); got != strconv.Itoa((i+1)*10) {
+			t.Fatalf("event %d percent %s", i, got)
+		}
+		if ev.Critical != (i == 2) {
+			t.Fatalf("event %d critical=%v", i, ev.Critical)
+		}
+	}
+	if ev := evs[3]; ev.Subject != "jobs.acme.plain" || ev.Seq != 1 || ev.Epoch == 0 {
+		t.Fatalf("hub-numbered event: %+v", ev)
+	}
+}
+
+func TestNATSSubscriptionsFollowClients(t *testing.T) {
+	s := startHub(t, nil)
+	a, b := dial(t, s, ""), dial(t, s, "")
+	a.subscribe(protocol.Command{}, "ticks.>", "chain.eth.block")
+	b.subscribe(protocol.Command{}, "ticks.>")
+	b.subscribe(protocol.Command{}, "jobs.acme.*")
+	want := "chain.eth.block jobs.acme.* ticks.>"
+	if got := strings.Join(s.Router().Patterns(), " "); got != want {
+		t.Fatalf("NATS patterns %q, want %q (one per distinct pattern)", got, want)
+	}
+	_ = a.conn.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "a's patterns released", 5*time.Second, func() bool {
+		return strings.Join(s.Router().Patterns(), " ") == "jobs.acme.* ticks.>"
+	})
+	_ = b.conn.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "every pattern released", 5*time.Second, func() bool {
+		return len(s.Router().Patterns()) == 0 && s.Hub().NumPatterns() == 0
+	})
+	// And the NATS server agrees: the hub's connection holds no subscriptions.
+	waitFor(t, "server-side subscriptions gone", 5*time.Second, func() bool {
+		return s.embedded.Server().NumSubscriptions() == baselineSubs(t, s)
+	})
+}
+
+// baselineSubs is the number of server subscriptions the hub holds with no
+// client: the JetStream API's and the like, which do not belong to clients.
+func baselineSubs(t testing.TB, s *Server) uint32 {
+	t.Helper()
+	ref := startHubOnly(t)
+	return ref.embedded.Server().NumSubscriptions()
+}
+
+func startHubOnly(t testing.TB) *Server { return startHub(t, nil) }
+
+func TestSlowClientDoesNotSlowOthers(t *testing.T) {
+	for _, policy := range []fanout.Policy{fanout.Disconnect, fanout.DropOldest} {
+		t.Run(policy.String(), func(t *testing.T) {
+			s := startHub(t, func(c *Config) { c.Fanout.MaxQueueBytes = 256 << 10 })
+			nc, err := nats.Connect(s.NATSURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+
+			// The slow client subscribes to big messages and never reads.
+			slow := dial(t, s, "")
+			slow.subscribe(protocol.Command{Policy: policy}, "chain.test.>")
+			fast := make([]*wsClient, 50)
+			for i := range fast {
+				fast[i] = dial(t, s, "")
+				fast[i].subscribe(protocol.Command{Policy: fanout.DropOldest}, "chain.test.small")
+			}
+			big := []byte(`{"blob":"` + strings.Repeat("x", 64<<10) + `"}`)
+			const smalls = 200
+			for i := range smalls {
+				if err := nc.Publish("chain.test.big", big); err != nil {
+					t.Fatal(err)
+				}
+				if err := nc.Publish("chain.test.small", []byte(`{"i":`+strconv.Itoa(i)+`}`)); err != nil {
+					t.Fatal(err)
+				}
+				if i%20 == 19 {
+					_ = nc.Flush()
+				}
+			}
+			defer func() {
+				if t.Failed() {
+					vz, _ := s.embedded.Server().Varz(nil)
+					t.Logf("hub stats %+v; nats client dropped %d; server slow consumers %d; ingest rejected %d", s.Hub().Stats(), s.conn.Dropped(), vz.SlowConsumers, s.ingest.Rejected())
+				}
+			}()
+			for i, c := range fast {
+				evs := c.events(20*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= smalls })
+				for j, ev := range evs {
+					if ev.Seq != uint64(j+1) {
+						t.Fatalf("fast client %d: event %d has seq %d", i, j, ev.Seq)
+					}
+				}
+			}
+			st := s.Hub().Stats()
+			switch policy {
+			case fanout.Disconnect:
+				waitFor(t, "slow consumer disconnected", 10*time.Second, func() bool {
+					return s.Hub().Stats().Disconnects[fanout.ReasonSlowConsumer] == 1
+				})
+			case fanout.DropOldest:
+				waitFor(t, "drops announced", 10*time.Second, func() bool { return s.Hub().Stats().Dropped > 0 })
+				if st.Disconnects[fanout.ReasonSlowConsumer] != 0 {
+					t.Fatalf("drop-oldest client was disconnected")
+				}
+				// It is still connected, and once it reads it sees gap notices
+				// naming the subject and the exact range it lost.
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					m, err := slow.read(time.Until(deadline))
+					if err != nil {
+						t.Fatalf("slow client never saw a gap notice: %v", err)
+					}
+					if len(m.Gaps) > 0 {
+						g := m.Gaps[0]
+						if g.Subject != "chain.test.big" || g.From == 0 || g.To < g.From {
+							t.Fatalf("gap notice %+v", g)
+						}
+						break
+					}
+				}
+				if s.Hub().NumClients() != 51 {
+					t.Fatalf("%d clients connected, want 51", s.Hub().NumClients())
+				}
+			}
+		})
+	}
+}
+
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	s := startHub(t, fastDemo)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + s.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	c := dial(t, s, "")
+	c.subscribe(protocol.Command{}, "ticks.>")
+	c.events(3*time.Second, func(e []protocol.EventFrame) bool { return len(e) > 5 })
+	_, body := get("/metrics")
+	for _, want := range []string{"streamhub_connections 1", "streamhub_messages_in_total", "streamhub_messages_out_total",
+		`streamhub_disconnects_total{reason="slow_consumer"}`, "streamhub_messages_conflated_total", "streamhub_gap_notices_total",
+		"streamhub_nats_subscriptions 1", "streamhub_subscribed_patterns 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestShutdownClosesClientsWithGoingAway(t *testing.T) {
+	s := startHub(t, fastDemo)
+	c := dial(t, s, "")
+	c.subscribe(protocol.Command{}, "ticks.>")
+	c.events(3*time.Second, func(e []protocol.EventFrame) bool { return len(e) > 0 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	if code := c.closeStatus(10 * time.Second); code != websocket.StatusCode(protocol.CloseShutdown) {
+		t.Fatalf("close code %d, want %d", code, protocol.CloseShutdown)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if s.Ready() {
+		t.Fatal("ready after shutdown")
+	}
+	resp, err := http.Get("http://" + s.Addr() + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("the listener still answers after shutdown")
+	}
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+)
+
+// collector exports the hub's counters at scrape time: the hot path only
+// keeps its own atomics, and nothing is computed per message for metrics.
+type collector struct {
+	s *Server
+
+	connections, connAccepted, connRejected, commands, cmdErrors *prometheus.Desc
+	subscriptions, patterns, natsSubs                            *prometheus.Desc
+	msgsIn, msgsRejected, published, delivered, conflated        *prometheus.Desc
+	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
+	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
+}
+
+func newCollector(s *Server) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("streamhub_"+name, help, labels, nil)
+	}
+	return &collector{
+		s:             s,
+		connections:   d("connections", "WebSocket connections open now."),
+		connAccepted:  d("connections_accepted_total", "WebSocket connections upgraded."),
+		connRejected:  d("connections_rejected_total", "Requests refused before or at the upgrade."),
+		commands:      d("commands_total", "Commands received from clients."),
+		cmdErrors:     d("command_errors_total", "Error answers sent, by code.", "code"),
+		subscriptions: d("clients", "Clients registered with the fan-out hub."),
+		patterns:      d("subscribed_patterns", "Distinct subscribed patterns."),
+		natsSubs:      d("nats_subscriptions", "Upstream NATS subscriptions held (one per pattern)."),
+		msgsIn:        d("messages_in_total", "Messages received from NATS."),
+		msgsRejected:  d("messages_rejected_total", "Messages from NATS refused at ingest (invalid payload)."),
+		published:     d("messages_published_total", "Messages published into the fan-out hub."),
+		delivered:     d("messages_out_total", "Messages written to clients."),
+		conflated:     d("messages_conflated_total", "Messages superseded by a newer one of their subject (keep-latest)."),
+		dropped:       d("messages_dropped_total", "Messages dropped on overflow, each announced by a gap notice."),
+		gaps:          d("gap_notices_total", "Gap notices written to clients."),
+		batches:       d("batches_total", "Batches written to clients."),
+		queued:        d("queued_messages", "Messages waiting in client queues."),
+		queuedBytes:   d("queued_bytes", "Frame bytes waiting in client queues."),
+		disconnects:   d("disconnects_total", "Clients closed, by reason.", "reason"),
+		natsDropped:   d("nats_dropped_total", "Messages the NATS client dropped as a slow consumer."),
+		natsSlow:      d("nats_slow_consumer_events_total", "Slow-consumer events reported by the NATS client."),
+		natsConnected: d("nats_connected", "1 while connected to NATS."),
+	}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gw := c.s.gateway.Counters()
+	gauge(c.connections, float64(gw.Open.Load()))
+	counter(c.connAccepted, gw.Accepted.Load())
+	counter(c.connRejected, gw.Rejected.Load())
+	counter(c.commands, gw.Commands.Load())
+	for code, n := range gw.Errors.Snapshot() {
+		counter(c.cmdErrors, n, string(code))
+	}
+
+	st := c.s.hub.Stats()
+	gauge(c.subscriptions, float64(st.Clients))
+	gauge(c.patterns, float64(st.Patterns))
+	gauge(c.natsSubs, float64(len(c.s.router.Patterns())))
+	counter(c.msgsIn, c.s.ingest.Received())
+	counter(c.msgsRejected, c.s.ingest.Rejected())
+	counter(c.published, st.Published)
+	counter(c.delivered, st.Delivered)
+	counter(c.conflated, st.Conflated)
+	counter(c.dropped, st.Dropped)
+	counter(c.gaps, st.GapsSent)
+	counter(c.batches, st.Batches)
+	gauge(c.queued, float64(st.QueuedMessages))
+	gauge(c.queuedBytes, float64(st.QueuedBytes))
+	for _, r := range fanout.Reasons() {
+		counter(c.disconnects, st.Disconnects[r], r.String())
+	}
+
+	counter(c.natsDropped, c.s.conn.Dropped())
+	counter(c.natsSlow, c.s.conn.SlowConsumerEvents())
+	connected := 0.0
+	if c.s.conn.Connected() {
+		connected = 1
+	}
+	gauge(c.natsConnected, connected)
+}

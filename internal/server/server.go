@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/upstream"
+)
+
+// Server is one running hub instance. Start it with Start; stop it with
+// Shutdown (or run it with Run). Its accessors are safe for concurrent use.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	embedded *bus.Embedded // nil when using an external cluster
+	conn     *bus.Conn
+	router   *bus.Router
+	hub      *fanout.Hub
+	ingest   *ingest.Ingester
+	gateway  *gateway.Gateway
+	demo     *upstream.Demo
+
+	listener net.Listener
+	http     *http.Server
+
+	cancelDemo context.CancelFunc
+	bg         sync.WaitGroup // demo feeds and the HTTP server
+	serveErr   chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Start brings a hub up: NATS, streams, the hub and its gateway, the demo
+// feeds when configured, and the HTTP listener. On error, whatever it
+// started is stopped again.
+func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s = &Server{cfg: cfg, log: cfg.Logger, serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.teardown()
+		}
+	}()
+	if err := s.startNATS(ctx); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(s.conn.NATS())
+	if err != nil {
+		return nil, fmt.Errorf("server: jetstream: %w", err)
+	}
+	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
+		return nil, err
+	}
+
+	// The hub tells the router which patterns are in use; the router feeds
+	// what NATS delivers for each pattern through ingest back into the hub.
+	var router *bus.Router
+	fcfg := cfg.Fanout
+	fcfg.OnInterest = func(pattern string, on bool) error { return router.SetInterest(pattern, on) }
+	s.hub = fanout.New(fcfg)
+	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
+	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{Logger: s.log})
+	s.router = router
+
+	gcfg := cfg.Gateway
+	if gcfg.Logger == nil {
+		gcfg.Logger = s.log
+	}
+	s.gateway = gateway.New(s.hub, gcfg)
+
+	if cfg.Demo {
+		dcfg := cfg.DemoConfig
+		if dcfg.Logger == nil {
+			dcfg.Logger = s.log
+		}
+		s.demo = upstream.NewDemo(s.conn.NATS(), dcfg)
+		demoCtx, cancel := context.WithCancel(context.Background())
+		s.cancelDemo = cancel
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			if err := s.demo.Run(demoCtx); err != nil {
+				s.log.Error("demo feeds stopped", "err", err)
+			}
+		}()
+	}
+
+	s.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- fmt.Errorf("server: http: %w", err)
+		}
+	}()
+	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo)
+	return s, nil
+}
+
+func (s *Server) startNATS(ctx context.Context) error {
+	url := s.cfg.NATSURL
+	if url == "" {
+		host, portStr, _ := net.SplitHostPort(s.cfg.NATSListen)
+		port, err := strconv.Atoi(portStr)
+		if err != nil {
+			return fmt.Errorf("server: NATS listen port %q: %w", portStr, err)
+		}
+		s.embedded, err = bus.StartEmbedded(bus.EmbeddedConfig{
+			Host: host, Port: port, StoreDir: s.cfg.DataDir, Logger: s.log,
+		})
+		if err != nil {
+			return fmt.Errorf("server: embedded NATS: %w", err)
+		}
+		url = s.embedded.ClientURL()
+	}
+	var err error
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Name: "streamhub", Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("server: connect to NATS: %w", err)
+	}
+	return nil
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+	case err := <-s.serveErr:
+		_ = s.Shutdown(context.Background())
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown stops the hub in order: readiness goes false and new
+// connections are refused; every client is closed with the going-away code
+// (4000, reconnect); the demo feeds stop; NATS is drained; the embedded
+// server stops. It returns once everything has stopped or ctx expired.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() {
+		s.log.Info("hub shutting down")
+		var errs []error
+		gwErr := make(chan error, 1)
+		go func() { gwErr <- s.gateway.Shutdown(ctx) }() // readiness false from here on
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: http shutdown: %w", err))
+		}
+		if err := <-gwErr; err != nil {
+			errs = append(errs, err)
+		}
+		s.teardown()
+		s.shutdownErr = errors.Join(errs...)
+	})
+	return s.shutdownErr
+}
+
+// teardown stops the background parts; it tolerates a partial Start.
+func (s *Server) teardown() {
+	if s.cancelDemo != nil {
+		s.cancelDemo()
+	}
+	if s.http != nil && s.listener != nil {
+		_ = s.http.Close()
+	}
+	s.bg.Wait()
+	if s.router != nil {
+		_ = s.router.Close()
+	}
+	if s.conn != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.conn.Drain(dctx); err != nil {
+			s.log.Warn("NATS drain", "err", err)
+		}
+		cancel()
+	}
+	if s.embedded != nil {
+		s.embedded.Shutdown()
+	}
+}
+
+// Addr returns the HTTP listener's address.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// NATSURL returns the URL of the NATS server the hub uses.
+func (s *Server) NATSURL() string {
+	if s.embedded != nil {
+		return s.embedded.ClientURL()
+	}
+	return s.cfg.NATSURL
+}
+
+// Hub returns the fan-out hub, for tests and metrics.
+func (s *Server) Hub() *fanout.Hub { return s.hub }
+
+// Router returns the NATS router, for tests and metrics.
+func (s *Server) Router() *bus.Router { return s.router }
+
+// Ready reports whether the hub should receive traffic: NATS connected and
+// not draining.
+func (s *Server) Ready() bool { return s.conn.Connected() && !s.gateway.Draining() }
