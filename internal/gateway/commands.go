@@ -13,6 +13,10 @@ import (
 // send its auth message after hello.
 const AuthTimeout = 5 * time.Second
 
+// TokenWarning is how long before a browser token expires the connection
+// gets a token_expiring notice.
+const TokenWarning = 30 * time.Second
+
 // handle answers one decoded command. A non-zero result closes the
 // connection with that reason.
 func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {

@@ -38,6 +38,7 @@ type session struct {
 	// closeOnce guards closing the connection before a client exists.
 	closeOnce sync.Once
 	expiry    *time.Timer
+	warning   *time.Timer // the token_expiring notice, for browser tokens
 }
 
 func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.Encoding, id *Identity) *session {
@@ -97,9 +98,7 @@ func (s *session) serve() {
 	}()
 	client.Close(s.readLoop(ctx, client))
 	wg.Wait()
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
+	s.stopExpiry()
 }
 
 func (s *session) hello() protocol.Hello {
@@ -135,19 +134,34 @@ func (s *session) startLimits() {
 	s.armExpiry()
 }
 
+// armExpiry closes the connection when its credentials expire; a browser
+// token first gets a notice, TokenWarning ahead, so it can refresh in-band.
 func (s *session) armExpiry() {
-	if s.expiry != nil {
-		s.expiry.Stop()
-		s.expiry = nil
-	}
+	s.stopExpiry()
 	if s.id.Expires.IsZero() {
 		return
 	}
-	reason, client := s.id.ExpireReason, s.client
+	reason, client, expires := s.id.ExpireReason, s.client, s.id.Expires
 	if reason == 0 {
 		reason = fanout.ReasonKeyExpired
 	}
-	s.expiry = time.AfterFunc(time.Until(s.id.Expires), func() { client.Close(reason) })
+	s.expiry = time.AfterFunc(time.Until(expires), func() { client.Close(reason) })
+	if reason == fanout.ReasonTokenExpired {
+		notice := protocol.EncodeNotice(s.enc, protocol.NoticeTokenExpiring,
+			"this connection's token expires soon: send refresh with a new token", expires.UnixMilli())
+		s.warning = time.AfterFunc(time.Until(expires.Add(-TokenWarning)), func() {
+			s.writeControl(context.Background(), notice)
+		})
+	}
+}
+
+func (s *session) stopExpiry() {
+	for _, t := range []*time.Timer{s.expiry, s.warning} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	s.expiry, s.warning = nil, nil
 }
 
 // readLoop reads and answers commands until the connection ends or the

@@ -32,7 +32,16 @@ const (
 	OpOK    Op = "ok"
 	OpError Op = "error"
 	OpBatch Op = "batch"
+	// OpNotice is an unsolicited notice: Code says which, Message explains
+	// and TS carries the moment it is about.
+	OpNotice Op = "notice"
 )
+
+// NoticeTokenExpiring is the notice sent ahead of a browser token's expiry:
+// TS is the expiry (Unix ms); the client should send refresh before then or
+// be closed with 4004 token_expired.
+const NoticeTokenExpiring ErrorCode = "token_expiring"
+
 
 // MaxSubjectsPerCommand is the most subjects a subscribe or unsubscribe
 // command may carry, and the most positions a resume command may carry.

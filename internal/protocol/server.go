@@ -140,6 +140,22 @@ func EncodePing(enc fanout.Encoding, ts int64) []byte {
 	return w.b
 }
 
+// EncodeNotice encodes a notice frame.
+func EncodeNotice(enc fanout.Encoding, code ErrorCode, message string, ts int64) []byte {
+	w := newWriter(enc, 96+len(message))
+	w.obj(4)
+	w.key("op")
+	w.str(string(OpNotice))
+	w.key("code")
+	w.str(string(code))
+	w.key("message")
+	w.str(message)
+	w.key("ts")
+	w.int(ts)
+	w.endObj()
+	return w.b
+}
+
 // EncodePong encodes the answer to a client ping; the id is written when
 // hasID.
 func EncodePong(enc fanout.Encoding, id uint64, hasID bool) []byte {

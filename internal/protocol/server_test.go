@@ -118,3 +118,15 @@ func TestEncodersPanicOnUnknownEncoding(t *testing.T) {
 	}()
 	EncodePing(fanout.NumEncodings, 0)
 }
+
+func TestEncodeNoticeRoundTrip(t *testing.T) {
+	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+		m, err := DecodeServer(enc, EncodeNotice(enc, NoticeTokenExpiring, "refresh \"now\"", 1732712345678))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Op != OpNotice || m.Code != NoticeTokenExpiring || m.Message != `refresh "now"` || m.TS != 1732712345678 {
+			t.Fatalf("%v: %+v", enc, m)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/bus"
@@ -31,10 +32,13 @@ type Config struct {
 	Demo bool
 	// DemoConfig tunes the demo feeds; zero fields take upstream's defaults.
 	DemoConfig upstream.Config
-	// InsecureNoAuth serves without authentication. Only for local
-	// development; without it a non-loopback Listen is refused until API
-	// keys are configured.
+	// InsecureNoAuth serves without authentication: every connection may
+	// subscribe to anything. Only for local development. Without it every
+	// client needs an API key or a browser token.
 	InsecureNoAuth bool
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// when checking a key's allowed networks. Default none.
+	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
 	ShutdownTimeout time.Duration
 
@@ -68,25 +72,11 @@ func (c Config) withDefaults() Config {
 // Validate reports configuration errors before anything starts.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("server: listen address %q: %w", c.Listen, err)
-	}
-	if !c.InsecureNoAuth && !isLoopbackHost(host) {
-		return fmt.Errorf("server: refusing to listen on %q without authentication: "+
-			"this hub has no API keys configured, so anyone who can reach it could subscribe; "+
-			"listen on 127.0.0.1, or pass --insecure-no-auth if you really mean it", c.Listen)
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); c.NATSURL == "" && err != nil {
 		return fmt.Errorf("server: NATS listen address %q: %w", c.NATSListen, err)
 	}
 	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -25,6 +25,8 @@ func startHub(t testing.TB, mutate func(*Config)) *Server {
 		Listen:     "127.0.0.1:0",
 		NATSListen: "127.0.0.1:-1",
 		DataDir:    t.TempDir(),
+		// Most tests are about delivery; the auth tests turn this off.
+		InsecureNoAuth: true,
 	}
 	if mutate != nil {
 		mutate(&cfg)

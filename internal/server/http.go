@@ -33,6 +33,13 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.auth != nil {
+		mux.HandleFunc("POST /v1/tokens", s.handleToken)
+		mux.HandleFunc("POST /v1/publish", s.handlePublish)
+		if s.cfg.Demo {
+			mux.HandleFunc("POST /v1/demo/token", s.handleDemoToken)
+		}
+	}
 	mux.Handle("/", web.Handler())
 	return mux
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
@@ -26,13 +27,15 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	embedded *bus.Embedded // nil when using an external cluster
-	conn     *bus.Conn
-	router   *bus.Router
-	hub      *fanout.Hub
-	ingest   *ingest.Ingester
-	gateway  *gateway.Gateway
-	demo     *upstream.Demo
+	embedded  *bus.Embedded // nil when using an external cluster
+	conn      *bus.Conn
+	router    *bus.Router
+	hub       *fanout.Hub
+	ingest    *ingest.Ingester
+	gateway   *gateway.Gateway
+	demo      *upstream.Demo
+	auth      *authenticator // nil with InsecureNoAuth
+	demoKeyID string
 
 	listener net.Listener
 	http     *http.Server
@@ -84,7 +87,18 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if gcfg.Logger == nil {
 		gcfg.Logger = s.log
 	}
+	if !cfg.InsecureNoAuth {
+		if err := s.startAuth(ctx, js); err != nil {
+			return nil, err
+		}
+		gcfg.Auth = s.auth
+	}
 	s.gateway = gateway.New(s.hub, gcfg)
+	if s.auth != nil {
+		// Registered after the gateway exists; the store's initial load is
+		// complete, so no connection was accepted with a stale view.
+		s.auth.cancelWatch = s.auth.store.OnChange(s.onKeyChange)
+	}
 
 	if cfg.Demo {
 		dcfg := cfg.DemoConfig
@@ -147,6 +161,37 @@ func (s *Server) startNATS(ctx context.Context) error {
 	return nil
 }
 
+// startAuth opens the key store (returning only after its initial load)
+// and, in demo mode, makes sure the read-only demo key exists.
+func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
+	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("server: key store: %w", err)
+	}
+	s.auth = &authenticator{
+		store:   store,
+		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
+		limiter: auth.NewLimiter(),
+		trusted: s.cfg.TrustedProxies,
+	}
+	if !s.cfg.Demo {
+		return nil
+	}
+	now := time.Now()
+	for _, rec := range store.List() {
+		if rec.Name == demoKeyName && rec.Active(now) {
+			s.demoKeyID = rec.ID
+			return nil
+		}
+	}
+	_, rec, err := store.Create(ctx, auth.CreateRequest{Name: demoKeyName, Env: auth.EnvTest, Subscribe: demoScopes})
+	if err != nil {
+		return fmt.Errorf("server: demo key: %w", err)
+	}
+	s.demoKeyID = rec.ID
+	return nil
+}
+
 // Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	select {
@@ -193,6 +238,12 @@ func (s *Server) teardown() {
 	s.bg.Wait()
 	if s.router != nil {
 		_ = s.router.Close()
+	}
+	if s.auth != nil {
+		if s.auth.cancelWatch != nil {
+			s.auth.cancelWatch()
+		}
+		s.auth.store.Close()
 	}
 	if s.conn != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/ingest"
+)
+
+// Limits of the HTTP API.
+const (
+	maxTokenRequestBytes = 4 << 10
+	maxPublishBodyBytes  = 1 << 20
+	maxPublishBatch      = 100
+)
+
+// demoKeyName names the read-only key behind demo tokens.
+const demoKeyName = "demo (read-only, issued by the hub in demo mode)"
+
+var demoScopes = []string{"ticks.>", "chain.>", "jobs.>"}
+
+type tokenRequest struct {
+	Subscribe  []string `json:"subscribe"`
+	TTLSeconds int      `json:"ttl_seconds"`
+}
+
+type tokenResponse struct {
+	Token     string   `json:"token"`
+	ExpiresAt int64    `json:"expires_at"` // Unix ms
+	Subscribe []string `json:"subscribe"`
+}
+
+// handleToken exchanges an API key (Authorization: Bearer) for a short-lived
+// browser token whose scopes are a subset of the key's.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.auth.key(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	var req tokenRequest
+	if r.ContentLength != 0 {
+		if err := decodeBody(w, r, maxTokenRequestBytes, &req); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+	}
+	s.issueToken(w, rec, auth.TokenRequest{Subscribe: req.Subscribe, TTL: time.Duration(req.TTLSeconds) * time.Second})
+}
+
+// handleDemoToken gives the dashboard a read-only token for the demo streams
+// without any key handling. It exists only in demo mode.
+func (s *Server) handleDemoToken(w http.ResponseWriter, _ *http.Request) {
+	rec, ok := s.auth.store.Get(s.demoKeyID)
+	if !ok {
+		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "demo key unavailable"))
+		return
+	}
+	s.issueToken(w, &rec, auth.TokenRequest{})
+}
+
+func (s *Server) issueToken(w http.ResponseWriter, rec *auth.KeyRecord, req auth.TokenRequest) {
+	token, claims, err := s.auth.tokens.Issue(rec, req)
+	if err != nil {
+		writeAPIError(w, authOrRequestError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{Token: token, ExpiresAt: claims.ExpiresAt.UnixMilli(), Subscribe: claims.Subscribe})
+}
+
+// publishMessage is one message of POST /v1/publish.
+type publishMessage struct {
+	Subject  string          `json:"subject"`
+	Data     json.RawMessage `json:"data"`
+	Critical bool            `json:"critical"`
+}
+
+type publishRequest struct {
+	publishMessage
+	Messages []publishMessage `json:"messages"`
+}
+
+// handlePublish publishes one message ({"subject","data"}) or a batch
+// ({"messages":[…]}) to NATS for a key with publish scope, validating every
+// subject against the scope before publishing any.
+func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.auth.key(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	var req publishRequest
+	if err := decodeBody(w, r, maxPublishBodyBytes, &req); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	msgs := req.Messages
+	if req.Subject != "" {
+		if len(msgs) > 0 {
+			writeAPIError(w, badRequest("send either one message or \"messages\", not both"))
+			return
+		}
+		msgs = []publishMessage{req.publishMessage}
+	}
+	if len(msgs) == 0 || len(msgs) > maxPublishBatch {
+		writeAPIError(w, badRequest("a publish carries 1 to %d messages", maxPublishBatch))
+		return
+	}
+	for i, m := range msgs {
+		if err := fanout.ValidateSubject(m.Subject); err != nil {
+			writeAPIError(w, badRequest("message %d: %v", i, err))
+			return
+		}
+		if !rec.CanPublish(m.Subject) {
+			writeAPIError(w, gateway.NewAuthError(http.StatusForbidden, fanout.ReasonForbidden, "message %d: publishing to %q is outside this key's scope", i, m.Subject))
+			return
+		}
+		if !json.Valid(m.Data) || len(m.Data) == 0 || m.Data[0] != '{' {
+			writeAPIError(w, badRequest("message %d: data must be a JSON object", i))
+			return
+		}
+	}
+	if !s.auth.limiter.AllowPublish(rec.ID, rec.EffectiveLimits(), len(msgs)) {
+		w.Header().Set("Retry-After", "1")
+		writeAPIError(w, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded, "over this key's publish rate"))
+		return
+	}
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	nc := s.conn.NATS()
+	for i, m := range msgs {
+		nm := nats.NewMsg(m.Subject)
+		nm.Data = m.Data
+		nm.Header.Set(ingest.HeaderTS, now)
+		if m.Critical {
+			nm.Header.Set(ingest.HeaderCritical, "1")
+		}
+		if err := nc.PublishMsg(nm); err != nil {
+			writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "published %d of %d: NATS unavailable", i, len(msgs)))
+			return
+		}
+	}
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "NATS did not confirm the publish"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"published": len(msgs)})
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func badRequest(format string, args ...any) error {
+	return gateway.NewAuthError(http.StatusBadRequest, fanout.ReasonProtocolError, format, args...)
+}
+
+func authOrRequestError(err error) error {
+	if errors.Is(err, auth.ErrInvalidRequest) {
+		return badRequest("%s", err.Error())
+	}
+	return authError(err)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
+		}
+		return badRequest("invalid JSON body: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("trailing data after the JSON body")
+	}
+	return nil
+}
+
+func writeAPIError(w http.ResponseWriter, err error) {
+	var ae *gateway.AuthError
+	status, msg := http.StatusInternalServerError, "internal error"
+	if errors.As(err, &ae) {
+		status, msg = ae.Status, ae.Msg
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="streamhub"`)
+	}
+	writeJSON(w, status, apiError{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // an error means the client went away
+}

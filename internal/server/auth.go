@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/gateway"
+)
+
+// authenticator adapts the key store and the token issuer to the gateway:
+// API keys in the Authorization header, browser tokens in-band.
+type authenticator struct {
+	store   *auth.Store
+	tokens  *auth.TokenIssuer
+	limiter *auth.Limiter
+	trusted []netip.Prefix
+
+	cancelWatch func() // stops onKeyChange notifications
+}
+
+var _ gateway.Authenticator = (*authenticator)(nil)
+
+// bearer returns the credential of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, cred, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return "", false
+	}
+	return strings.TrimSpace(cred), true
+}
+
+// key authenticates the request's API key.
+func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
+	cred, ok := bearer(r)
+	if !ok {
+		return nil, gateway.NewAuthError(http.StatusUnauthorized, fanout.ReasonAuthFailed, "missing API key: send Authorization: Bearer <key>")
+	}
+	rec, err := a.store.Authenticate(cred, auth.ClientIP(r, a.trusted), time.Now())
+	if err != nil {
+		return nil, authError(err)
+	}
+	go func() { _ = a.store.Touch(context.Background(), rec.ID) }() // at most once a minute per key
+	return rec, nil
+}
+
+func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) {
+	if _, ok := bearer(r); !ok {
+		return nil, nil // a browser: it authenticates with its first message
+	}
+	rec, err := a.key(r)
+	if err != nil {
+		return nil, err
+	}
+	return a.identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
+}
+
+func (a *authenticator) FromToken(_ *http.Request, token string) (*gateway.Identity, error) {
+	claims, err := a.tokens.Verify(token, time.Now())
+	if err != nil {
+		return nil, authError(err)
+	}
+	rec, ok := a.store.Get(claims.KeyID)
+	if !ok {
+		return nil, authError(auth.ErrUnknown)
+	}
+	var exp time.Time
+	if claims.ExpiresAt != nil {
+		exp = claims.ExpiresAt.Time
+	}
+	id, err := a.identity(rec.ID, claims.Subscribe, exp, fanout.ReasonTokenExpired, rec.EffectiveLimits())
+	if err != nil {
+		return nil, err
+	}
+	// The key's own expiry ends its tokens too, with the terminal code.
+	if !rec.Expires.IsZero() && rec.Expires.Before(exp) {
+		id.Expires, id.ExpireReason = rec.Expires, fanout.ReasonKeyExpired
+	}
+	return id, nil
+}
+
+func (a *authenticator) identity(keyID string, scopes []string, expires time.Time, reason fanout.CloseReason, lim auth.Limits) (*gateway.Identity, error) {
+	release, ok := a.limiter.AcquireConn(keyID, lim)
+	if !ok {
+		return nil, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
+			"this key already has its maximum of %d connections", lim.MaxConns)
+	}
+	return &gateway.Identity{
+		KeyID:             keyID,
+		Subscribe:         scopes,
+		Expires:           expires,
+		ExpireReason:      reason,
+		CommandsPerSecond: lim.CommandsPerSec,
+		CommandsBurst:     lim.CommandsBurst,
+		MaxSubscriptions:  lim.MaxSubsPerConn,
+		Release:           release,
+	}, nil
+}
+
+func (a *authenticator) Allowed(id *gateway.Identity, pattern string) bool {
+	return auth.Allowed(id.Subscribe, pattern)
+}
+
+// onChange closes the live connections of a key that stopped being valid,
+// on this instance; every instance gets the change through the KV watch.
+func (s *Server) onKeyChange(c auth.Change) {
+	switch c.Kind {
+	case auth.ChangeRevoked, auth.ChangeExpired, auth.ChangeDeleted:
+		n := s.gateway.CloseKey(c.Record.ID, c.CloseReason())
+		s.auth.limiter.Forget(c.Record.ID)
+		if n > 0 {
+			s.log.Info("closed connections of a key", "key_id", c.Record.ID, "change", c.Kind, "connections", n)
+		}
+	}
+}
+
+// authError maps an auth failure to the HTTP status and close reason the
+// protocol documents. Messages never contain the credential.
+func authError(err error) *gateway.AuthError {
+	reason := auth.CloseReasonFor(err)
+	status := http.StatusUnauthorized
+	msg := "invalid credentials"
+	switch {
+	case errors.Is(err, auth.ErrMalformed):
+		msg = "malformed API key"
+	case errors.Is(err, auth.ErrUnknown):
+		msg = "unknown API key"
+	case errors.Is(err, auth.ErrRevoked):
+		msg = "API key revoked"
+	case errors.Is(err, auth.ErrExpired):
+		msg = "API key expired"
+	case errors.Is(err, auth.ErrTokenExpired):
+		msg = "token expired: fetch a new one"
+	case errors.Is(err, auth.ErrTokenInvalid):
+		msg = "invalid token"
+	case errors.Is(err, auth.ErrNetwork):
+		status, msg = http.StatusForbidden, "this key may not be used from your network"
+	case errors.Is(err, auth.ErrScope):
+		status, msg = http.StatusForbidden, "requested scope is outside the key's scope"
+	case errors.Is(err, auth.ErrClosed):
+		status, msg = http.StatusServiceUnavailable, "key store unavailable; retry"
+	}
+	return gateway.NewAuthError(status, reason, "%s", msg)
+}

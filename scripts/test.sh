@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test StreamHub has: Go (with -race, goleak in every package),
+# short fuzzing of every decoder of client input, the TypeScript unit tests,
+# and the browser end-to-end tests against the real hub binary in headless
+# Chromium. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "web: install and build (the hub embeds the build)"
+make web
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 10m ./...
+
+step "fuzz the decoders of client input (short runs)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
+fuzz ./internal/protocol FuzzDecodeCommandJSON
+fuzz ./internal/protocol FuzzDecodeCommandMsgpack
+fuzz ./internal/protocol FuzzCheckMsgpack
+fuzz ./internal/fanout FuzzValidatePattern
+
+step "web: unit tests (vitest)"
+(cd web && npm test)
+
+step "browser end-to-end tests against the built hub"
+go build -o bin/hub ./cmd/hub
+CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+if [ -z "$CHROMIUM" ]; then
+  echo "no Chromium found: install it (Debian: apt-get install chromium) or set CHROMIUM" >&2
+  exit 1
+fi
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+port=${E2E_PORT:-18089}
+(cd web && CHROMIUM="$CHROMIUM" HUB_URL="http://127.0.0.1:$port" \
+  HUB_CMD="../bin/hub serve --listen 127.0.0.1:$port --nats-listen 127.0.0.1:-1 --data-dir $data" \
+  SCREENSHOT="${SCREENSHOT:-$data/dashboard.png}" npm run test:e2e)
+
+step "all tests passed"
