@@ -7,10 +7,15 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/streamhub/streamhub/internal/fanout"
 )
+
+// flushTimeout bounds waiting for the server to confirm a subscription.
+const flushTimeout = 2 * time.Second
 
 // ErrRouterClosed is returned by [Router.SetInterest] after [Router.Close].
 var ErrRouterClosed = errors.New("bus: router closed")
@@ -38,6 +43,12 @@ type RouterConfig struct {
 	// Logger receives interest changes at Debug and subscription failures.
 	// Nil discards them.
 	Logger *slog.Logger
+	// JetStream and Stored, when both set, route patterns of the stored
+	// families (see [StoredStream]) through an ordered JetStream consumer
+	// instead of a core subscription, so that each message arrives with
+	// its stream sequence, the position a client resumes from.
+	JetStream jetstream.JetStream
+	Stored    StoredHandler
 }
 
 // Router keeps one NATS subscription per pattern that some client wants.
@@ -58,6 +69,9 @@ type Router struct {
 	pendingMsgs  int
 	pendingBytes int
 	log          *slog.Logger
+	js           jetstream.JetStream
+	stored       StoredHandler
+	epochs       map[string]uint64 // stream name → epoch; guarded by mu
 
 	// mu serialises interest changes, so that the NATS subscription of a
 	// pattern always reflects the last SetInterest call for it.
@@ -70,8 +84,11 @@ type Router struct {
 // that a message nats.go had already queued is not handed on after
 // SetInterest(pattern, false) returned.
 type route struct {
-	sub *nats.Subscription
-	off atomic.Bool
+	sub      *nats.Subscription
+	consumer jetstream.ConsumeContext // instead of sub, for stored patterns
+	cons     jetstream.Consumer
+	stream   string
+	off      atomic.Bool
 }
 
 // NewRouter returns a Router that subscribes on c and hands every message to
@@ -95,6 +112,9 @@ func NewRouter(c *Conn, h Handler, cfg RouterConfig) *Router {
 		pendingBytes: bytes,
 		log:          log,
 		subs:         make(map[string]*route),
+		js:           cfg.JetStream,
+		stored:       cfg.Stored,
+		epochs:       make(map[string]uint64),
 	}
 }
 
@@ -140,6 +160,9 @@ func (r *Router) SetInterest(pattern string, interested bool) error {
 // subscribe makes pattern's subscription with the Router's pending limits.
 // r.mu must be held.
 func (r *Router) subscribe(pattern string) (*route, error) {
+	if stream, ok := StoredStream(pattern); ok && r.js != nil && r.stored != nil {
+		return r.consume(stream, pattern)
+	}
 	rt := &route{}
 	h := r.h
 	sub, err := r.conn.nc.Subscribe(pattern, func(m *nats.Msg) {
@@ -157,6 +180,15 @@ func (r *Router) subscribe(pattern string) (*route, error) {
 	}
 	rt.sub = sub
 	r.conn.track(sub)
+	// Wait until the server has the subscription, so that whoever asked
+	// for it (a client's subscribe, answered "ok" next) misses nothing
+	// published from then on. While disconnected, nats.go resends it on
+	// reconnect; do not wait for that.
+	if r.conn.nc.IsConnected() {
+		if err := r.conn.nc.FlushTimeout(flushTimeout); err != nil {
+			r.log.Warn("bus: subscription not confirmed", "pattern", pattern, "err", err)
+		}
+	}
 	return rt, nil
 }
 
@@ -165,6 +197,9 @@ func (r *Router) subscribe(pattern string) (*route, error) {
 // the subscription with the connection. r.mu must be held.
 func (r *Router) unsubscribe(rt *route) error {
 	rt.off.Store(true)
+	if rt.consumer != nil {
+		return r.stopConsumer(rt)
+	}
 	r.conn.untrack(rt.sub)
 	err := rt.sub.Unsubscribe()
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {

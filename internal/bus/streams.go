@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,7 +15,39 @@ const (
 	StreamChainSubjects = "chain.>"
 	StreamJobs          = "JOBS"
 	StreamJobsSubjects  = "jobs.>"
+	// StreamTicks keeps the last tick of every subject, for snapshots.
+	// Ticks are delivered live through core NATS (at most once); this
+	// stream only remembers the latest value.
+	StreamTicks         = "TICKS"
+	StreamTicksSubjects = "ticks.>"
 )
+
+// StoredStream returns the stream that stores every message matching
+// pattern and delivers it live with its stream sequence ("chain.…" →
+// CHAIN, "jobs.…" → JOBS), or false for patterns outside the stored
+// families (ticks, or a first token that is a wildcard).
+func StoredStream(pattern string) (string, bool) {
+	first, _, _ := strings.Cut(pattern, ".")
+	switch first {
+	case "chain":
+		return StreamChain, true
+	case "jobs":
+		return StreamJobs, true
+	}
+	return "", false
+}
+
+// SnapshotStream returns the stream holding the last value of subjects
+// matching pattern: the stored family's stream, or TICKS for ticks.
+func SnapshotStream(pattern string) (string, bool) {
+	if s, ok := StoredStream(pattern); ok {
+		return s, true
+	}
+	if first, _, _ := strings.Cut(pattern, "."); first == "ticks" {
+		return StreamTicks, true
+	}
+	return "", false
+}
 
 // Defaults of [StreamsConfig].
 const (
@@ -32,6 +65,8 @@ type StreamsConfig struct {
 	// ChainMaxBytes and JobsMaxBytes bound each stream's size; the oldest
 	// messages are discarded past it. Default 256 MiB.
 	ChainMaxBytes, JobsMaxBytes int64
+	// TicksMaxAge bounds how old a remembered last tick may be. Default 1h.
+	TicksMaxAge time.Duration
 	// Replicas is the number of copies of each stream in a cluster.
 	// Default 1 (and the only valid value on a single server).
 	Replicas int
@@ -52,6 +87,10 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 		streamConfig(StreamJobs, StreamJobsSubjects, "AI job progress (jobs.<tenant>.<job>)",
 			orDefault(cfg.JobsMaxAge, DefaultStreamMaxAge), orDefault(cfg.JobsMaxBytes, DefaultStreamMaxBytes), replicas),
 	}
+	ticks := streamConfig(StreamTicks, StreamTicksSubjects, "Last tick per subject, for snapshots (ticks.<venue>.<symbol>)",
+		orDefault(cfg.TicksMaxAge, time.Hour), 64<<20, replicas)
+	ticks.Storage, ticks.MaxMsgsPerSubject = jetstream.MemoryStorage, 1
+	streams = append(streams, ticks)
 	for _, sc := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("bus: ensure stream %s: %w", sc.Name, err)

@@ -30,6 +30,9 @@ type subscription struct {
 	pattern  string
 	policy   Policy
 	interval time.Duration // minimum spacing per subject; 0 = no rate limit
+	// hold, when set, holds live messages aside until Release (see
+	// SubscribeHeld); nil for ordinary subscriptions.
+	hold *hold
 }
 
 // Client is one subscriber: its subscriptions, its bounded queue and its
@@ -91,22 +94,30 @@ func (c *Client) Encoding() Encoding { return c.enc }
 // Subscribe subscribes the client to pattern, or replaces the options of its
 // existing subscription to pattern.
 func (c *Client) Subscribe(pattern string, opts SubOptions) error {
-	if err := ValidatePattern(pattern); err != nil {
+	s, err := c.newSubscription(pattern, opts)
+	if err != nil {
 		return err
+	}
+	return c.hub.subscribe(c, s)
+}
+
+func (c *Client) newSubscription(pattern string, opts SubOptions) (*subscription, error) {
+	if err := ValidatePattern(pattern); err != nil {
+		return nil, err
 	}
 	s := &subscription{client: c, pattern: pattern, policy: opts.Policy}
 	switch {
 	case opts.Policy > Disconnect:
-		return fmt.Errorf("%w: unknown policy %d", ErrInvalidOption, opts.Policy)
+		return nil, fmt.Errorf("%w: unknown policy %d", ErrInvalidOption, opts.Policy)
 	case math.IsNaN(opts.MaxRate) || math.IsInf(opts.MaxRate, 0) || opts.MaxRate < 0:
-		return fmt.Errorf("%w: max rate %v", ErrInvalidOption, opts.MaxRate)
+		return nil, fmt.Errorf("%w: max rate %v", ErrInvalidOption, opts.MaxRate)
 	case opts.MaxRate > 0 && opts.Policy != PolicyDefault && opts.Policy != KeepLatest:
-		return fmt.Errorf("%w: a max rate needs keep-latest, not %v", ErrInvalidOption, opts.Policy)
+		return nil, fmt.Errorf("%w: a max rate needs keep-latest, not %v", ErrInvalidOption, opts.Policy)
 	case opts.MaxRate > 0:
 		s.policy = KeepLatest
 		s.interval = time.Duration(float64(time.Second) / opts.MaxRate)
 	}
-	return c.hub.subscribe(c, s)
+	return s, nil
 }
 
 // Unsubscribe removes the client's subscription to pattern. Messages
@@ -242,7 +253,15 @@ func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
 		policy = def
 	}
 	c.mu.Lock()
-	if s.interval > 0 && !m.Critical && c.hold(m, s.interval) {
+	if s.hold != nil && s.hold.active {
+		overflow := s.hold.add(m, c.hub.cfg.MaxQueueMessages)
+		c.mu.Unlock()
+		if overflow {
+			c.Close(ReasonSlowConsumer)
+		}
+		return
+	}
+	if s.interval > 0 && !m.Critical && c.pace(m, s.interval) {
 		c.mu.Unlock()
 		return
 	}

@@ -12,9 +12,9 @@ type rateState struct {
 	policy   Policy
 }
 
-// hold decides whether m must wait for its subject's next slot, and if so
+// pace decides whether m must wait for its subject's next slot, and if so
 // keeps it as the subject's held message. c.mu must be held.
-func (c *Client) hold(m *Message, interval time.Duration) bool {
+func (c *Client) pace(m *Message, interval time.Duration) bool {
 	now := time.Now()
 	st := c.rate[m.Subject]
 	if st == nil {

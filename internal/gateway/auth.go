@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -53,6 +54,19 @@ type Authenticator interface {
 	Allowed(id *Identity, pattern string) bool
 }
 
+// History serves what a subscription must see before its live messages.
+// Errors that are the client's to handle are *protocol.Error values
+// (insufficient_state for a resume that cannot be honoured); any other
+// error is answered as internal.
+type History interface {
+	// Snapshot returns the current value of every subject matching
+	// pattern, encoded as snapshot events.
+	Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error)
+	// Replay returns, in order, what was published on pattern after the
+	// position (epoch, after).
+	Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, error)
+}
+
 // AuthError is an authentication failure with the HTTP status to answer
 // before an upgrade and the close reason to use after it.
 type AuthError struct {
@@ -69,6 +83,14 @@ func NewAuthError(status int, reason fanout.CloseReason, format string, args ...
 }
 
 var anonymous = &Identity{Anonymous: true}
+
+// release calls id's Release, if any: for connections that end before a
+// session takes charge of it.
+func release(id *Identity) {
+	if id != nil && id.Release != nil {
+		id.Release()
+	}
+}
 
 // preAuthenticate runs before the upgrade. A nil identity with a nil error
 // means the client must authenticate in-band.

@@ -22,11 +22,18 @@ const TokenWarning = 30 * time.Second
 func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {
 	switch cmd.Op {
 	case protocol.OpSubscribe:
-		if e := s.subscribe(client, cmd); e != nil {
+		resumed, e := s.subscribe(ctx, client, cmd)
+		switch {
+		case e != nil && e.Code == protocol.CodeInsufficientState:
+			s.g.counters.Errors.add(e.Code)
+			s.writeControl(ctx, protocol.EncodeResumeError(s.enc, cmd.ID, cmd.HasID, e))
+		case e != nil:
 			s.answerError(ctx, cmd, e)
-			return 0
+		case resumed:
+			s.writeControl(ctx, protocol.EncodeResumeOK(s.enc, cmd.ID, cmd.HasID, true))
+		default:
+			s.answerOK(ctx, cmd)
 		}
-		s.answerOK(ctx, cmd)
 	case protocol.OpUnsubscribe:
 		var first error
 		for _, p := range cmd.Subjects {
@@ -52,11 +59,12 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 }
 
 // subscribe applies a subscribe command all or nothing: every pattern must
-// be allowed, and if one fails the ones this command added are removed.
-func (s *session) subscribe(client *fanout.Client, cmd protocol.Command) *protocol.Error {
+// be allowed, and if one fails the ones this command added are removed. It
+// reports whether the command resumed (replayed what the client missed).
+func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd protocol.Command) (resumed bool, e *protocol.Error) {
 	for _, p := range cmd.Subjects {
 		if !s.g.allowed(s.id, p) {
-			return protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
+			return false, protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
 		}
 	}
 	if max := s.id.MaxSubscriptions; max > 0 {
@@ -67,24 +75,79 @@ func (s *session) subscribe(client *fanout.Client, cmd protocol.Command) *protoc
 			}
 		}
 		if client.Subscriptions()+added > max {
-			return protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
+			return false, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
 		}
 	}
 	opts := fanout.SubOptions{Policy: cmd.Policy, MaxRate: cmd.MaxRate}
 	var added []string
+	rollback := func() {
+		for _, a := range added {
+			_ = client.Unsubscribe(a)
+		}
+	}
 	for _, p := range cmd.Subjects {
 		existed := client.Subscribed(p)
-		if err := client.Subscribe(p, opts); err != nil {
-			for _, a := range added {
-				_ = client.Unsubscribe(a)
-			}
-			return subscribeError(p, err)
+		pos, resume := resumePosition(cmd.Resume, p)
+		var err error
+		if (resume || cmd.Snapshot) && s.g.cfg.History != nil {
+			err = client.SubscribeHeld(p, opts)
+		} else {
+			resume = false
+			err = client.Subscribe(p, opts)
+		}
+		if err != nil {
+			rollback()
+			return false, subscribeError(p, err)
 		}
 		if !existed {
 			added = append(added, p)
 		}
+		if !resume && !cmd.Snapshot || s.g.cfg.History == nil {
+			continue
+		}
+		var first []*fanout.Message
+		if resume {
+			first, err = s.g.cfg.History.Replay(ctx, p, pos.Epoch, pos.Seq)
+			resumed = true
+		} else {
+			first, err = s.g.cfg.History.Snapshot(ctx, p)
+		}
+		if err != nil {
+			if existed {
+				_ = client.Unsubscribe(p)
+			}
+			rollback()
+			var pe *protocol.Error
+			if errors.As(err, &pe) {
+				return false, pe
+			}
+			s.log.Warn("history failed", "pattern", p, "err", err)
+			return false, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
+		}
+		if err := client.Release(p, first); err != nil {
+			rollback()
+			return false, subscribeError(p, err)
+		}
 	}
-	return nil
+	return resumed, nil
+}
+
+// resumePosition finds where the client left off on pattern: the newest
+// position it sent for the pattern itself or for a subject the pattern
+// matches. Stream sequences are global to a stream, so the newest position
+// on any subject is where the whole pattern resumes.
+func resumePosition(positions []protocol.ResumePosition, pattern string) (protocol.ResumePosition, bool) {
+	var best protocol.ResumePosition
+	found := false
+	for _, p := range positions {
+		if p.Subject != pattern && (fanout.ValidateSubject(p.Subject) != nil || !fanout.MatchSubject(pattern, p.Subject)) {
+			continue
+		}
+		if !found || p.Seq > best.Seq {
+			best, found = p, true
+		}
+	}
+	return best, found
 }
 
 func subscribeError(pattern string, err error) *protocol.Error {
@@ -142,8 +205,8 @@ func (s *session) authenticateInBand(ctx context.Context) bool {
 			return false // the timeout closed the connection meanwhile
 		}
 		s.id = id
-		if !s.g.sessions.setKey(s, id.KeyID) {
-			s.closeConn(fanout.ReasonKeyRevoked)
+		if reason := s.g.sessions.setKey(s, id.KeyID); reason != 0 {
+			s.closeConn(reason) // serve releases s.id
 			return false
 		}
 		s.answerOK(ctx, cmd)
@@ -159,25 +222,40 @@ func (s *session) refresh(ctx context.Context, client *fanout.Client, cmd protoc
 		return 0
 	}
 	id, err := s.g.cfg.Auth.FromToken(s.req, cmd.Token)
+	swapped := false
+	if isLimitExceeded(err) && s.id.Release != nil {
+		// At its key's connection limit the new identity cannot take a
+		// slot besides this connection's: hand this one over. Should the
+		// retry still fail, the connection runs without a slot until its
+		// unrefreshed token ends it.
+		s.id.Release()
+		swapped = true
+		id, err = s.g.cfg.Auth.FromToken(s.req, cmd.Token)
+	}
 	if err != nil {
 		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeAuthRequired, "%s", authErrorText(err)))
 		return 0
 	}
 	if id.KeyID != s.id.KeyID {
-		if id.Release != nil {
-			id.Release()
-		}
+		release(id)
 		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeForbidden, "a refresh token must belong to the same key"))
 		return 0
 	}
-	if id.Release != nil {
-		id.Release() // the connection keeps the slot it already holds
+	if !swapped {
+		release(id) // the connection keeps the slot it already holds
+		id.Release = s.id.Release
 	}
-	id.Release = s.id.Release
 	s.id = id
 	s.armExpiry()
 	s.answerOK(ctx, cmd)
 	return 0
+}
+
+// isLimitExceeded reports whether err refused credentials for a per-key
+// limit (the connection limit) rather than for being invalid.
+func isLimitExceeded(err error) bool {
+	var ae *AuthError
+	return errors.As(err, &ae) && ae.Reason == fanout.ReasonLimitExceeded
 }
 
 func authErrorText(err error) string {

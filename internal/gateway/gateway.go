@@ -45,6 +45,11 @@ type Config struct {
 	// Auth authenticates connections. Nil means no authentication: every
 	// connection may subscribe to anything (local development only).
 	Auth Authenticator
+	// History serves snapshots and resumes. Nil means neither is offered:
+	// a subscribe asking for them gets live messages only.
+	History History
+	// ResumeWindow is how far back a resume can reach, announced in hello.
+	ResumeWindow time.Duration
 	// Logger receives connection-level events, never per-message ones.
 	// Nil discards.
 	Logger *slog.Logger
@@ -133,10 +138,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		g.counters.Rejected.Add(1)
 		g.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
-		return // Accept has answered
+		release(id) // no session will: give back the key's connection slot
+		return      // Accept has answered
 	}
 	enc, ok := protocol.EncodingForSubprotocol(conn.Subprotocol())
 	if !ok {
+		release(id)
 		_ = conn.Close(websocket.StatusCode(protocol.CloseProtocolError), "unsupported subprotocol")
 		return
 	}

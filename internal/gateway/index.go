@@ -11,29 +11,37 @@ import (
 // sessionIndex tracks live sessions, by API key too, so that a revocation
 // or a shutdown reaches every connection.
 type sessionIndex struct {
-	mu      sync.Mutex
-	all     map[*session]struct{}
-	byKey   map[string]map[*session]struct{}
-	revoked map[string]fanout.CloseReason // keys closed while sessions were joining
+	mu    sync.Mutex
+	all   map[*session]struct{}
+	byKey map[string]map[*session]struct{}
+	// revoked remembers every key closeKey was called for, so that a
+	// session authenticated just before a revocation but indexed just
+	// after it is refused instead of outliving it. Revocation and expiry
+	// are final, so entries are never removed.
+	revoked map[string]fanout.CloseReason
 	closed  bool
 }
 
-// add registers s; it fails after closeAll.
-func (x *sessionIndex) add(s *session) bool {
+// add registers s. It returns 0, or the reason to close s with: shutdown
+// after closeAll, or the reason its key was closed for.
+func (x *sessionIndex) add(s *session) fanout.CloseReason {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		return false
+		return fanout.ReasonShutdown
 	}
 	if x.all == nil {
 		x.all = make(map[*session]struct{})
 		x.byKey = make(map[string]map[*session]struct{})
 	}
-	x.all[s] = struct{}{}
 	if s.id != nil && s.id.KeyID != "" {
+		if r, ok := x.revoked[s.id.KeyID]; ok {
+			return r
+		}
 		x.indexKey(s, s.id.KeyID)
 	}
-	return true
+	x.all[s] = struct{}{}
+	return 0
 }
 
 func (x *sessionIndex) indexKey(s *session, key string) {
@@ -45,17 +53,21 @@ func (x *sessionIndex) indexKey(s *session, key string) {
 	m[s] = struct{}{}
 }
 
-// setKey indexes s under key after in-band authentication.
-func (x *sessionIndex) setKey(s *session, key string) bool {
+// setKey indexes s under key after in-band authentication. Like add, it
+// returns 0 or the reason to close s with.
+func (x *sessionIndex) setKey(s *session, key string) fanout.CloseReason {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		return false
+		return fanout.ReasonShutdown
 	}
 	if key != "" {
+		if r, ok := x.revoked[key]; ok {
+			return r
+		}
 		x.indexKey(s, key)
 	}
-	return true
+	return 0
 }
 
 // attach records the session's fanout client; it fails after closeAll.
@@ -83,6 +95,12 @@ func (x *sessionIndex) remove(s *session) {
 // closeKey closes every session authenticated by key, and returns how many.
 func (x *sessionIndex) closeKey(key string, reason fanout.CloseReason) int {
 	x.mu.Lock()
+	if x.revoked == nil {
+		x.revoked = make(map[string]fanout.CloseReason)
+	}
+	if _, ok := x.revoked[key]; !ok {
+		x.revoked[key] = reason
+	}
 	sessions := make([]*session, 0, len(x.byKey[key]))
 	for s := range x.byKey[key] {
 		sessions = append(sessions, s)

@@ -56,8 +56,9 @@ func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.En
 // and the heartbeat goroutines have returned.
 func (s *session) serve() {
 	ctx := context.Background() // not r.Context(): the connection outlives the request
-	if !s.g.sessions.add(s) {
-		s.closeConn(fanout.ReasonShutdown)
+	if reason := s.g.sessions.add(s); reason != 0 {
+		release(s.id)
+		s.closeConn(reason)
 		return
 	}
 	defer s.g.sessions.remove(s)
@@ -107,10 +108,15 @@ func (s *session) hello() protocol.Hello {
 	if s.id != nil && s.id.MaxSubscriptions > 0 {
 		maxSubs = min(maxSubs, s.id.MaxSubscriptions)
 	}
+	var window int64
+	if s.g.cfg.History != nil {
+		window = s.g.cfg.ResumeWindow.Milliseconds()
+	}
 	return protocol.Hello{
-		Session:      s.sid,
-		HeartbeatMS:  s.g.cfg.Heartbeat.Milliseconds(),
-		AuthRequired: s.id == nil,
+		ResumeWindowMS: window,
+		Session:        s.sid,
+		HeartbeatMS:    s.g.cfg.Heartbeat.Milliseconds(),
+		AuthRequired:   s.id == nil,
 		Limits: protocol.Limits{
 			MaxSubscriptions: maxSubs,
 			MaxFrameBytes:    int(s.g.cfg.ReadLimit),

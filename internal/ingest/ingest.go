@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
@@ -91,38 +92,60 @@ func (in *Ingester) Rejected() uint64 { return in.rejected.Load() }
 // pattern, and publishes it. Its signature matches bus.Handler.
 func (in *Ingester) Handle(pattern string, m *nats.Msg) {
 	in.received.Add(1)
-	now := in.cfg.Now().UnixMilli()
-	ev := protocol.Event{Subject: m.Subject, Ingest: now, TS: now, Data: m.Data}
-	if v := m.Header.Get(HeaderTS); v != "" {
-		if ts, err := strconv.ParseInt(v, 10, 64); err == nil && ts > 0 {
-			ev.TS = ts
-		}
-	}
-	switch v := m.Header.Get(HeaderCritical); v {
-	case "1", "true":
-		ev.Critical = true
-	}
-	if !in.upstreamSeq(m, &ev) {
+	ev := Event(m.Subject, m.Header, m.Data, in.cfg.Now())
+	if !UpstreamSeq(m.Header, &ev) {
 		ev.Epoch, ev.Seq = in.nextSeq(pattern, m.Subject)
 	}
+	in.publish(pattern, ev)
+}
+
+// HandleStored converts a message of a stored family, positioned by its
+// stream sequence, and publishes it. Its signature matches
+// bus.StoredHandler.
+func (in *Ingester) HandleStored(pattern string, m bus.StoredMsg) {
+	in.received.Add(1)
+	ev := Event(m.Subject, m.Header, m.Data, in.cfg.Now())
+	ev.Epoch, ev.Seq = m.Epoch, m.Seq
+	in.publish(pattern, ev)
+}
+
+func (in *Ingester) publish(pattern string, ev protocol.Event) {
 	msg, err := protocol.NewMessage(ev)
 	if err != nil {
-		in.reject(m.Subject, err)
+		in.reject(ev.Subject, err)
 		return
 	}
 	in.pub.PublishPattern(pattern, msg)
 }
 
-// upstreamSeq takes the publisher's own numbering when it sent one.
-func (in *Ingester) upstreamSeq(m *nats.Msg, ev *protocol.Event) bool {
-	if m.Header == nil {
+// Event builds the protocol event of an upstream message received at now:
+// source time and critical flag from the headers; no sequence.
+func Event(subject string, h nats.Header, data []byte, now time.Time) protocol.Event {
+	ms := now.UnixMilli()
+	ev := protocol.Event{Subject: subject, Ingest: ms, TS: ms, Data: data}
+	if v := h.Get(HeaderTS); v != "" {
+		if ts, err := strconv.ParseInt(v, 10, 64); err == nil && ts > 0 {
+			ev.TS = ts
+		}
+	}
+	switch h.Get(HeaderCritical) {
+	case "1", "true":
+		ev.Critical = true
+	}
+	return ev
+}
+
+// UpstreamSeq takes the publisher's own numbering (Sh-Epoch, Sh-Seq) when
+// it sent one, and reports whether it did.
+func UpstreamSeq(h nats.Header, ev *protocol.Event) bool {
+	if h == nil {
 		return false
 	}
-	seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
+	seq, err := strconv.ParseUint(h.Get(HeaderSeq), 10, 64)
 	if err != nil || seq == 0 {
 		return false
 	}
-	epoch, err := strconv.ParseUint(m.Header.Get(HeaderEpoch), 10, 64)
+	epoch, err := strconv.ParseUint(h.Get(HeaderEpoch), 10, 64)
 	if err != nil {
 		epoch = 0
 	}

@@ -42,7 +42,6 @@ const (
 // be closed with 4004 token_expired.
 const NoticeTokenExpiring ErrorCode = "token_expiring"
 
-
 // MaxSubjectsPerCommand is the most subjects a subscribe or unsubscribe
 // command may carry, and the most positions a resume command may carry.
 const MaxSubjectsPerCommand = 16
@@ -210,6 +209,9 @@ func (w *wireCommand) validate(c Command) (Command, *Error) {
 		if err := w.validateOptions(&c); err != nil {
 			return c, err
 		}
+		if err := w.validateResume(&c); err != nil {
+			return c, err
+		}
 	case OpUnsubscribe:
 		if err := w.validateSubjects(&c); err != nil {
 			return c, err
@@ -221,21 +223,30 @@ func (w *wireCommand) validate(c Command) (Command, *Error) {
 		}
 		c.Token = *w.Token
 	case OpResume:
-		if len(w.Resume) > MaxSubjectsPerCommand {
-			return c, Errorf(CodeBadRequest, "resume carries %d positions, over the limit of %d", len(w.Resume), MaxSubjectsPerCommand)
-		}
-		for i, p := range w.Resume {
-			if err := fanout.ValidatePattern(p.Subject); err != nil {
-				return c, WrapError(CodeInvalidSubject, fmt.Sprintf("resume[%d] subject %s", i, quoteShort(p.Subject)), err)
-			}
-		}
-		if len(w.Resume) > 0 {
-			c.Resume = w.Resume
+		if err := w.validateResume(&c); err != nil {
+			return c, err
 		}
 	default:
 		return c, Errorf(CodeUnknownOp, "unknown op %s", quoteShort(string(c.Op)))
 	}
 	return c, nil
+}
+
+// validateResume checks the resume positions a subscribe (or the reserved
+// resume op) carries: where the client left off, per subject or pattern.
+func (w *wireCommand) validateResume(c *Command) *Error {
+	if len(w.Resume) > MaxSubjectsPerCommand {
+		return Errorf(CodeBadRequest, "resume carries %d positions, over the limit of %d", len(w.Resume), MaxSubjectsPerCommand)
+	}
+	for i, p := range w.Resume {
+		if err := fanout.ValidatePattern(p.Subject); err != nil {
+			return WrapError(CodeInvalidSubject, fmt.Sprintf("resume[%d] subject %s", i, quoteShort(p.Subject)), err)
+		}
+	}
+	if len(w.Resume) > 0 {
+		c.Resume = w.Resume
+	}
+	return nil
 }
 
 func (w *wireCommand) validateSubjects(c *Command) *Error {

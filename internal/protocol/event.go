@@ -28,6 +28,10 @@ type Event struct {
 	TS, Ingest int64
 	// Critical marks messages that are never conflated or dropped.
 	Critical bool
+	// Snapshot marks the current value delivered first on a subscribe with
+	// snapshot: true. Snapshot events are encoded for one subscribe, not
+	// shared with live deliveries.
+	Snapshot bool
 	// Data is the upstream JSON payload, embedded as is in JSON frames and
 	// converted once to msgpack for msgpack frames.
 	Data []byte
@@ -80,6 +84,9 @@ func appendEventHead(w wr, ev Event) wr {
 	if ev.Critical {
 		n++
 	}
+	if ev.Snapshot {
+		n++
+	}
 	w.obj(n)
 	w.key("subject")
 	w.str(ev.Subject)
@@ -93,6 +100,10 @@ func appendEventHead(w wr, ev Event) wr {
 	w.int(ev.Ingest)
 	if ev.Critical {
 		w.key("critical")
+		w.boolean(true)
+	}
+	if ev.Snapshot {
+		w.key("snapshot")
 		w.boolean(true)
 	}
 	w.key("data")

@@ -122,6 +122,31 @@ func EncodeError(enc fanout.Encoding, id uint64, hasID bool, e *Error) []byte {
 	return w.b
 }
 
+// EncodeResumeOK answers a subscribe that asked to resume: recovered says
+// whether everything the client missed was replayed.
+func EncodeResumeOK(enc fanout.Encoding, id uint64, hasID, recovered bool) []byte {
+	w := encodeReply(enc, OpOK, id, hasID, 1)
+	w.key("recovered")
+	w.boolean(recovered)
+	w.endObj()
+	return w.b
+}
+
+// EncodeResumeError answers a subscribe whose resume position cannot be
+// honoured (CodeInsufficientState): the subscription was not made, and
+// "recovered": false tells the client to subscribe again with a snapshot.
+func EncodeResumeError(enc fanout.Encoding, id uint64, hasID bool, e *Error) []byte {
+	w := encodeReply(enc, OpError, id, hasID, 3)
+	w.key("code")
+	w.str(string(e.Code))
+	w.key("message")
+	w.str(e.Message)
+	w.key("recovered")
+	w.boolean(false)
+	w.endObj()
+	return w.b
+}
+
 // EncodeCommandError encodes the answer to a command that DecodeCommand (or
 // a later check) rejected, echoing the command's id when it had one.
 func EncodeCommandError(enc fanout.Encoding, c Command, e *Error) []byte {

@@ -28,6 +28,9 @@ type ServerMessage struct {
 	Sent   int64
 	Gaps   []GapNotice
 	Events []EventFrame
+	// Recovered: an ok or error answering a subscribe with resume positions
+	// says whether everything missed was replayed.
+	Recovered *bool
 }
 
 // GapNotice announces that every message on Subject in Epoch with a
@@ -47,6 +50,7 @@ type EventFrame struct {
 	TS       int64  `json:"ts" msgpack:"ts"`
 	Ingest   int64  `json:"ingest" msgpack:"ingest"`
 	Critical bool   `json:"critical" msgpack:"critical"`
+	Snapshot bool   `json:"snapshot" msgpack:"snapshot"`
 	// Data is the payload's raw bytes in the frame's encoding: JSON text
 	// (like json.RawMessage) or one msgpack value (like msgpack.RawMessage).
 	// DataJSON gives the JSON form in either case.
@@ -91,6 +95,8 @@ type wireServer struct {
 	Sent    int64        `json:"sent" msgpack:"sent"`
 	Gaps    []GapNotice  `json:"gaps" msgpack:"gaps"`
 	Events  []EventFrame `json:"events" msgpack:"events"`
+	// Recovered answers a subscribe that asked to resume.
+	Recovered *bool `json:"recovered" msgpack:"recovered"`
 }
 
 // serverMaxDepth bounds the nesting of a server frame the client accepts:
@@ -122,13 +128,14 @@ func DecodeServer(enc fanout.Encoding, frame []byte) (ServerMessage, error) {
 		return ServerMessage{}, fmt.Errorf("protocol: decode server frame: missing op")
 	}
 	m := ServerMessage{
-		Op:      Op(w.Op),
-		Code:    ErrorCode(w.Code),
-		Message: w.Message,
-		TS:      w.TS,
-		Sent:    w.Sent,
-		Gaps:    w.Gaps,
-		Events:  w.Events,
+		Op:        Op(w.Op),
+		Code:      ErrorCode(w.Code),
+		Message:   w.Message,
+		TS:        w.TS,
+		Sent:      w.Sent,
+		Gaps:      w.Gaps,
+		Events:    w.Events,
+		Recovered: w.Recovered,
 	}
 	if w.ID != nil {
 		m.ID, m.HasID = *w.ID, true

@@ -130,3 +130,33 @@ func TestEncodeNoticeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeResumeAnswers(t *testing.T) {
+	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+		m, err := DecodeServer(enc, EncodeResumeOK(enc, 7, true, true))
+		if err != nil || m.Op != OpOK || m.ID != 7 || m.Recovered == nil || !*m.Recovered {
+			t.Fatalf("%v ok: %+v %v", enc, m, err)
+		}
+		m, err = DecodeServer(enc, EncodeResumeError(enc, 8, true, Errorf(CodeInsufficientState, "gone")))
+		if err != nil || m.Op != OpError || m.Code != CodeInsufficientState || m.Recovered == nil || *m.Recovered {
+			t.Fatalf("%v error: %+v %v", enc, m, err)
+		}
+		m, _ = DecodeServer(enc, EncodeOK(enc, 9, true))
+		if m.Recovered != nil {
+			t.Fatalf("plain ok carries recovered")
+		}
+	}
+	ev := Event{Subject: "jobs.a.b", Seq: 1, Data: []byte(`{}`), Snapshot: true}
+	frames, err := EncodeEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for enc, f := range frames {
+		var b fanout.Batch
+		b.Messages = []*fanout.Message{{Subject: ev.Subject, Frames: frames}}
+		m, err := DecodeServer(fanout.Encoding(enc), AppendBatch(nil, fanout.Encoding(enc), 1, &b))
+		if err != nil || len(m.Events) != 1 || !m.Events[0].Snapshot {
+			t.Fatalf("%d: snapshot flag lost: %+v %v (%q)", enc, m, err, f)
+		}
+	}
+}

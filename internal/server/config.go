@@ -10,6 +10,7 @@ import (
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/history"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -45,6 +46,7 @@ type Config struct {
 	Fanout  fanout.Config
 	Gateway gateway.Config
 	Streams bus.StreamsConfig
+	History history.Config
 
 	// Logger receives the hub's logs. Nil discards.
 	Logger *slog.Logger

@@ -40,6 +40,11 @@ func (s *Server) routes() http.Handler {
 			mux.HandleFunc("POST /v1/demo/token", s.handleDemoToken)
 		}
 	}
+	if s.auth == nil || !s.cfg.Demo {
+		// The dashboard reads 404 as "no demo mode" (the catch-all below
+		// would answer a POST with 405).
+		mux.HandleFunc("/v1/demo/token", http.NotFound)
+	}
 	mux.Handle("/", web.Handler())
 	return mux
 }

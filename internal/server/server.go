@@ -17,6 +17,7 @@ import (
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/history"
 	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
@@ -80,13 +81,17 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	fcfg.OnInterest = func(pattern string, on bool) error { return router.SetInterest(pattern, on) }
 	s.hub = fanout.New(fcfg)
 	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
-	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{Logger: s.log})
+	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
+		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored,
+	})
 	s.router = router
 
 	gcfg := cfg.Gateway
 	if gcfg.Logger == nil {
 		gcfg.Logger = s.log
 	}
+	gcfg.History = historyAdapter{history.New(js, router, cfg.History)}
+	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
 			return nil, err

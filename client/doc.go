@@ -1,0 +1,56 @@
+// Package client is the Go client of StreamHub, for trading agents, job
+// listeners and integration tests. It speaks protocol v1 (docs/protocol.md)
+// over one WebSocket connection, in msgpack by default or in JSON.
+//
+//	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/v1/ws", apiKey, nil)
+//	if err != nil { ... }
+//	defer c.Close()
+//	sub, err := c.Subscribe(ctx, "ticks.*.BTC-USD", client.SubscribeOptions{})
+//	for ev := range sub.C() {
+//		var t client.Tick
+//		_ = ev.Decode(&t)
+//	}
+//
+// # Connection life
+//
+// [Dial] makes one connection attempt, bounded by its context, and returns
+// once the hub has said hello (and accepted the in-band token when it asks
+// for one). From then on the [Client] keeps a connection up by itself: when
+// the connection is lost, or the hub closes it with a code that says
+// "reconnect" (4000–4499, 1001, 1005, 1006, 1011–1014; see
+// docs/protocol.md), it reconnects with exponential backoff and full jitter and
+// resubscribes every [Subscription] with its options. A subscription that
+// has seen events sends the last (epoch, seq) it saw on its most recent
+// subjects, so that a hub that offers resume replays what was missed
+// ([Options.OnRecovered] reports true); when it cannot, the client asks for
+// a snapshot of the latest values instead (OnRecovered reports false).
+// Events that are not newer than the last one a subscription saw on their
+// subject (same epoch, seq not greater) are dropped as duplicates, so
+// replays and overlapping patterns deliver each event once. Any other
+// close code (4500–4999, 1000, 1009, ...) stops the client for good: [Client.Done] is
+// closed, [Client.Err] says why and every subscription's channel is
+// closed. [Client.Close] stops everything and waits for the client's
+// goroutines.
+//
+// The hub pings every hello.heartbeat_ms; the client answers, and when
+// nothing at all arrives for twice that interval it drops the connection
+// and reconnects.
+//
+// # Delivery and backpressure
+//
+// One goroutine per connection reads frames. It never blocks on the
+// application: each Subscription has a bounded channel
+// ([SubscribeOptions.Buffer]) and, when it is full, the oldest buffered
+// event is dropped to make room for the newest. Each locally dropped event
+// is counted ([Subscription.Dropped]) and reported to [Options.OnGap] as a
+// [Gap] with Local set, exactly like the hub reports the ranges it dropped
+// itself, so a slow application never stalls other subscriptions, the
+// connection's heartbeats or the hub.
+//
+// # Concurrency
+//
+// Every method of Client and Subscription is safe for concurrent use. The
+// callbacks in [Options] run on the client's own goroutines: they must
+// return quickly and must not call Close, Subscribe or Unsubscribe (those
+// wait for the goroutine that is calling the callback).
+package client

@@ -1,0 +1,199 @@
+package client_test
+
+import (
+	"context"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/streamhub/streamhub/client"
+	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/upstream"
+)
+
+// startHub starts a whole hub in-process (embedded NATS on a random port,
+// HTTP on another, or on cfg.Listen when mutate sets it) and shuts it down
+// when the test ends.
+func startHub(t testing.TB, mutate func(*server.Config)) *server.Server {
+	t.Helper()
+	cfg := server.Config{Listen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", DataDir: t.TempDir(),
+		// Most tests are about delivery; the auth tests turn this off.
+		InsecureNoAuth: true}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start hub: %v", err)
+	}
+	t.Cleanup(func() { shutdown(t, s) })
+	return s
+}
+
+func shutdown(t testing.TB, s *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// fastDemo runs the demo feeds fast enough for tests.
+func fastDemo(c *server.Config) {
+	c.Demo = true
+	c.DemoConfig = upstream.Config{TickInterval: 20 * time.Millisecond, BlockInterval: 200 * time.Millisecond,
+		JobStepInterval: 30 * time.Millisecond, Seed: 7}
+}
+
+func wsURL(s *server.Server) string { return "ws://" + s.Addr() + "/v1/ws" }
+
+// dial connects a client to s and closes it when the test ends (before the
+// hub shuts down: cleanups run last-in first-out).
+func dial(t testing.TB, s *server.Server, opts *client.Options) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, wsURL(s), "", opts)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func subscribe(t testing.TB, c *client.Client, pattern string, opts client.SubscribeOptions) *client.Subscription {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := c.Subscribe(ctx, pattern, opts)
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", pattern, err)
+	}
+	return sub
+}
+
+// collect reads n events from sub, failing after timeout.
+func collect(t testing.TB, sub *client.Subscription, n int, timeout time.Duration) []client.Event {
+	t.Helper()
+	var evs []client.Event
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for len(evs) < n {
+		select {
+		case ev, ok := <-sub.C():
+			if !ok {
+				t.Fatalf("subscription %s ended after %d of %d events: %v", sub.Pattern(), len(evs), n, sub.Err())
+			}
+			evs = append(evs, ev)
+		case <-deadline.C:
+			t.Fatalf("%s: %d of %d events after %v", sub.Pattern(), len(evs), n, timeout)
+		}
+	}
+	return evs
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitForPattern waits until the hub holds a NATS subscription for
+// pattern, so that a publisher's messages reach it.
+func waitForPattern(t testing.TB, s *server.Server, pattern string) {
+	t.Helper()
+	waitFor(t, "the hub's NATS subscription for "+pattern, 5*time.Second, func() bool {
+		for _, p := range s.Router().Patterns() {
+			if p == pattern {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func natsConn(t testing.TB, s *server.Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// publish publishes data on subject with the hub's sequencing headers.
+func publish(t testing.TB, nc *nats.Conn, subject string, epoch, seq uint64, critical bool, data string) {
+	t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = []byte(data)
+	m.Header.Set("Sh-Ts", "1732712345600")
+	m.Header.Set("Sh-Epoch", strconv.FormatUint(epoch, 10))
+	m.Header.Set("Sh-Seq", strconv.FormatUint(seq, 10))
+	if critical {
+		m.Header.Set("Sh-Critical", "1")
+	}
+	if err := nc.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// states records OnStateChange calls.
+type states struct {
+	mu   sync.Mutex
+	seen []client.State
+}
+
+func (s *states) record(st client.State) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen = append(s.seen, st)
+}
+
+func (s *states) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts := make([]string, len(s.seen))
+	for i, st := range s.seen {
+		parts[i] = st.String()
+	}
+	return strings.Join(parts, " ")
+}
+
+// gaps records OnGap calls.
+type gaps struct {
+	mu          sync.Mutex
+	local, repd []client.Gap
+}
+
+func (g *gaps) record(gap client.Gap) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if gap.Local {
+		g.local = append(g.local, gap)
+	} else {
+		g.repd = append(g.repd, gap)
+	}
+}
+
+func (g *gaps) counts() (local, reported int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.local), len(g.repd)
+}
+
+func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }

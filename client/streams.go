@@ -1,0 +1,65 @@
+package client
+
+// The payload types of the stream families (docs/streams.md), for
+// Event.Decode. Decimal quantities are strings so that no precision is lost;
+// times are Unix milliseconds.
+
+// Tick is a top-of-book update on ticks.<venue>.<symbol>.
+type Tick struct {
+	Venue  string `json:"venue"`
+	Symbol string `json:"symbol"`
+	Bid    string `json:"bid"`
+	Ask    string `json:"ask"`
+	Last   string `json:"last"`
+	Size   string `json:"size"`
+	TS     int64  `json:"ts"`
+}
+
+// Block is a new chain head on chain.<network>.block.
+type Block struct {
+	Network    string `json:"network"`
+	Height     uint64 `json:"height"`
+	Hash       string `json:"hash"`
+	ParentHash string `json:"parent_hash"`
+	Time       int64  `json:"time"`
+	TxCount    int    `json:"tx_count"`
+	GasUsed    uint64 `json:"gas_used"`
+}
+
+// Transfer is a large token transfer on chain.<network>.transfer.
+type Transfer struct {
+	Network     string `json:"network"`
+	TxHash      string `json:"tx_hash"`
+	BlockHeight uint64 `json:"block_height"`
+	From        string `json:"from"`
+	To          string `json:"to"`
+	Asset       string `json:"asset"`
+	Amount      string `json:"amount"`
+	USDValue    string `json:"usd_value"`
+	TS          int64  `json:"ts"`
+}
+
+// Reorg announces on chain.<network>.reorg that the Depth blocks above
+// ForkHeight were replaced (a critical event).
+type Reorg struct {
+	Network    string `json:"network"`
+	Depth      int    `json:"depth"`
+	ForkHeight uint64 `json:"fork_height"`
+	OldHead    string `json:"old_head"`
+	NewHead    string `json:"new_head"`
+	TS         int64  `json:"ts"`
+}
+
+// JobProgress is one progress event on jobs.<tenant>.<job-id>. State is
+// "queued", "running", "done" or "failed"; the last two are critical.
+type JobProgress struct {
+	Tenant  string  `json:"tenant"`
+	JobID   string  `json:"job_id"`
+	Model   string  `json:"model"`
+	State   string  `json:"state"`
+	Stage   string  `json:"stage"`
+	Percent float64 `json:"percent"`
+	ETAMs   int64   `json:"eta_ms"`
+	Error   string  `json:"error,omitempty"`
+	TS      int64   `json:"ts"`
+}

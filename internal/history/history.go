@@ -1,0 +1,195 @@
+// Package history reads what a subscription must see before its live
+// messages: the last value of every matching subject (a snapshot), and the
+// messages a reconnecting client missed (a replay). Both come from
+// JetStream, not from the hub, so any hub instance can serve them.
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// Errors of Replay.
+var (
+	// ErrInsufficientState: what the client missed is no longer stored
+	// (beyond retention, the stream was recreated, or more than MaxReplay
+	// messages): it must take a snapshot instead.
+	ErrInsufficientState = errors.New("history: insufficient state")
+	// ErrFuturePosition: the client claims a position the stream has not
+	// reached.
+	ErrFuturePosition = errors.New("history: position beyond the newest message")
+	// ErrNotStored: the pattern is not within a stored family.
+	ErrNotStored = errors.New("history: pattern is not stored")
+)
+
+// Config configures a Reader; zero fields mean the documented defaults.
+type Config struct {
+	// MaxReplay bounds the messages one resume replays. Default 10,000.
+	MaxReplay int
+	// MaxSnapshot bounds the subjects one snapshot returns. Default 1,000.
+	MaxSnapshot int
+	// Timeout bounds each snapshot or replay. Default 10 s.
+	Timeout time.Duration
+}
+
+// Epochs gives a stream's epoch (bus.Router implements it).
+type Epochs interface {
+	Epoch(ctx context.Context, stream string) (uint64, error)
+}
+
+// Reader reads snapshots and replays. It is safe for concurrent use.
+type Reader struct {
+	js     jetstream.JetStream
+	epochs Epochs
+	cfg    Config
+}
+
+// New returns a Reader over js.
+func New(js jetstream.JetStream, epochs Epochs, cfg Config) *Reader {
+	if cfg.MaxReplay <= 0 {
+		cfg.MaxReplay = 10_000
+	}
+	if cfg.MaxSnapshot <= 0 {
+		cfg.MaxSnapshot = 1_000
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &Reader{js: js, epochs: epochs, cfg: cfg}
+}
+
+// Snapshot returns the last stored message of every subject matching
+// pattern, flagged as snapshot events, oldest first. Patterns outside the
+// families that keep last values give nothing.
+func (r *Reader) Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error) {
+	stream, ok := bus.SnapshotStream(pattern)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	return r.read(ctx, stream, pattern, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy}, r.cfg.MaxSnapshot, true)
+}
+
+// Replay returns, in order, the messages matching pattern stored after
+// position (epoch, after) — everything a client that last saw that
+// position has missed, up to the newest message now.
+func (r *Reader) Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, error) {
+	stream, ok := bus.StoredStream(pattern)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (resume works within chain.… and jobs.…)", ErrNotStored, pattern)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	cur, err := r.epochs.Epoch(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if epoch != cur {
+		return nil, fmt.Errorf("%w: the %s stream was recreated (epoch %d, now %d)", ErrInsufficientState, stream, epoch, cur)
+	}
+	s, err := r.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("history: stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("history: stream %s: %w", stream, err)
+	}
+	st := info.State
+	switch {
+	case after > st.LastSeq:
+		return nil, fmt.Errorf("%w: %d, the newest is %d", ErrFuturePosition, after, st.LastSeq)
+	case after == st.LastSeq:
+		return nil, nil
+	case st.Msgs > 0 && after+1 < st.FirstSeq:
+		return nil, fmt.Errorf("%w: messages after %d are no longer retained (oldest kept: %d)", ErrInsufficientState, after, st.FirstSeq)
+	}
+	return r.read(ctx, stream, pattern, jetstream.ConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   after + 1,
+	}, r.cfg.MaxReplay, false)
+}
+
+// read creates an ephemeral consumer, fetches exactly the messages pending
+// at its creation, and deletes it.
+func (r *Reader) read(ctx context.Context, stream, pattern string, cc jetstream.ConsumerConfig, limit int, snapshot bool) ([]*fanout.Message, error) {
+	cc.FilterSubjects = []string{pattern}
+	cc.AckPolicy = jetstream.AckNonePolicy
+	cc.MemoryStorage = true
+	cc.InactiveThreshold = time.Minute
+	cons, err := r.js.CreateConsumer(ctx, stream, cc)
+	if err != nil {
+		return nil, fmt.Errorf("history: consumer on %s: %w", stream, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
+	}()
+	pending := int(cons.CachedInfo().NumPending)
+	if pending > limit {
+		if snapshot {
+			pending = limit
+		} else {
+			return nil, fmt.Errorf("%w: %d messages missed, more than the %d a resume replays", ErrInsufficientState, pending, limit)
+		}
+	}
+	epoch := uint64(0)
+	if !snapshot || stream != bus.StreamTicks {
+		if epoch, err = r.epochs.Epoch(ctx, stream); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*fanout.Message, 0, pending)
+	for seen := 0; seen < pending; {
+		batch, err := cons.Fetch(min(pending-seen, 500), jetstream.FetchContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("history: fetch from %s: %w", stream, err)
+		}
+		for m := range batch.Messages() {
+			seen++
+			msg, err := encode(m, stream, epoch, snapshot)
+			if err != nil {
+				continue // ingest refused it live too
+			}
+			out = append(out, msg)
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("history: fetch from %s: %w", stream, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("history: fetch from %s: %w", stream, ctx.Err())
+		}
+	}
+	return out, nil
+}
+
+// encode positions a stored message the way its live copy is positioned:
+// by stream sequence for the stored families, by the publisher's own
+// numbering for ticks (whose live copies come through core NATS).
+func encode(m jetstream.Msg, stream string, epoch uint64, snapshot bool) (*fanout.Message, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	ev := ingest.Event(m.Subject(), m.Headers(), m.Data(), md.Timestamp)
+	ev.Snapshot = snapshot
+	if stream == bus.StreamTicks {
+		if !ingest.UpstreamSeq(m.Headers(), &ev) {
+			ev.Epoch, ev.Seq = 0, md.Sequence.Stream
+		}
+	} else {
+		ev.Epoch, ev.Seq = epoch, md.Sequence.Stream
+	}
+	return protocol.NewMessage(ev)
+}

@@ -1,0 +1,83 @@
+package loadgen
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// testBatch builds a batch frame with the hub's own encoder: gaps, and
+// events whose data has nesting, escapes and every JSON value kind.
+func testBatch(t testing.TB, enc fanout.Encoding) []byte {
+	t.Helper()
+	b := &fanout.Batch{Gaps: []fanout.Gap{{Subject: "ticks.bench.S1", Epoch: 9, From: 3, To: 7}, {Subject: "chain.x", Epoch: 1, From: 1 << 40, To: 1<<40 + 2}}}
+	datas := []string{
+		string(appendPayload(nil, 1<<50, 77, 200)),
+		`{"t":5,"n":6,"nested":{"a":[1,-2.5e3,true,false,null,{"b":"x\"]}"}]},"s":"\\u00e9\\\\"}`,
+		`[]`,
+		`"just a string with , and ]"`,
+		`-12`,
+	}
+	for i, d := range datas {
+		m, err := protocol.NewMessage(protocol.Event{Subject: fmt.Sprintf("ticks.bench.S%d", i), Epoch: uint64(1 << (10 * i)), Seq: uint64(i*1000 + 1), TS: 5, Ingest: 6, Critical: i == 2, Data: []byte(d)})
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		b.Messages = append(b.Messages, m)
+	}
+	return protocol.AppendBatch(nil, enc, 1732712345678, b)
+}
+
+func TestScannersAgreeWithTheCodec(t *testing.T) {
+	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+		t.Run(enc.String(), func(t *testing.T) {
+			scan := scanJSON
+			if enc == fanout.EncodingMsgpack {
+				scan = scanMsgpack
+			}
+			frame := testBatch(t, enc)
+			m, err := protocol.DecodeServer(enc, frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v batchView
+			if err := scan(frame, &v); err != nil {
+				t.Fatalf("scan: %v", err)
+			}
+			if string(v.op) != "batch" || len(v.events) != 5 || len(v.gaps) != 2 || !sameBatch(&v, &m) {
+				t.Fatalf("scanner read %q, %d events, %d gaps; differs from the codec", v.op, len(v.events), len(v.gaps))
+			}
+			if v.events[0].seq != 1 || v.events[4].epoch != 1<<40 || v.gaps[1].to != 1<<40+2 {
+				t.Errorf("values: %+v %+v", v.events[0], v.gaps[1])
+			}
+			// Reusing the view does not keep the previous frame's items.
+			ping := protocol.EncodePing(enc, 42)
+			if err := scan(ping, &v); err != nil || string(v.op) != "ping" || len(v.events)+len(v.gaps) != 0 {
+				t.Errorf("ping: %v, op %q, %d events", err, v.op, len(v.events))
+			}
+			// Every truncation fails cleanly, none panics.
+			for i := range len(frame) {
+				if err := scan(frame[:i], &v); err == nil {
+					t.Fatalf("a frame truncated to %d of %d bytes was accepted", i, len(frame))
+				}
+			}
+			// Trailing bytes are refused.
+			if err := scan(append(frame[:len(frame):len(frame)], '1'), &v); err == nil {
+				t.Error("trailing byte accepted")
+			}
+		})
+	}
+}
+
+func BenchmarkScanJSON(b *testing.B) {
+	frame := testBatch(b, fanout.EncodingJSON)
+	var v batchView
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := scanJSON(frame, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

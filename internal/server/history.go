@@ -1,0 +1,44 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/history"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// historyAdapter gives the gateway the history reader, with its errors as
+// the protocol's answers.
+type historyAdapter struct{ r *history.Reader }
+
+func (h historyAdapter) Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error) {
+	msgs, err := h.r.Snapshot(ctx, pattern)
+	return msgs, historyError(err)
+}
+
+func (h historyAdapter) Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, error) {
+	msgs, err := h.r.Replay(ctx, pattern, epoch, after)
+	return msgs, historyError(err)
+}
+
+func historyError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, history.ErrInsufficientState):
+		return protocol.Errorf(protocol.CodeInsufficientState, "%v; subscribe again with snapshot", err)
+	case errors.Is(err, history.ErrFuturePosition), errors.Is(err, history.ErrNotStored):
+		return protocol.Errorf(protocol.CodeInvalidOption, "%v", err)
+	}
+	return err
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
