@@ -27,7 +27,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.IntVar(&cfg.Fanout.MaxQueueMessages, "max-queue-messages", 4096, "per-client queue bound in messages")
 	fs.IntVar(&cfg.Fanout.MaxQueueBytes, "max-queue-bytes", 1<<20, "per-client queue bound in bytes")
 	fs.IntVar(&cfg.Fanout.MaxSubscriptions, "max-subscriptions", 128, "subscriptions per connection")
-	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated host patterns (the hub's own host is always allowed)")
+	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (the hub's own host is always allowed)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -41,7 +41,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if *origins != "" {
-		cfg.Gateway.OriginPatterns = strings.Split(*origins, ",")
+		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
 	}
 	if cfg.InsecureNoAuth {
 		cfg.Logger.Warn("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach the hub can subscribe")

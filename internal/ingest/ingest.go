@@ -91,6 +91,9 @@ func (in *Ingester) Rejected() uint64 { return in.rejected.Load() }
 // Handle converts m, which arrived through the upstream subscription for
 // pattern, and publishes it. Its signature matches bus.Handler.
 func (in *Ingester) Handle(pattern string, m *nats.Msg) {
+	if protocol.ReservedSubject(m.Subject) {
+		return // NATS's own traffic (KV records, JetStream API) seen by a wildcard pattern
+	}
 	in.received.Add(1)
 	ev := Event(m.Subject, m.Header, m.Data, in.cfg.Now())
 	if !UpstreamSeq(m.Header, &ev) {

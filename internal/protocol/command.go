@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/streamhub/streamhub/internal/fanout"
 )
@@ -257,9 +258,21 @@ func (w *wireCommand) validateSubjects(c *Command) *Error {
 		if err := fanout.ValidatePattern(s); err != nil {
 			return WrapError(CodeInvalidSubject, fmt.Sprintf("subjects[%d] %s", i, quoteShort(s)), err)
 		}
+		if ReservedSubject(s) {
+			return Errorf(CodeInvalidSubject, "subjects[%d] %s: subjects starting with $ or _INBOX belong to NATS itself", i, quoteShort(s))
+		}
 	}
 	c.Subjects = w.Subjects
 	return nil
+}
+
+// ReservedSubject reports whether subject (or pattern) is in NATS's own
+// namespace: a first token starting with "$" ($JS, $KV, $SYS: JetStream
+// API, key-value records, system events) or "_INBOX" (request replies).
+// Clients cannot subscribe there, and the hub never delivers such messages,
+// even to a ">" subscription.
+func ReservedSubject(subject string) bool {
+	return strings.HasPrefix(subject, "$") || subject == "_INBOX" || strings.HasPrefix(subject, "_INBOX.")
 }
 
 func (w *wireCommand) validateOptions(c *Command) *Error {

@@ -283,3 +283,17 @@ func TestErrorType(t *testing.T) {
 		t.Errorf("quoteShort = %s", long)
 	}
 }
+
+func TestReservedSubjectsAreRefused(t *testing.T) {
+	for _, s := range []string{"$KV.streamhub_keys.>", "$JS.API.>", "$SYS.>", "_INBOX.>", "_INBOX"} {
+		_, e := DecodeCommand(fanout.EncodingJSON, []byte(`{"op":"subscribe","subjects":["`+s+`"]}`))
+		if e == nil || e.Code != CodeInvalidSubject {
+			t.Errorf("subscribe %q: %v, want invalid_subject", s, e)
+		}
+	}
+	for _, s := range []string{">", "ticks.$x", "_inbox.x", "_INBOXES.x"} {
+		if ReservedSubject(s) {
+			t.Errorf("%q is not reserved", s)
+		}
+	}
+}

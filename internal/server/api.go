@@ -54,6 +54,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	for i, p := range req.Subscribe {
+		if err := fanout.ValidatePattern(p); err != nil {
+			writeAPIError(w, badRequest("subscribe[%d]: %v", i, err))
+			return
+		}
+	}
 	s.issueToken(w, rec, auth.TokenRequest{Subscribe: req.Subscribe, TTL: time.Duration(req.TTLSeconds) * time.Second})
 }
 

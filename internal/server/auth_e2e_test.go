@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -370,6 +371,30 @@ func TestAuthSecretsNeverLogged(t *testing.T) {
 			if strings.Contains(text, f) {
 				t.Errorf("the log contains a credential (%.16s…)", cred)
 			}
+		}
+	}
+}
+
+// NATS's own traffic (key records in $KV, JetStream API replies) never
+// reaches clients, not even one subscribed to ">".
+func TestNATSInternalSubjectsNeverReachClients(t *testing.T) {
+	env := newAuthEnv(t)
+	s, _ := env.hub(t, nil)
+	secret, _ := env.key(t, s, auth.CreateRequest{Name: "everything", Subscribe: []string{">"}})
+	c := dialKey(t, s, secret)
+	c.expectError(protocol.Command{Op: protocol.OpSubscribe, Subjects: []string{"$KV.streamhub_keys.>"}}, protocol.CodeInvalidSubject)
+	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, ">")
+	env.key(t, s, auth.CreateRequest{Name: "another", Subscribe: []string{"ticks.>"}}) // a KV write
+	nc := natsPublisher(t, s)
+	if err := nc.Publish("ticks.test.marker", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	evs := c.events(5*time.Second, func(e []protocol.EventFrame) bool {
+		return slices.ContainsFunc(e, func(ev protocol.EventFrame) bool { return ev.Subject == "ticks.test.marker" })
+	})
+	for _, ev := range evs {
+		if protocol.ReservedSubject(ev.Subject) {
+			t.Fatalf("a client received NATS's own %s", ev.Subject)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,4 +195,30 @@ func TestAuthFailuresGetTheirAnswers(t *testing.T) {
 			time.Sleep(250 * time.Millisecond) // one command per tick, below the 1/s rate on average
 		}
 	})
+}
+
+// Authentication outcomes and key lifecycle events are counted in /metrics.
+func TestAuthIsCountedInMetrics(t *testing.T) {
+	env := newAuthEnv(t)
+	s, _ := env.hub(t, nil)
+	secret, _ := env.key(t, s, auth.CreateRequest{Name: "metered", Subscribe: []string{"ticks.>"}})
+	dialKey(t, s, secret)
+	if code, _ := upgradeStatus(t, s, authHeader("sh_live_nonsense")); code != http.StatusUnauthorized {
+		t.Fatalf("malformed key: %d", code)
+	}
+	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`streamhub_auth_failures_total{reason="malformed"} 1`,
+		`streamhub_auth_success_total{credential="key"} 1`,
+		`streamhub_key_events_total{event="created"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,29 @@ func TestSilentClientIsClosedByHeartbeat(t *testing.T) {
 	for time.Now().Before(deadline) {
 		if _, err := live.read(time.Until(deadline)); err != nil && websocket.CloseStatus(err) != -1 {
 			t.Fatalf("answering client closed: %v", err)
+		}
+	}
+}
+
+// Browser origins: the hub's own host and the configured ones, exactly.
+func TestOriginAllowlist(t *testing.T) {
+	s := startHub(t, func(c *Config) { c.Gateway.AllowedOrigins = []string{"https://app.example"} })
+	for origin, want := range map[string]int{
+		"":                         http.StatusSwitchingProtocols, // an agent, not a browser
+		"http://" + s.Addr():       http.StatusSwitchingProtocols, // the hub's own dashboard
+		"https://app.example":      http.StatusSwitchingProtocols,
+		"https://app.example:443":  http.StatusSwitchingProtocols,
+		"http://app.example":       http.StatusForbidden, // another scheme is another origin
+		"https://app.example.evil": http.StatusForbidden,
+		"https://evil.example":     http.StatusForbidden,
+		"null":                     http.StatusForbidden,
+	} {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		if got, _ := upgradeStatus(t, s, h); got != want {
+			t.Errorf("Origin %q: status %d, want %d", origin, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/fanout"
 )
 
@@ -16,6 +17,7 @@ type collector struct {
 	msgsIn, msgsRejected, published, delivered, conflated        *prometheus.Desc
 	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
+	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -46,6 +48,10 @@ func newCollector(s *Server) *collector {
 		natsDropped:   d("nats_dropped_total", "Messages the NATS client dropped as a slow consumer."),
 		natsSlow:      d("nats_slow_consumer_events_total", "Slow-consumer events reported by the NATS client."),
 		natsConnected: d("nats_connected", "1 while connected to NATS."),
+		keyEvents:     d("key_events_total", "API key lifecycle events seen by this hub (audit), by event.", "event"),
+		authOK:        d("auth_success_total", "Successful authentications, by credential.", "credential"),
+		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
+		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
 	}
 }
 
@@ -92,4 +98,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		connected = 1
 	}
 	gauge(c.natsConnected, connected)
+
+	if c.s.auth != nil {
+		ac := c.s.auth.store.Counters()
+		a := ac.Snapshot()
+		counter(c.keyEvents, a.KeysCreated, "created")
+		counter(c.keyEvents, a.KeysRotated, "rotated")
+		counter(c.keyEvents, a.KeysRevoked, "revoked")
+		counter(c.keyEvents, a.KeysExpired, "expired")
+		counter(c.authOK, a.AuthOK, "key")
+		counter(c.authOK, a.TokensOK, "token")
+		counter(c.tokensIssued, a.TokensIssued)
+		for _, reason := range auth.FailureReasons() {
+			counter(c.authFailures, ac.Failures(reason), reason)
+		}
+	}
 }
