@@ -4,6 +4,7 @@
 //	hub [serve] [flags]     run the hub (the default)
 //	hub keys …              manage API keys
 //	hub publish …           publish one message to NATS (for testing)
+//	hub subscribe …         print the events of subject patterns
 //
 // Every flag can also be set by an environment variable: --nats-url is
 // STREAMHUB_NATS_URL, and so on. Flags win over the environment.
@@ -51,6 +52,8 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdou
 		return keys(ctx, args, getenv, stdout, stderr)
 	case "publish":
 		return publish(ctx, args, getenv, stdout, stderr)
+	case "subscribe":
+		return subscribe(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -64,6 +67,7 @@ commands:
   serve      run the hub (the default)
   keys       manage API keys: create, list, show, revoke, rotate
   publish    publish a message to NATS, as an ingestor would
+  subscribe  print the events of subject patterns from a running hub
   help       this text
 
 Run "hub <command> -h" for a command's flags. Every flag can be set by an

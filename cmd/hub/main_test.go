@@ -95,6 +95,18 @@ func TestServeFromEnvironmentServesTicksAndStops(t *testing.T) {
 		}
 	}
 
+	// The terminal's way in: hub subscribe with a demo token.
+	var out bytes.Buffer
+	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer scancel()
+	if err := runIO(sctx, []string{"subscribe", "--url", "http://" + addr, "--count", "3", "--snapshot", "ticks.*.BTC-USD"}, env(nil), &out, &out); err != nil {
+		t.Fatalf("hub subscribe: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ticks.") || !strings.Contains(lines[0], "BTC-USD seq=") || !strings.Contains(out.String(), `"last":"`) {
+		t.Fatalf("hub subscribe printed:\n%s", out.String())
+	}
+
 	cancel()
 	select {
 	case err := <-done:
