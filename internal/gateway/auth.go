@@ -63,8 +63,11 @@ type History interface {
 	// pattern, encoded as snapshot events.
 	Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error)
 	// Replay returns, in order, what was published on pattern after the
-	// position (epoch, after).
-	Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, error)
+	// position (epoch, after), with recovered true. For a pattern whose
+	// messages are not stored (ticks are at most once), it returns the
+	// snapshot instead, with recovered false: the current values stand in
+	// for what was missed.
+	Replay(ctx context.Context, pattern string, epoch, after uint64) (msgs []*fanout.Message, recovered bool, err error)
 }
 
 // AuthError is an authentication failure with the HTTP status to answer

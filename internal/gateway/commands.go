@@ -22,7 +22,7 @@ const TokenWarning = 30 * time.Second
 func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {
 	switch cmd.Op {
 	case protocol.OpSubscribe:
-		resumed, e := s.subscribe(ctx, client, cmd)
+		resumed, recovered, e := s.subscribe(ctx, client, cmd)
 		switch {
 		case e != nil && e.Code == protocol.CodeInsufficientState:
 			s.g.counters.Errors.add(e.Code)
@@ -30,7 +30,7 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 		case e != nil:
 			s.answerError(ctx, cmd, e)
 		case resumed:
-			s.writeControl(ctx, protocol.EncodeResumeOK(s.enc, cmd.ID, cmd.HasID, true))
+			s.writeControl(ctx, protocol.EncodeResumeOK(s.enc, cmd.ID, cmd.HasID, recovered))
 		default:
 			s.answerOK(ctx, cmd)
 		}
@@ -60,13 +60,15 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 
 // subscribe applies a subscribe command all or nothing: every pattern must
 // be allowed, and if one fails the ones this command added are removed. It
-// reports whether the command resumed (replayed what the client missed).
-func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd protocol.Command) (resumed bool, e *protocol.Error) {
+// reports whether the command asked to resume, and whether everything
+// missed was replayed (recovered) rather than stood in for by a snapshot.
+func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd protocol.Command) (resumed, recovered bool, e *protocol.Error) {
 	for _, p := range cmd.Subjects {
 		if !s.g.allowed(s.id, p) {
-			return false, protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
+			return false, false, protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
 		}
 	}
+	recovered = true
 	if max := s.id.MaxSubscriptions; max > 0 {
 		added := 0
 		for _, p := range cmd.Subjects {
@@ -75,7 +77,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			}
 		}
 		if client.Subscriptions()+added > max {
-			return false, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
+			return false, false, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
 		}
 	}
 	opts := fanout.SubOptions{Policy: cmd.Policy, MaxRate: cmd.MaxRate}
@@ -97,7 +99,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		}
 		if err != nil {
 			rollback()
-			return false, subscribeError(p, err)
+			return false, false, subscribeError(p, err)
 		}
 		if !existed {
 			added = append(added, p)
@@ -107,8 +109,9 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		}
 		var first []*fanout.Message
 		if resume {
-			first, err = s.g.cfg.History.Replay(ctx, p, pos.Epoch, pos.Seq)
-			resumed = true
+			var ok bool
+			first, ok, err = s.g.cfg.History.Replay(ctx, p, pos.Epoch, pos.Seq)
+			resumed, recovered = true, recovered && ok
 		} else {
 			first, err = s.g.cfg.History.Snapshot(ctx, p)
 		}
@@ -119,17 +122,17 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			rollback()
 			var pe *protocol.Error
 			if errors.As(err, &pe) {
-				return false, pe
+				return false, false, pe
 			}
 			s.log.Warn("history failed", "pattern", p, "err", err)
-			return false, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
+			return false, false, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
 		}
 		if err := client.Release(p, first); err != nil {
 			rollback()
-			return false, subscribeError(p, err)
+			return false, false, subscribeError(p, err)
 		}
 	}
-	return resumed, nil
+	return resumed, recovered, nil
 }
 
 // resumePosition finds where the client left off on pattern: the newest

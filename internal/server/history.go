@@ -19,9 +19,15 @@ func (h historyAdapter) Snapshot(ctx context.Context, pattern string) ([]*fanout
 	return msgs, historyError(err)
 }
 
-func (h historyAdapter) Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, error) {
+func (h historyAdapter) Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, bool, error) {
 	msgs, err := h.r.Replay(ctx, pattern, epoch, after)
-	return msgs, historyError(err)
+	if errors.Is(err, history.ErrNotStored) {
+		// At-most-once streams (ticks) cannot be replayed: the current
+		// values stand in for what was missed.
+		msgs, err = h.r.Snapshot(ctx, pattern)
+		return msgs, false, historyError(err)
+	}
+	return msgs, err == nil, historyError(err)
 }
 
 func historyError(err error) error {
@@ -30,7 +36,7 @@ func historyError(err error) error {
 		return nil
 	case errors.Is(err, history.ErrInsufficientState):
 		return protocol.Errorf(protocol.CodeInsufficientState, "%v; subscribe again with snapshot", err)
-	case errors.Is(err, history.ErrFuturePosition), errors.Is(err, history.ErrNotStored):
+	case errors.Is(err, history.ErrFuturePosition):
 		return protocol.Errorf(protocol.CodeInvalidOption, "%v", err)
 	}
 	return err

@@ -337,3 +337,23 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// Ticks are at most once: a resume on them cannot replay, so the hub
+// answers recovered: false and delivers the current values instead.
+func TestResumeOnTicksFallsBackToTheSnapshot(t *testing.T) {
+	s := startHub(t, fastDemo)
+	js := newJobPublisher(t, s.NATSURL()).js
+	waitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
+		st, err := js.Stream(context.Background(), bus.StreamTicks)
+		return err == nil && st.CachedInfo().State.NumSubjects == 20
+	})
+	c := dial(t, s, "")
+	m := resumeFrom(t, c, "ticks.*.ETH-USD", protocol.EventFrame{Subject: "ticks.coinbase.ETH-USD", Epoch: 1, Seq: 5})
+	if m.Op != protocol.OpOK || m.Recovered == nil || *m.Recovered {
+		t.Fatalf("resume on ticks answered %+v", m)
+	}
+	evs := c.events(3*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= 2 })
+	if !evs[0].Snapshot || !evs[1].Snapshot {
+		t.Fatalf("the current values come first: %+v", evs[:2])
+	}
+}

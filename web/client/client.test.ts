@@ -344,6 +344,29 @@ describe('reconnect', () => {
     await expect(chain.ready).resolves.toBeUndefined();
   });
 
+  it('falls back to a snapshot when the hub cannot replay what was missed', async () => {
+    const { client, sock } = setup();
+    const jobs = client.subscribe(['jobs.acme.>'], { policy: 'drop-oldest' });
+    void client.connect(URL);
+    sock().open();
+    sock().receive(hello());
+    okAll(sock(), 'subscribe');
+    sock().receive({ op: 'batch', sent: Date.now(), events: [{ ...tick(42, '1'), subject: 'jobs.acme.j1' }] });
+    sock(0).serverClose(4000, 'shutdown');
+    await vi.advanceTimersByTimeAsync(250);
+    sock().open();
+    sock().receive(hello());
+    const first = sock().commands()[0];
+    expect(first).toMatchObject({ op: 'subscribe', resume: [{ subject: 'jobs.acme.j1', seq: 42 }] });
+    sock().receive({ op: 'error', id: first?.['id'], code: 'insufficient_state', message: 'gone', recovered: false });
+    await vi.advanceTimersByTimeAsync(0);
+    const retry = sock().commands()[1];
+    expect(retry).toMatchObject({ op: 'subscribe', subjects: ['jobs.acme.>'], snapshot: true, policy: 'drop-oldest' });
+    expect(retry?.['resume']).toBeUndefined();
+    sock().receive({ op: 'ok', id: retry?.['id'] });
+    await expect(jobs.ready).resolves.toBeUndefined();
+  });
+
   it('keeps resume within max_frame_bytes and 16 positions', () => {
     const { client, sock } = setup();
     client.subscribe(['ticks.>']);

@@ -403,15 +403,21 @@ export class StreamHubClient {
     }
   }
 
-  private sendSubscribe(e: Entry): void {
+  private sendSubscribe(e: Entry, resume = true): void {
     const id = ++this.nextId;
-    const positions = this.opts.resume === false ? [] : this.counters.recentPositions();
+    const positions = this.opts.resume === false || !resume ? [] : this.counters.recentPositions();
     const max = this.hello?.limits?.max_frame_bytes || DEFAULT_MAX_FRAME_BYTES;
     const cmd = subscribeCommand(id, e, positions, max);
+    if (!resume) cmd.snapshot = true;
     this.requestWithId(id, cmd).then(
       () => e.markReady(),
       (err: ProtocolError) => {
         if (err.code === 'disconnected' || err.code === 'timeout') return; // resent after reconnect
+        if (err.code === 'insufficient_state' && resume) {
+          // What was missed is no longer stored: start again from a snapshot.
+          this.sendSubscribe(e, false);
+          return;
+        }
         this.registry.remove(e);
         e.fail(err);
         this.emitter.emit('error', err);
