@@ -14,6 +14,7 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Limits of the HTTP API.
@@ -104,34 +105,14 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
-	var req publishRequest
-	if err := decodeBody(w, r, maxPublishBodyBytes, &req); err != nil {
+	msgs, err := parsePublish(w, r)
+	if err != nil {
 		writeAPIError(w, err)
 		return
 	}
-	msgs := req.Messages
-	if req.Subject != "" {
-		if len(msgs) > 0 {
-			writeAPIError(w, badRequest("send either one message or \"messages\", not both"))
-			return
-		}
-		msgs = []publishMessage{req.publishMessage}
-	}
-	if len(msgs) == 0 || len(msgs) > maxPublishBatch {
-		writeAPIError(w, badRequest("a publish carries 1 to %d messages", maxPublishBatch))
-		return
-	}
 	for i, m := range msgs {
-		if err := fanout.ValidateSubject(m.Subject); err != nil {
-			writeAPIError(w, badRequest("message %d: %v", i, err))
-			return
-		}
 		if !rec.CanPublish(m.Subject) {
 			writeAPIError(w, gateway.NewAuthError(http.StatusForbidden, fanout.ReasonForbidden, "message %d: publishing to %q is outside this key's scope", i, m.Subject))
-			return
-		}
-		if !json.Valid(m.Data) || len(m.Data) == 0 || m.Data[0] != '{' {
-			writeAPIError(w, badRequest("message %d: data must be a JSON object", i))
 			return
 		}
 	}
@@ -159,6 +140,37 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"published": len(msgs)})
+}
+
+// parsePublish reads and validates a publish body: one message or a batch of
+// 1 to maxPublishBatch, each with a literal subject and a JSON object.
+func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, error) {
+	var req publishRequest
+	if err := decodeBody(w, r, maxPublishBodyBytes, &req); err != nil {
+		return nil, err
+	}
+	msgs := req.Messages
+	if req.Subject != "" {
+		if len(msgs) > 0 {
+			return nil, badRequest("send either one message or \"messages\", not both")
+		}
+		msgs = []publishMessage{req.publishMessage}
+	}
+	if len(msgs) == 0 || len(msgs) > maxPublishBatch {
+		return nil, badRequest("a publish carries 1 to %d messages", maxPublishBatch)
+	}
+	for i, m := range msgs {
+		if err := fanout.ValidateSubject(m.Subject); err != nil {
+			return nil, badRequest("message %d: %v", i, err)
+		}
+		if protocol.ReservedSubject(m.Subject) {
+			return nil, badRequest("message %d: subjects starting with $ or _INBOX belong to NATS itself", i)
+		}
+		if !json.Valid(m.Data) || len(m.Data) == 0 || m.Data[0] != '{' {
+			return nil, badRequest("message %d: data must be a JSON object", i)
+		}
+	}
+	return msgs, nil
 }
 
 type apiError struct {
