@@ -54,6 +54,10 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdou
 		return publish(ctx, args, getenv, stdout, stderr)
 	case "subscribe":
 		return subscribe(ctx, args, getenv, stdout, stderr)
+	case "bench":
+		return bench(ctx, args, getenv, stdout, stderr)
+	case "bench-nats-server": // hidden: the peer that "hub bench" measures against
+		return benchNATSServer(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -68,6 +72,7 @@ commands:
   keys       manage API keys: create, list, show, revoke, rotate
   publish    publish a message to NATS, as an ingestor would
   subscribe  print the events of subject patterns from a running hub
+  bench      measure the hub against nats-server's WebSocket listener, on loopback
   help       this text
 
 Run "hub <command> -h" for a command's flags. Every flag can be set by an

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/streamhub/streamhub/internal/fanout"
@@ -68,6 +69,34 @@ func TestScannersAgreeWithTheCodec(t *testing.T) {
 				t.Error("trailing byte accepted")
 			}
 		})
+	}
+}
+
+// TestScannersNeverPanic feeds both scanners random bytes and random
+// mutations of a valid frame (a bounded number of each).
+func TestScannersNeverPanic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var v batchView
+	frames := [][]byte{testBatch(t, fanout.EncodingJSON), testBatch(t, fanout.EncodingMsgpack)}
+	for i := range 20_000 {
+		var b []byte
+		if i%2 == 0 {
+			b = make([]byte, rng.IntN(64))
+			for j := range b {
+				b[j] = byte(rng.IntN(256))
+			}
+		} else {
+			b = append([]byte(nil), frames[i/2%2]...)
+			for range 1 + rng.IntN(4) {
+				b[rng.IntN(len(b))] = byte(rng.IntN(256))
+			}
+		}
+		_ = scanJSON(b, &v)
+		_ = scanMsgpack(b, &v)
+	}
+	// Every msgpack header byte, truncated right after it.
+	for c := range 256 {
+		_ = scanMsgpack([]byte{0x81, 0xa2, 'o', 'p', byte(c)}, &v)
 	}
 }
 

@@ -22,6 +22,12 @@
 // its PID is known) and the load tool's own (getrusage), both over the
 // measured window, so readers can see which side was the bottleneck.
 //
+// StreamHub batch frames are read with a small allocation-free scanner
+// (batchscan*.go) rather than protocol.DecodeServer, whose reflection made
+// the simulated clients, not the hub, the bottleneck; each client's first
+// batches are decoded both ways and compared, and control frames always go
+// through internal/protocol.
+//
 // # Brokers as child processes
 //
 // For a fair CPU figure the broker under test must run in a process of its

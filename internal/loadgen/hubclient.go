@@ -227,6 +227,7 @@ func (c *hubClient) handle(ctx context.Context, frame []byte, now int64) {
 		c.rec.event(s, ev.epoch, ev.seq, n, now-t)
 	}
 	if d := c.rec.delivered - c.reported; d > 0 {
+		c.rec.batches++
 		c.rec.progress.Add(d)
 		c.reported = c.rec.delivered
 	}

@@ -10,6 +10,7 @@ import (
 type recorder struct {
 	lat histogram
 
+	batches    uint64 // StreamHub batch frames with a measured message
 	delivered  uint64 // measured messages received
 	warmups    uint64 // warm-up messages received
 	gapped     uint64 // messages announced dropped by gap notices

@@ -28,6 +28,11 @@ type Result struct {
 	// subscribed to it. Delivered is the number received.
 	Expected  uint64 `json:"expected"`
 	Delivered uint64 `json:"delivered"`
+	// Batches is the number of batch frames, with at least one measured
+	// message, that StreamHub clients received; Delivered / Batches is the
+	// mean events per WebSocket message. 0 for nats-ws, whose framing
+	// nats.go hides.
+	Batches uint64 `json:"batches,omitempty"`
 	// Window runs from the first publish to the last delivery observed
 	// (polled every 5 ms). DeliveredPerSec is Delivered / Window.
 	Window          time.Duration `json:"window_ns"`
@@ -93,10 +98,10 @@ func (r Result) Name() string {
 // WriteTable writes results as an aligned text table, one row per result.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tclients\trate/s\tpublished\tdelivered\tmissing\tdelivered/s\tp50\tp90\tp99\tmax\tbroker CPU s\tbroker µs/deliv\tdeliv/broker CPU-s\ttool CPU s\tgaps\tconflated\tdisconn\t")
+	fmt.Fprintln(tw, "target\tclients\trate/s\tpublished\tdelivered\tmissing\tdelivered/s\tev/batch\tp50\tp90\tp99\tmax\tbroker CPU s\tbroker µs/deliv\tdeliv/broker CPU-s\ttool CPU s\tgaps\tconflated\tdisconn\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%d\t\n",
-			r.Name(), r.Clients, r.Rate, r.Published, r.Delivered, r.Missing(), r.DeliveredPerSec,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%d\t\n",
+			r.Name(), r.Clients, r.Rate, r.Published, r.Delivered, r.Missing(), r.DeliveredPerSec, perBatch(r),
 			fmtLatency(r.LatencyP50), fmtLatency(r.LatencyP90), fmtLatency(r.LatencyP99), fmtLatency(r.LatencyMax),
 			cpuCell(r, fmt.Sprintf("%.2f", r.BrokerCPU.Seconds())),
 			cpuCell(r, fmt.Sprintf("%.2f", r.BrokerCPUPerDelivery)),
@@ -121,6 +126,13 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 	}
 	return nil
+}
+
+func perBatch(r Result) string {
+	if r.Batches == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(r.Delivered)/float64(r.Batches))
 }
 
 func cpuCell(r Result, v string) string {

@@ -156,6 +156,7 @@ func (r *Result) collect(clients []benchClient) {
 		rec, disc, slow := c.tally()
 		lat.merge(&rec.lat)
 		r.Delivered += rec.delivered
+		r.Batches += rec.batches
 		r.Gaps += rec.gapped
 		skipped += rec.skipped
 		r.Duplicates += rec.duplicates

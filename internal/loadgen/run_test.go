@@ -78,6 +78,9 @@ func checkNoLoss(t *testing.T, r Result, wantExpected uint64) {
 	if r.LatencyMax > 30*time.Second {
 		t.Errorf("max latency %v is longer than the run: the timestamps are wrong", r.LatencyMax)
 	}
+	if r.Target == TargetStreamHub.String() && (r.Batches == 0 || r.Batches > r.Delivered) {
+		t.Errorf("%d batches for %d deliveries", r.Batches, r.Delivered)
+	}
 	if r.DeliveredPerSec <= 0 || r.Window <= 0 {
 		t.Errorf("delivered/s %v over %v: want positive", r.DeliveredPerSec, r.Window)
 	}
