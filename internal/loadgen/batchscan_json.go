@@ -165,62 +165,14 @@ func (s *jsonScanner) array(elem func() error) error {
 
 // scanJSON fills v from a JSON server frame.
 func scanJSON(frame []byte, v *batchView) error {
-	v.reset()
-	s := &jsonScanner{b: frame}
-	gap := func() error {
-		var g gapView
-		err := s.object(func(key []byte) (err error) {
-			switch string(key) {
-			case "from":
-				g.from, err = s.uint()
-			case "to":
-				g.to, err = s.uint()
-			default:
-				_, err = s.skip()
-			}
-			return err
-		})
-		v.gaps = append(v.gaps, g)
-		return err
-	}
-	event := func() error {
-		var e eventView
-		err := s.object(func(key []byte) (err error) {
-			switch string(key) {
-			case "subject":
-				e.subject, err = s.str()
-			case "epoch":
-				e.epoch, err = s.uint()
-			case "seq":
-				e.seq, err = s.uint()
-			case "data":
-				e.data, err = s.skip()
-			default:
-				_, err = s.skip()
-			}
-			return err
-		})
-		v.events = append(v.events, e)
-		return err
-	}
-	err := s.object(func(key []byte) (err error) {
-		switch string(key) {
-		case "op":
-			v.op, err = s.str()
-		case "gaps":
-			err = s.array(gap)
-		case "events":
-			err = s.array(event)
-		default:
-			_, err = s.skip()
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if s.ws(); s.i != len(s.b) {
-		return errScan
-	}
-	return nil
+	return scanBatch(&jsonScanner{b: frame}, v)
+}
+
+// fields calls field for each key of the JSON object at the cursor.
+func (s *jsonScanner) fields(field func(key []byte) error) error { return s.object(field) }
+
+// done reports whether only white space is left.
+func (s *jsonScanner) done() bool {
+	s.ws()
+	return s.i == len(s.b)
 }

@@ -181,62 +181,8 @@ func (s *mpScanner) array(elem func() error) error {
 
 // scanMsgpack fills v from a msgpack server frame.
 func scanMsgpack(frame []byte, v *batchView) error {
-	v.reset()
-	s := &mpScanner{b: frame}
-	gap := func() error {
-		var g gapView
-		err := s.fields(func(key []byte) (err error) {
-			switch string(key) {
-			case "from":
-				g.from, err = s.uint()
-			case "to":
-				g.to, err = s.uint()
-			default:
-				_, err = s.skip()
-			}
-			return err
-		})
-		v.gaps = append(v.gaps, g)
-		return err
-	}
-	event := func() error {
-		var e eventView
-		err := s.fields(func(key []byte) (err error) {
-			switch string(key) {
-			case "subject":
-				e.subject, err = s.str()
-			case "epoch":
-				e.epoch, err = s.uint()
-			case "seq":
-				e.seq, err = s.uint()
-			case "data":
-				e.data, err = s.skip()
-			default:
-				_, err = s.skip()
-			}
-			return err
-		})
-		v.events = append(v.events, e)
-		return err
-	}
-	err := s.fields(func(key []byte) (err error) {
-		switch string(key) {
-		case "op":
-			v.op, err = s.str()
-		case "gaps":
-			err = s.array(gap)
-		case "events":
-			err = s.array(event)
-		default:
-			_, err = s.skip()
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if s.i != len(s.b) {
-		return errScan
-	}
-	return nil
+	return scanBatch(&mpScanner{b: frame}, v)
 }
+
+// done reports whether the whole frame was read.
+func (s *mpScanner) done() bool { return s.i == len(s.b) }
