@@ -271,7 +271,10 @@ export class Dashboard {
     for (const s of specs) {
       if (this.subs.has(s.key)) continue;
       try {
-        const sub = this.client.subscribe(s.subjects, s.maxRate ? { maxRate: s.maxRate } : {});
+        const sub = this.client.subscribe(s.subjects, {
+          ...(s.maxRate ? { maxRate: s.maxRate } : {}),
+          ...(s.snapshot ? { snapshot: true } : {}),
+        });
         this.subs.set(s.key, sub);
         sub.ready.catch((err: unknown) => {
           this.subs.delete(s.key);

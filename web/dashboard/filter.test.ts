@@ -10,11 +10,11 @@ describe('filter', () => {
     expect(parsePatterns('')).toEqual([]);
   });
 
-  it('rate-limits ticks and keeps family defaults for the rest', () => {
+  it('rate-limits ticks, starts the board and chain from snapshots, and keeps family defaults for the rest', () => {
     const specs = specsFor({ ticks: true, chain: true, jobs: false, patterns: 'ticks.binance.>, jobs.acme.>' }, 4);
     expect(specs).toEqual([
-      { key: 'ticks.>|4', subjects: ['ticks.>'], maxRate: 4 },
-      { key: 'chain.>', subjects: ['chain.>'] },
+      { key: 'ticks.>|4', subjects: ['ticks.>'], maxRate: 4, snapshot: true },
+      { key: 'chain.>', subjects: ['chain.>'], snapshot: true },
       { key: 'ticks.binance.>|4', subjects: ['ticks.binance.>'], maxRate: 4 },
       { key: 'jobs.acme.>', subjects: ['jobs.acme.>'] },
     ]);

@@ -17,6 +17,8 @@ export interface SubSpec {
   key: string;
   subjects: string[];
   maxRate?: number;
+  /** Start from the current values (the hub's snapshot). */
+  snapshot?: boolean;
 }
 
 export const DEFAULT_FILTER: FilterState = { ticks: true, chain: true, jobs: true, patterns: '' };
@@ -38,8 +40,10 @@ export function parsePatterns(text: string): string[] {
  */
 export function specsFor(f: FilterState, tickRate: number): SubSpec[] {
   const specs: SubSpec[] = [];
-  if (f.ticks) specs.push({ key: `ticks.>|${tickRate}`, subjects: ['ticks.>'], maxRate: tickRate });
-  if (f.chain) specs.push({ key: 'chain.>', subjects: ['chain.>'] });
+  // The board and the chain panel start from the hub's last values
+  // (snapshot), so the page is full at once instead of filling tick by tick.
+  if (f.ticks) specs.push({ key: `ticks.>|${tickRate}`, subjects: ['ticks.>'], maxRate: tickRate, snapshot: true });
+  if (f.chain) specs.push({ key: 'chain.>', subjects: ['chain.>'], snapshot: true });
   if (f.jobs) specs.push({ key: 'jobs.>', subjects: ['jobs.>'] });
   const extra = parsePatterns(f.patterns);
   const ticks = extra.filter((p) => p === 'ticks' || p.startsWith('ticks.'));
