@@ -118,8 +118,10 @@ func (q *queue) push(m *Message, size int, policy Policy) (res pushResult, dropp
 }
 
 // scanLimit is the queue length up to which keep-latest entries are found by
-// scanning the queue rather than through the index.
-const scanLimit = 8
+// scanning the queue rather than through the index. Scanning a short queue
+// touches memory the enqueue touches anyway; a map operation per delivery
+// costs cache misses across thousands of clients (see docs/PERFORMANCE.md).
+const scanLimit = 32
 
 // findLatest returns the position of subject's pending keep-latest entry
 // that a newer message may replace.
