@@ -140,6 +140,8 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{[]string{"serve"}, map[string]string{"STREAMHUB_DEMO": "perhaps"}, "STREAMHUB_DEMO"},
 		{[]string{"serve", "--log-level", "loud"}, nil, "log-level"},
 		{[]string{"serve", "extra"}, nil, "unexpected arguments"},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.0/33"}, nil, "trusted-proxies"},
+		{[]string{"serve"}, map[string]string{"STREAMHUB_JOBS_RETENTION": "a while"}, "STREAMHUB_JOBS_RETENTION"},
 		{[]string{"frobnicate"}, nil, "unknown command"},
 		{[]string{"publish", "ticks..x", "{}"}, nil, "invalid subject"},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -27,6 +28,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.IntVar(&cfg.Fanout.MaxQueueMessages, "max-queue-messages", 4096, "per-client queue bound in messages")
 	fs.IntVar(&cfg.Fanout.MaxQueueBytes, "max-queue-bytes", 1<<20, "per-client queue bound in bytes")
 	fs.IntVar(&cfg.Fanout.MaxSubscriptions, "max-subscriptions", 128, "subscriptions per connection")
+	fs.DurationVar(&cfg.Streams.ChainMaxAge, "chain-retention", 24*time.Hour, "how long chain signals are kept for resume (the CHAIN stream's max age)")
+	fs.DurationVar(&cfg.Streams.JobsMaxAge, "jobs-retention", 24*time.Hour, "how long job progress is kept for resume (the JOBS stream's max age)")
+	fs.Int64Var(&cfg.Streams.ChainMaxBytes, "chain-max-bytes", 256<<20, "size bound of the CHAIN stream; the oldest messages go first")
+	fs.Int64Var(&cfg.Streams.JobsMaxBytes, "jobs-max-bytes", 256<<20, "size bound of the JOBS stream; the oldest messages go first")
+	proxies := fs.String("trusted-proxies", "", "networks (CIDRs, comma-separated) whose X-Forwarded-For is believed when checking a key's allowed networks")
 	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (the hub's own host is always allowed)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -40,6 +46,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("serve: --trusted-proxies: %w", err)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+	}
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,22 @@ func TestAuthIsCountedInMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// Behind a trusted proxy, the key's networks are checked against the
+// client address the proxy reports.
+func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
+	e := newAuthEnv(t)
+	s, _ := e.hub(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	secret, _ := e.key(t, s, auth.CreateRequest{Subscribe: []string{"ticks.>"}, CIDRs: []string{"10.0.0.0/8"}})
+	h := authHeader(secret)
+	h.Set("X-Forwarded-For", "10.1.2.3")
+	if code, body := upgradeStatus(t, s, h); code != http.StatusSwitchingProtocols {
+		t.Fatalf("client 10.1.2.3 via a trusted proxy: %d %s", code, body)
+	}
+	h.Set("X-Forwarded-For", "192.0.2.7")
+	if code, _ := upgradeStatus(t, s, h); code != http.StatusForbidden {
+		t.Fatalf("client 192.0.2.7 via a trusted proxy: %d, want 403", code)
 	}
 }
