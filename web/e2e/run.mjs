@@ -104,7 +104,7 @@ function startHub() {
   const out = createWriteStream(HUB_LOG, { flags: 'a' });
   const child = spawn('sh', ['-c', HUB_CMD], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (chunk) => {
-    out.write(chunk);
+    if (!out.writableEnded) out.write(chunk);
     for (const line of String(chunk).split('\n')) {
       if (!line) continue;
       hubTail.push(line);
@@ -114,7 +114,9 @@ function startHub() {
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   child.exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  child.on('exit', () => out.end());
+  // 'close' comes after the child's stdout and stderr are drained; 'exit'
+  // may come before their last chunks.
+  child.on('close', () => out.end());
   return child;
 }
 
