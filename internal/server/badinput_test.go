@@ -83,7 +83,7 @@ func TestMsgpackClientGetsMsgpackAnswers(t *testing.T) {
 }
 
 func TestSilentClientIsClosedByHeartbeat(t *testing.T) {
-	s := startHub(t, func(c *Config) { c.Gateway.Heartbeat = 100 * time.Millisecond })
+	s := startHub(t, func(c *Config) { c.Gateway.Heartbeat = 200 * time.Millisecond })
 	c := dialRaw(t, s, "", nil)
 	// Read without ever answering pings.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -107,7 +107,7 @@ func TestSilentClientIsClosedByHeartbeat(t *testing.T) {
 	// A client that answers stays connected.
 	live := dial(t, s, "")
 	live.subscribe(protocol.Command{}, "ticks.>")
-	deadline := time.Now().Add(600 * time.Millisecond)
+	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := live.read(time.Until(deadline)); err != nil && websocket.CloseStatus(err) != -1 {
 			t.Fatalf("answering client closed: %v", err)
