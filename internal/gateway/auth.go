@@ -34,6 +34,9 @@ type Identity struct {
 	// MaxSubscriptions, when positive, caps this connection's
 	// subscriptions below the hub's own limit.
 	MaxSubscriptions int
+	// MaxConns is the key's connection limit (0: the default), for the
+	// Authenticator's own slot accounting.
+	MaxConns int
 	// Release, if set, is called once when the connection ends (to free a
 	// per-key connection slot).
 	Release func()
@@ -47,9 +50,13 @@ type Authenticator interface {
 	// credentials, so that the client may authenticate in-band with its
 	// first message (browsers cannot set headers).
 	FromRequest(r *http.Request) (*Identity, error)
-	// FromToken authenticates a token sent in-band by auth or refresh. r
-	// is the upgrade request, for the remote address.
+	// FromToken authenticates a token sent in-band by auth, taking one of
+	// its key's connection slots (Identity.Release gives it back). r is
+	// the upgrade request, for the remote address.
 	FromToken(r *http.Request, token string) (*Identity, error)
+	// VerifyToken checks a token like FromToken but takes no slot: a
+	// refresh replaces the credentials of a connection that holds one.
+	VerifyToken(r *http.Request, token string) (*Identity, error)
 	// Allowed reports whether id may subscribe to pattern.
 	Allowed(id *Identity, pattern string) bool
 }

@@ -224,41 +224,20 @@ func (s *session) refresh(ctx context.Context, client *fanout.Client, cmd protoc
 		s.answerOK(ctx, cmd) // nothing to refresh on an unauthenticated hub
 		return 0
 	}
-	id, err := s.g.cfg.Auth.FromToken(s.req, cmd.Token)
-	swapped := false
-	if isLimitExceeded(err) && s.id.Release != nil {
-		// At its key's connection limit the new identity cannot take a
-		// slot besides this connection's: hand this one over. Should the
-		// retry still fail, the connection runs without a slot until its
-		// unrefreshed token ends it.
-		s.id.Release()
-		swapped = true
-		id, err = s.g.cfg.Auth.FromToken(s.req, cmd.Token)
-	}
+	id, err := s.g.cfg.Auth.VerifyToken(s.req, cmd.Token)
 	if err != nil {
 		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeAuthRequired, "%s", authErrorText(err)))
 		return 0
 	}
 	if id.KeyID != s.id.KeyID {
-		release(id)
 		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeForbidden, "a refresh token must belong to the same key"))
 		return 0
 	}
-	if !swapped {
-		release(id) // the connection keeps the slot it already holds
-		id.Release = s.id.Release
-	}
+	id.Release = s.id.Release // the connection keeps the slot it holds
 	s.id = id
 	s.armExpiry()
 	s.answerOK(ctx, cmd)
 	return 0
-}
-
-// isLimitExceeded reports whether err refused credentials for a per-key
-// limit (the connection limit) rather than for being invalid.
-func isLimitExceeded(err error) bool {
-	var ae *AuthError
-	return errors.As(err, &ae) && ae.Reason == fanout.ReasonLimitExceeded
 }
 
 func authErrorText(err error) string {

@@ -58,10 +58,25 @@ func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) 
 	if err != nil {
 		return nil, err
 	}
-	return a.identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
+	id := identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
+	if err := a.acquire(id); err != nil {
+		return nil, err
+	}
+	return id, nil
 }
 
-func (a *authenticator) FromToken(_ *http.Request, token string) (*gateway.Identity, error) {
+func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Identity, error) {
+	id, err := a.VerifyToken(r, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.acquire(id); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+func (a *authenticator) VerifyToken(_ *http.Request, token string) (*gateway.Identity, error) {
 	claims, err := a.tokens.Verify(token, time.Now())
 	if err != nil {
 		return nil, authError(err)
@@ -74,10 +89,7 @@ func (a *authenticator) FromToken(_ *http.Request, token string) (*gateway.Ident
 	if claims.ExpiresAt != nil {
 		exp = claims.ExpiresAt.Time
 	}
-	id, err := a.identity(rec.ID, claims.Subscribe, exp, fanout.ReasonTokenExpired, rec.EffectiveLimits())
-	if err != nil {
-		return nil, err
-	}
+	id := identity(rec.ID, claims.Subscribe, exp, fanout.ReasonTokenExpired, rec.EffectiveLimits())
 	// The key's own expiry ends its tokens too, with the terminal code.
 	if !rec.Expires.IsZero() && rec.Expires.Before(exp) {
 		id.Expires, id.ExpireReason = rec.Expires, fanout.ReasonKeyExpired
@@ -85,12 +97,9 @@ func (a *authenticator) FromToken(_ *http.Request, token string) (*gateway.Ident
 	return id, nil
 }
 
-func (a *authenticator) identity(keyID string, scopes []string, expires time.Time, reason fanout.CloseReason, lim auth.Limits) (*gateway.Identity, error) {
-	release, ok := a.limiter.AcquireConn(keyID, lim)
-	if !ok {
-		return nil, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
-			"this key already has its maximum of %d connections", lim.MaxConns)
-	}
+// identity describes a connection of key keyID; it holds no connection
+// slot yet (see acquire).
+func identity(keyID string, scopes []string, expires time.Time, reason fanout.CloseReason, lim auth.Limits) *gateway.Identity {
 	return &gateway.Identity{
 		KeyID:             keyID,
 		Subscribe:         scopes,
@@ -99,8 +108,19 @@ func (a *authenticator) identity(keyID string, scopes []string, expires time.Tim
 		CommandsPerSecond: lim.CommandsPerSec,
 		CommandsBurst:     lim.CommandsBurst,
 		MaxSubscriptions:  lim.MaxSubsPerConn,
-		Release:           release,
-	}, nil
+		MaxConns:          lim.MaxConns,
+	}
+}
+
+// acquire takes one of the key's connection slots for id.
+func (a *authenticator) acquire(id *gateway.Identity) error {
+	release, ok := a.limiter.AcquireConn(id.KeyID, auth.Limits{MaxConns: id.MaxConns})
+	if !ok {
+		return gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
+			"this key already has its maximum of %d connections", id.MaxConns)
+	}
+	id.Release = release
+	return nil
 }
 
 func (a *authenticator) Allowed(id *gateway.Identity, pattern string) bool {
