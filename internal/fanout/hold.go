@@ -12,7 +12,12 @@ var ErrNotHeld = fmt.Errorf("fanout: no held subscription")
 type hold struct {
 	active bool
 	msgs   []*Message
+	// last is, per subject, the position of the newest message fed ahead
+	// of the held ones; held messages at or before it are duplicates.
+	last map[string]position
 }
+
+type position struct{ epoch, seq uint64 }
 
 // add holds m and reports whether the hold overflowed its bound.
 func (h *hold) add(m *Message, bound int) (overflow bool) {
@@ -34,70 +39,115 @@ func (c *Client) SubscribeHeld(pattern string, opts SubOptions) error {
 	return c.hub.subscribe(c, s)
 }
 
-// Release queues first, in order, then the messages held since
-// SubscribeHeld that are newer than first: per subject, a held message is
-// dropped as a duplicate when first ends on the same epoch at the same or a
-// later sequence. The messages of first are not conflated (under keep-latest
-// they queue like drop-oldest ones), so a snapshot arrives as a snapshot
-// and a replay whole. From then on the subscription delivers live as usual.
-func (c *Client) Release(pattern string, first []*Message) error {
-	c.hub.interestMu.Lock()
-	s := c.subs[pattern]
-	c.hub.interestMu.Unlock()
-	if s == nil || s.hold == nil {
-		return fmt.Errorf("%w: %q", ErrNotHeld, pattern)
+// Feed queues msgs, in order, ahead of the messages held since
+// SubscribeHeld. It may be called several times before Release, so that a
+// long replay can be handed over in chunks as the client's queue drains
+// (see QueueLen): what a client missed is delivered whole instead of
+// overflowing its bounded queue. Fed messages are not conflated (under
+// keep-latest they queue like drop-oldest ones), so a snapshot arrives as a
+// snapshot and a replay whole.
+func (c *Client) Feed(pattern string, msgs []*Message) error {
+	s, err := c.held(pattern)
+	if err != nil {
+		return err
 	}
-	type pos struct{ epoch, seq uint64 }
-	last := make(map[string]pos, len(first))
-	for _, m := range first {
-		last[m.Subject] = pos{m.Epoch, m.Seq}
-	}
-	policy := s.policy
-	def := func(m *Message) Policy {
-		if policy != PolicyDefault {
-			return policy
-		}
-		return policyFor(c.hub.cfg.PrefixPolicies, m.Subject, c.hub.cfg.FallbackPolicy)
-	}
-
 	c.mu.Lock()
 	if !s.hold.active {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %q was released already", ErrNotHeld, pattern)
 	}
-	var res pushResult
-	dropped, overflow := 0, false
-	push := func(m *Message, p Policy) {
-		if frame := m.Frames[c.enc]; frame != nil && !overflow {
-			r, d := c.q.push(m, len(frame), p)
-			dropped += d
-			overflow = r == pushOverflow
-			if r == pushConflated {
-				c.counters.conflated.Add(1)
-			}
-		}
+	if s.hold.last == nil {
+		s.hold.last = make(map[string]position)
 	}
-	for _, m := range first {
-		// What must come first is never superseded by the live messages
-		// behind it: a snapshot keeps its flag, a replay every message.
-		p := def(m)
+	var r pushResults
+	for _, m := range msgs {
+		p := c.policyOf(s, m)
 		if p == KeepLatest {
 			p = DropOldest
 		}
-		push(m, p)
+		c.pushLocked(&r, m, p)
+		s.hold.last[m.Subject] = position{m.Epoch, m.Seq}
 	}
-	for _, m := range s.hold.msgs {
-		if p, ok := last[m.Subject]; ok && p.epoch == m.Epoch && m.Seq <= p.seq {
-			continue
-		}
-		push(m, def(m))
-	}
-	s.hold.active, s.hold.msgs = false, nil
 	wake := c.wakeLocked()
 	c.mu.Unlock()
-	if overflow {
-		res = pushOverflow
-	}
-	c.account(res, dropped, wake)
+	c.account(r.result(), r.dropped, wake)
 	return nil
+}
+
+// Release feeds first (see Feed), then queues the held messages that are
+// newer than everything fed: per subject, a held message is dropped as a
+// duplicate when a fed message of the same epoch had the same or a later
+// sequence. From then on the subscription delivers live as usual.
+func (c *Client) Release(pattern string, first []*Message) error {
+	if err := c.Feed(pattern, first); err != nil {
+		return err
+	}
+	s, err := c.held(pattern)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if !s.hold.active {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %q was released already", ErrNotHeld, pattern)
+	}
+	var r pushResults
+	for _, m := range s.hold.msgs {
+		if p, ok := s.hold.last[m.Subject]; ok && p.epoch == m.Epoch && m.Seq <= p.seq {
+			continue
+		}
+		c.pushLocked(&r, m, c.policyOf(s, m))
+	}
+	s.hold.active, s.hold.msgs, s.hold.last = false, nil, nil
+	wake := c.wakeLocked()
+	c.mu.Unlock()
+	c.account(r.result(), r.dropped, wake)
+	return nil
+}
+
+// held returns the client's held subscription to pattern.
+func (c *Client) held(pattern string) (*subscription, error) {
+	c.hub.interestMu.Lock()
+	s := c.subs[pattern]
+	c.hub.interestMu.Unlock()
+	if s == nil || s.hold == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotHeld, pattern)
+	}
+	return s, nil
+}
+
+// policyOf is the policy s applies to m.
+func (c *Client) policyOf(s *subscription, m *Message) Policy {
+	if s.policy != PolicyDefault {
+		return s.policy
+	}
+	return policyFor(c.hub.cfg.PrefixPolicies, m.Subject, c.hub.cfg.FallbackPolicy)
+}
+
+// pushResults sums what several pushes did.
+type pushResults struct {
+	dropped  int
+	overflow bool
+}
+
+func (r *pushResults) result() pushResult {
+	if r.overflow {
+		return pushOverflow
+	}
+	return pushQueued
+}
+
+// pushLocked queues m under policy p, unless an earlier push overflowed.
+// c.mu must be held.
+func (c *Client) pushLocked(r *pushResults, m *Message, p Policy) {
+	frame := m.Frames[c.enc]
+	if frame == nil || r.overflow {
+		return
+	}
+	res, d := c.q.push(m, len(frame), p)
+	r.dropped += d
+	r.overflow = res == pushOverflow
+	if res == pushConflated {
+		c.counters.conflated.Add(1)
+	}
 }

@@ -127,12 +127,62 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			s.log.Warn("history failed", "pattern", p, "err", err)
 			return false, false, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
 		}
-		if err := client.Release(p, first); err != nil {
+		if err := s.feed(client, p, first); err != nil {
+			rollback()
+			return false, false, subscribeError(p, err)
+		}
+		if err := client.Release(p, nil); err != nil {
 			rollback()
 			return false, false, subscribeError(p, err)
 		}
 	}
 	return resumed, recovered, nil
+}
+
+// feedTimeout bounds how long a replay may wait for the client to drain
+// its queue; a client that reads nothing for that long is a slow consumer.
+const feedTimeout = 30 * time.Second
+
+// feed hands msgs (a snapshot or a replay) to the held subscription to
+// pattern in chunks of at most half the client's queue, waiting between
+// chunks for the queue to have room, so that a replay longer than the
+// queue arrives whole instead of overflowing it.
+func (s *session) feed(client *fanout.Client, pattern string, msgs []*fanout.Message) error {
+	cfg := s.g.hub.Config()
+	deadline := time.NewTimer(feedTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) && n < max(1, cfg.MaxQueueMessages/2) {
+			f := len(msgs[n].Frame(s.enc))
+			if n > 0 && size+f > cfg.MaxQueueBytes/2 {
+				break
+			}
+			size += f
+			n++
+		}
+		for {
+			qm, qb := client.QueueLen()
+			if qm+n <= cfg.MaxQueueMessages && (qm == 0 || qb+size <= cfg.MaxQueueBytes) {
+				break
+			}
+			select {
+			case <-client.Done():
+				return fanout.ErrClientClosed
+			case <-deadline.C:
+				client.Close(fanout.ReasonSlowConsumer)
+				return fanout.ErrClientClosed
+			case <-poll.C:
+			}
+		}
+		if err := client.Feed(pattern, msgs[:n]); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
 }
 
 // resumePosition finds where the client left off on pattern: the newest

@@ -357,3 +357,36 @@ func TestResumeOnTicksFallsBackToTheSnapshot(t *testing.T) {
 		t.Fatalf("the current values come first: %+v", evs[:2])
 	}
 }
+
+// A replay much longer than the client's queue is handed over as the queue
+// drains: it arrives whole, without gap notices.
+func TestResumeLongerThanTheQueueArrivesWhole(t *testing.T) {
+	s := startHub(t, func(c *Config) { c.Fanout.MaxQueueMessages = 64 })
+	pub := newJobPublisher(t, s.NATSURL())
+	c := dial(t, s, "")
+	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
+	pub.publish("jobs.acme.j_0", 0)
+	before := c.events(5*time.Second, func(e []protocol.EventFrame) bool { return len(e) == 1 })
+	_ = c.conn.CloseNow()
+	for i := 1; i <= 1500; i++ { // missed while away: 23 queues' worth
+		pub.publish("jobs.acme.j_"+strconv.Itoa(i%4), i)
+	}
+	c2 := dial(t, s, "")
+	if m := resumeFrom(t, c2, "jobs.acme.>", before[0]); m.Op != protocol.OpOK || m.Recovered == nil || !*m.Recovered {
+		t.Fatalf("resume answered %+v", m)
+	}
+	published := pub.published()
+	var after []protocol.EventFrame
+	deadline := time.Now().Add(20 * time.Second)
+	for len(after) == 0 || after[len(after)-1].Seq < published[len(published)-1] {
+		m, err := c2.read(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(after), err)
+		}
+		if len(m.Gaps) > 0 {
+			t.Fatalf("the replay overflowed: gap notice %+v", m.Gaps[0])
+		}
+		after = append(after, m.Events...)
+	}
+	checkExactlyOnce(t, before, after, published)
+}
