@@ -54,6 +54,9 @@ type Client struct {
 	timer    *time.Timer
 	timerAt  time.Time // when timer fires; zero when not armed
 
+	graceMu sync.Mutex  // guards grace
+	grace   *time.Timer // cancels ctx closeGrace after Close; see Close
+
 	// deadline closes the client when a WriteBatch outlives WriteTimeout.
 	// It is owned by the writer: armed before each write, stopped after.
 	deadline *time.Timer
@@ -131,17 +134,34 @@ func (c *Client) Subscriptions() int {
 	return len(c.subs)
 }
 
-// Close closes the client for reason. It never blocks: it marks the client,
-// cancels an in-flight write and wakes the writer, which then unsubscribes
-// everything and closes the sink. Only the first call has an effect.
+// Close closes the client for reason. It never blocks: it marks the client
+// and wakes the writer, which then unsubscribes everything and closes the
+// sink, telling the client why. Only the first call has an effect.
+//
+// A write in flight is cancelled at once when the reason is about the write
+// itself (slow consumer, write failed): it is likely stuck. For any other
+// reason (shutdown, revocation, …) it gets closeGrace to finish first, so
+// that a healthy client receives its last batch and then a proper close
+// frame instead of a torn connection.
 func (c *Client) Close(reason CloseReason) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
 	c.reason.Store(uint32(reason))
-	c.cancel()
+	switch reason {
+	case ReasonSlowConsumer, ReasonWriteFailed:
+		c.cancel()
+	default:
+		c.graceMu.Lock()
+		c.grace = time.AfterFunc(closeGrace, c.cancel)
+		c.graceMu.Unlock()
+	}
 	close(c.done)
 }
+
+// closeGrace is how long a write in flight may take to finish after Close
+// for a reason other than the write itself.
+const closeGrace = time.Second
 
 // Done is closed when the client starts closing.
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -227,6 +247,12 @@ func (c *Client) write(b *Batch) error {
 func (c *Client) writeTimedOut() { c.Close(ReasonWriteFailed) }
 
 func (c *Client) shutdown() {
+	c.graceMu.Lock()
+	if c.grace != nil {
+		c.grace.Stop()
+	}
+	c.graceMu.Unlock()
+	c.cancel() // no write is in flight any more; release the context
 	c.hub.unregister(c)
 	c.mu.Lock()
 	if c.timer != nil {

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"errors"
 	"os/exec"
 	"runtime"
@@ -431,5 +432,57 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// slowSink takes a while per batch, like a healthy but busy socket, and
+// reports whether its write was cut short.
+type slowSink struct {
+	fakeSink
+	took      time.Duration
+	started   chan struct{}
+	cancelled chan bool
+}
+
+func (s *slowSink) WriteBatch(ctx context.Context, b *Batch) error {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	select {
+	case <-time.After(s.took):
+		s.cancelled <- false
+		return s.fakeSink.WriteBatch(ctx, b)
+	case <-ctx.Done():
+		s.cancelled <- true
+		return ctx.Err()
+	}
+}
+
+// A shutdown lets the batch in flight finish (so the client gets it, then a
+// close frame); a slow-consumer close cuts it short.
+func TestCloseLetsAHealthyWriteFinish(t *testing.T) {
+	for _, tc := range []struct {
+		reason    CloseReason
+		cancelled bool
+	}{{ReasonShutdown, false}, {ReasonKeyRevoked, false}, {ReasonSlowConsumer, true}} {
+		t.Run(tc.reason.String(), func(t *testing.T) {
+			h := New(Config{})
+			defer h.Close()
+			sink := &slowSink{fakeSink: *newFakeSink(), took: 100 * time.Millisecond,
+				started: make(chan struct{}, 1), cancelled: make(chan bool, 1)}
+			c, _ := runClient(t, h, sink)
+			must(t, c.Subscribe(">", SubOptions{}))
+			h.Publish(newSeqGen().msg("a", 10, false))
+			<-sink.started
+			c.Close(tc.reason)
+			if got := <-sink.cancelled; got != tc.cancelled {
+				t.Fatalf("write cancelled = %v, want %v", got, tc.cancelled)
+			}
+			<-sink.closedCh
+			if sink.reason() != tc.reason {
+				t.Fatalf("closed with %v", sink.reason())
+			}
+		})
 	}
 }
