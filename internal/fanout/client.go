@@ -279,13 +279,19 @@ func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
 		policy = def
 	}
 	c.mu.Lock()
-	if s.hold != nil && s.hold.active {
-		overflow := s.hold.add(m, c.hub.cfg.MaxQueueMessages)
-		c.mu.Unlock()
-		if overflow {
-			c.Close(ReasonSlowConsumer)
+	if s.hold != nil {
+		if s.hold.active {
+			overflow := s.hold.add(m, c.hub.cfg.MaxQueueMessages)
+			c.mu.Unlock()
+			if overflow {
+				c.Close(ReasonSlowConsumer)
+			}
+			return
 		}
-		return
+		if s.hold.fed(m) {
+			c.mu.Unlock() // a live copy of a message the snapshot or replay had
+			return
+		}
 	}
 	if s.interval > 0 && !m.Critical && c.pace(m, s.interval) {
 		c.mu.Unlock()

@@ -13,8 +13,26 @@ type hold struct {
 	active bool
 	msgs   []*Message
 	// last is, per subject, the position of the newest message fed ahead
-	// of the held ones; held messages at or before it are duplicates.
+	// of the held ones; live messages at or before it are duplicates. It
+	// outlives Release: upstream may still be delivering, late, live copies
+	// of messages the snapshot or replay already had. A subject's entry goes
+	// as soon as a newer live message arrives, so the map only holds the
+	// fed subjects that have not moved since.
 	last map[string]position
+}
+
+// fed reports whether m is a live copy of a message already fed, and
+// forgets m's subject once live traffic has moved past what was fed.
+func (h *hold) fed(m *Message) bool {
+	p, ok := h.last[m.Subject]
+	if !ok {
+		return false
+	}
+	if p.epoch == m.Epoch && m.Seq <= p.seq {
+		return true
+	}
+	delete(h.last, m.Subject)
+	return false
 }
 
 type position struct{ epoch, seq uint64 }
@@ -77,7 +95,9 @@ func (c *Client) Feed(pattern string, msgs []*Message) error {
 // Release feeds first (see Feed), then queues the held messages that are
 // newer than everything fed: per subject, a held message is dropped as a
 // duplicate when a fed message of the same epoch had the same or a later
-// sequence. From then on the subscription delivers live as usual.
+// sequence. From then on the subscription delivers live, still dropping
+// late live copies of fed messages, subject by subject, until live traffic
+// on the subject has moved past them.
 func (c *Client) Release(pattern string, first []*Message) error {
 	if err := c.Feed(pattern, first); err != nil {
 		return err
@@ -93,12 +113,11 @@ func (c *Client) Release(pattern string, first []*Message) error {
 	}
 	var r pushResults
 	for _, m := range s.hold.msgs {
-		if p, ok := s.hold.last[m.Subject]; ok && p.epoch == m.Epoch && m.Seq <= p.seq {
-			continue
+		if !s.hold.fed(m) {
+			c.pushLocked(&r, m, c.policyOf(s, m))
 		}
-		c.pushLocked(&r, m, c.policyOf(s, m))
 	}
-	s.hold.active, s.hold.msgs, s.hold.last = false, nil, nil
+	s.hold.active, s.hold.msgs = false, nil
 	wake := c.wakeLocked()
 	c.mu.Unlock()
 	c.account(r.result(), r.dropped, wake)

@@ -77,3 +77,29 @@ func TestReleasedSnapshotIsNotConflatedAway(t *testing.T) {
 		t.Fatalf("delivered seqs %v, want the snapshot then the newest", seqsOf(msgs, "ticks.a.X"))
 	}
 }
+
+// Upstream may deliver, late, live copies of messages a snapshot already
+// had: they are dropped even after Release, until the subject moves on.
+func TestLateLiveCopiesOfFedMessagesAreDropped(t *testing.T) {
+	h := New(Config{})
+	defer h.Close()
+	sink := newFakeSink()
+	c, _ := runClient(t, h, sink)
+	must(t, c.SubscribeHeld("jobs.>", SubOptions{Policy: DropOldest}))
+	g := newSeqGen()
+	var all []*Message
+	for range 6 {
+		all = append(all, g.msg("jobs.acme.j1", 10, false))
+	}
+	must(t, c.Release("jobs.>", []*Message{all[4]})) // the snapshot saw seq 5
+	for _, m := range all {                           // live copies arrive late, then 6
+		h.Publish(m)
+	}
+	h.Publish(all[2]) // after 6: the subject moved on; not suppressed any more
+	waitFor(t, "deliveries", 5*time.Second, func() bool { return sink.count() == 3 })
+	time.Sleep(10 * time.Millisecond)
+	msgs, _ := sink.received()
+	if got := seqsOf(msgs, "jobs.acme.j1"); !slices.Equal(got, []uint64{5, 6, 3}) {
+		t.Fatalf("delivered %v, want the snapshot 5, then 6, then whatever comes after", got)
+	}
+}
