@@ -92,7 +92,7 @@ func TestLateLiveCopiesOfFedMessagesAreDropped(t *testing.T) {
 		all = append(all, g.msg("jobs.acme.j1", 10, false))
 	}
 	must(t, c.Release("jobs.>", []*Message{all[4]})) // the snapshot saw seq 5
-	for _, m := range all {                           // live copies arrive late, then 6
+	for _, m := range all {                          // live copies arrive late, then 6
 		h.Publish(m)
 	}
 	h.Publish(all[2]) // after 6: the subject moved on; not suppressed any more
