@@ -28,14 +28,23 @@ type StoredMsg struct {
 // stream order; it should hand the message on and return quickly.
 type StoredHandler func(pattern string, m StoredMsg)
 
-// consumeTimeout bounds creating a pattern's consumer.
-const consumeTimeout = 10 * time.Second
+// consumeTimeout bounds creating a pattern's consumer. The fan-out core
+// holds its interest lock meanwhile, so this is kept short.
+const consumeTimeout = 5 * time.Second
+
+// ErrNotConnected is returned for a stored pattern while the connection to
+// NATS is down: its consumer cannot be created, and waiting would stall
+// every other subscription change. The client retries.
+var ErrNotConnected = errors.New("bus: not connected to NATS")
 
 // consume routes pattern through an ordered consumer on stream that starts
 // with the messages stored from now on. Creating it is a request to the
 // server, done before this returns: every message stored after SetInterest
 // returns reaches the handler. r.mu must be held.
 func (r *Router) consume(stream, pattern string) (*route, error) {
+	if !r.conn.nc.IsConnected() {
+		return nil, ErrNotConnected
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), consumeTimeout)
 	defer cancel()
 	epoch, err := r.epochLocked(ctx, stream)

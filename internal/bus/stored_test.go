@@ -2,8 +2,10 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,5 +81,33 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	}
 	if s, ok := SnapshotStream("ticks.*.BTC-USD"); !ok || s != StreamTicks {
 		t.Fatalf("snapshot stream of ticks: %q %v", s, ok)
+	}
+}
+
+// While NATS is down, a stored pattern fails fast instead of stalling every
+// other subscription change behind a consumer that cannot be created.
+func TestStoredPatternFailsFastWhileDisconnected(t *testing.T) {
+	e := startServer(t, -1, t.TempDir())
+	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	js, err := jetstream.New(c.NATS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureStreams(context.Background(), js, StreamsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRouter(c, func(string, *nats.Msg) {}, RouterConfig{JetStream: js, Stored: func(string, StoredMsg) {}})
+	t.Cleanup(func() { _ = r.Close() })
+	e.Shutdown()
+	eventually(t, "disconnected", func() bool { return !c.Connected() })
+	start := time.Now()
+	if err := r.SetInterest("jobs.acme.>", true); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("SetInterest while disconnected: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("took %v to fail", d)
+	}
+	if len(r.Patterns()) != 0 {
+		t.Fatalf("patterns %v after a failed interest", r.Patterns())
 	}
 }
