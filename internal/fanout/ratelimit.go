@@ -9,7 +9,6 @@ type rateState struct {
 	next     time.Time
 	interval time.Duration
 	held     *Message
-	policy   Policy
 }
 
 // pace decides whether m must wait for its subject's next slot, and if so
@@ -63,8 +62,8 @@ func (c *Client) releaseDue() {
 	now := time.Now()
 	c.timerAt = time.Time{}
 	var next time.Time
-	var res pushResult
-	dropped, overflow, queued := 0, false, false
+	var r pushResults
+	queued := false
 	for subject, st := range c.rate {
 		if now.Before(st.next) {
 			if next.IsZero() || st.next.Before(next) {
@@ -82,24 +81,13 @@ func (c *Client) releaseDue() {
 		if next.IsZero() || st.next.Before(next) {
 			next = st.next
 		}
-		var d int
-		res, d = c.q.push(m, len(m.Frames[c.enc]), KeepLatest)
-		dropped += d
-		overflow = overflow || res == pushOverflow
+		c.pushLocked(&r, m, KeepLatest)
 		queued = true
-		if res == pushConflated {
-			c.counters.conflated.Add(1)
-		}
 	}
 	if !next.IsZero() {
 		c.armLocked(now, next)
 	}
 	wake := queued && c.wakeLocked()
 	c.mu.Unlock()
-	if overflow {
-		res = pushOverflow
-	} else {
-		res = pushQueued
-	}
-	c.account(res, dropped, wake)
+	c.account(r.result(), r.dropped, wake)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"sync/atomic"
-	"time"
 )
 
 // Chain model constants.
@@ -107,19 +106,8 @@ func (f *ChainFeed) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer f.running.Store(false)
-	ticker := time.NewTicker(f.cfg.BlockInterval)
-	defer ticker.Stop()
-	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		f.step()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-	}
+	everyInterval(ctx, f.cfg.BlockInterval, f.step)
+	return nil
 }
 
 // step produces one block interval: a reorg with probability 1/ReorgEvery

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync/atomic"
-	"time"
 )
 
 // Job model constants. Progress is kept in tenths of a percent (0…1000) so
@@ -120,19 +119,8 @@ func (f *JobFeed) Run(ctx context.Context) error {
 			f.jobs[i] = f.newJob()
 		}
 	}
-	ticker := time.NewTicker(f.cfg.JobStepInterval)
-	defer ticker.Stop()
-	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		f.step()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-	}
+	everyInterval(ctx, f.cfg.JobStepInterval, f.step)
+	return nil
 }
 
 // step publishes one event per live job and replaces finished jobs; a

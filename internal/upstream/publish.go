@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -155,3 +156,17 @@ func resolveSeed(seed int64) int64 {
 
 // unixMs returns t in Unix milliseconds.
 func unixMs(t time.Time) int64 { return t.UnixMilli() }
+
+// everyInterval calls step at once and then every interval until ctx is
+// done. It owns its ticker and returns when ctx is done.
+func everyInterval(ctx context.Context, interval time.Duration, step func()) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for ctx.Err() == nil {
+		step()
+		select {
+		case <-ctx.Done():
+		case <-ticker.C:
+		}
+	}
+}
