@@ -29,7 +29,8 @@ type subscription struct {
 	client   *Client
 	pattern  string
 	policy   Policy
-	interval time.Duration // minimum spacing per subject; 0 = no rate limit
+	// pace is set when the subscription has a max rate; see pacer.
+	pace *pacer
 	// hold, when set, holds live messages aside until Release (see
 	// SubscribeHeld); nil for ordinary subscriptions.
 	hold *hold
@@ -50,9 +51,9 @@ type Client struct {
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	q        queue
 	signaled bool // a wake-up is pending on notify; no need to send another
-	rate     map[string]*rateState
-	timer    *time.Timer
-	timerAt  time.Time // when timer fires; zero when not armed
+	pacers   map[*pacer]struct{} // the pacers holding messages
+	timer    *time.Timer         // releases paced messages when a slot opens
+	timerAt  time.Time           // when timer fires; zero when not armed
 
 	graceMu sync.Mutex  // guards grace
 	grace   *time.Timer // cancels ctx closeGrace after Close; see Close
@@ -118,7 +119,7 @@ func (c *Client) newSubscription(pattern string, opts SubOptions) (*subscription
 		return nil, fmt.Errorf("%w: a max rate needs keep-latest, not %v", ErrInvalidOption, opts.Policy)
 	case opts.MaxRate > 0:
 		s.policy = KeepLatest
-		s.interval = time.Duration(float64(time.Second) / opts.MaxRate)
+		s.pace = newPacer(time.Duration(float64(time.Second) / opts.MaxRate))
 	}
 	return s, nil
 }
@@ -138,30 +139,26 @@ func (c *Client) Subscriptions() int {
 // and wakes the writer, which then unsubscribes everything and closes the
 // sink, telling the client why. Only the first call has an effect.
 //
-// A write in flight is cancelled at once when the reason is about the write
-// itself (slow consumer, write failed): it is likely stuck. For any other
-// reason (shutdown, revocation, …) it gets closeGrace to finish first, so
-// that a healthy client receives its last batch and then a proper close
-// frame instead of a torn connection.
+// A write in flight gets CloseGrace to finish first, so that a client that
+// is still reading receives its last batch and then a close frame saying
+// why (4001 for a slow consumer, which tells it to resume) instead of a
+// torn connection; a client that has stopped reading is torn down when the
+// grace ends. Only a write that failed or missed its deadline
+// (ReasonWriteFailed) is cancelled at once: it is stuck already.
 func (c *Client) Close(reason CloseReason) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
 	c.reason.Store(uint32(reason))
-	switch reason {
-	case ReasonSlowConsumer, ReasonWriteFailed:
+	if reason == ReasonWriteFailed {
 		c.cancel()
-	default:
+	} else {
 		c.graceMu.Lock()
-		c.grace = time.AfterFunc(closeGrace, c.cancel)
+		c.grace = time.AfterFunc(c.hub.cfg.CloseGrace, c.cancel)
 		c.graceMu.Unlock()
 	}
 	close(c.done)
 }
-
-// closeGrace is how long a write in flight may take to finish after Close
-// for a reason other than the write itself.
-const closeGrace = time.Second
 
 // Done is closed when the client starts closing.
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -258,7 +255,7 @@ func (c *Client) shutdown() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	c.rate = nil
+	c.pacers = nil
 	c.q.reset()
 	c.mu.Unlock()
 }
@@ -293,8 +290,12 @@ func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
 			return
 		}
 	}
-	if s.interval > 0 && !m.Critical && c.pace(m, s.interval) {
+	if s.pace != nil {
+		var r pushResults
+		c.paceLocked(&r, s.pace, m, time.Now())
+		wake := r.queued && c.wakeLocked()
 		c.mu.Unlock()
+		c.account(r.result(), r.dropped, wake)
 		return
 	}
 	res, dropped := c.q.push(m, len(frame), policy)
@@ -338,7 +339,7 @@ func (c *Client) account(res pushResult, dropped int, wake bool) {
 func (c *Client) QueueLen() (msgs, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.n, c.q.bytes
+	return c.q.live, c.q.bytes
 }
 
 // Stats returns the client's counters.

@@ -147,6 +147,7 @@ func (c *Client) policyOf(s *subscription, m *Message) Policy {
 type pushResults struct {
 	dropped  int
 	overflow bool
+	queued   bool // at least one push left something for the writer
 }
 
 func (r *pushResults) result() pushResult {
@@ -165,8 +166,13 @@ func (c *Client) pushLocked(r *pushResults, m *Message, p Policy) {
 	}
 	res, d := c.q.push(m, len(frame), p)
 	r.dropped += d
-	r.overflow = res == pushOverflow
-	if res == pushConflated {
+	switch res {
+	case pushOverflow:
+		r.overflow = true
+	case pushDropped:
+		r.dropped++
+	case pushConflated:
 		c.counters.conflated.Add(1)
 	}
+	r.queued = r.queued || res != pushOverflow
 }

@@ -31,8 +31,12 @@ type Config struct {
 	// still sent alone). Default 256 KiB.
 	MaxBatchBytes int
 	// WriteTimeout is the deadline of each WriteBatch; missing it closes the
-	// client with ReasonWriteFailed. Default 10 s.
+	// client with ReasonWriteFailed. It is how long a client may stop
+	// reading before it is disconnected, whatever its policy. Default 10 s.
 	WriteTimeout time.Duration
+	// CloseGrace is how long a write in flight may take to finish after the
+	// client is closed (see Client.Close). Default 1 s.
+	CloseGrace time.Duration
 	// MaxSubscriptions bounds the subscriptions of one client. Default 128.
 	MaxSubscriptions int
 	// PrefixPolicies give the overflow policy of subscriptions that did not
@@ -65,6 +69,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MatchCacheSize, 4096)
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = time.Second
 	}
 	if c.PrefixPolicies == nil {
 		c.PrefixPolicies = DefaultPrefixPolicies
@@ -199,6 +206,9 @@ func (h *Hub) subscribe(c *Client, s *subscription) error {
 	}
 	if old != nil {
 		h.reg.remove(old) // the new one keeps the pattern alive
+		if old.pace != nil {
+			c.retirePacer(old.pace)
+		}
 	}
 	c.subs[s.pattern] = s
 	return nil
@@ -214,6 +224,9 @@ func (h *Hub) unsubscribe(c *Client, pattern string) error {
 	}
 	delete(c.subs, pattern)
 	h.dropSub(s)
+	if s.pace != nil {
+		c.retirePacer(s.pace)
+	}
 	return nil
 }
 

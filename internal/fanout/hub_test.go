@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -459,17 +460,26 @@ func (s *slowSink) WriteBatch(ctx context.Context, b *Batch) error {
 	}
 }
 
-// A shutdown lets the batch in flight finish (so the client gets it, then a
-// close frame); a slow-consumer close cuts it short.
+// Closing lets the batch in flight finish within CloseGrace (so a client
+// that still reads gets it, then a close frame saying why, 4001 for a slow
+// consumer); a write that outlives the grace, or one that already failed, is
+// cut short.
 func TestCloseLetsAHealthyWriteFinish(t *testing.T) {
 	for _, tc := range []struct {
 		reason    CloseReason
+		took      time.Duration
 		cancelled bool
-	}{{ReasonShutdown, false}, {ReasonKeyRevoked, false}, {ReasonSlowConsumer, true}} {
-		t.Run(tc.reason.String(), func(t *testing.T) {
-			h := New(Config{})
+	}{
+		{ReasonShutdown, 100 * time.Millisecond, false},
+		{ReasonKeyRevoked, 100 * time.Millisecond, false},
+		{ReasonSlowConsumer, 100 * time.Millisecond, false}, // regression: issue 9, edge 3
+		{ReasonSlowConsumer, 5 * time.Second, true},         // stopped reading: torn after the grace
+		{ReasonWriteFailed, 100 * time.Millisecond, true},
+	} {
+		t.Run(fmt.Sprintf("%v after %v", tc.reason, tc.took), func(t *testing.T) {
+			h := New(Config{CloseGrace: 300 * time.Millisecond})
 			defer h.Close()
-			sink := &slowSink{fakeSink: *newFakeSink(), took: 100 * time.Millisecond,
+			sink := &slowSink{fakeSink: *newFakeSink(), took: tc.took,
 				started: make(chan struct{}, 1), cancelled: make(chan bool, 1)}
 			c, _ := runClient(t, h, sink)
 			must(t, c.Subscribe(">", SubOptions{}))

@@ -1,40 +1,104 @@
 package fanout
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
-// rateState paces one subject of one client. While the subject's next slot
-// has not opened, the newest message waits in held (older ones are
-// conflated); the client's timer moves it to the queue when the slot opens.
-type rateState struct {
-	next     time.Time
+// pacer paces one subscription that asked for a max rate: it delivers at
+// most one message per subject per interval, and always ends on the
+// subject's newest value. Its fields are guarded by the client's mu.
+//
+// Messages that must wait are held in arrival order, at most one
+// non-critical message per subject (a newer one supersedes it and joins the
+// back). A held message leaves when it reaches the front and its subject's
+// slot has opened, so pacing never reorders the subscription's messages: a
+// client that resumes from the newest position it received has missed
+// nothing it was owed (docs/protocol.md, "Delivery order"). Every message
+// therefore waits at most one interval: each held subject's slot opens no
+// later than one interval after the message arrived.
+//
+// A critical message ignores its own subject's slot and discards the value
+// held for its subject (which is older), but still leaves only after the
+// messages that arrived before it.
+type pacer struct {
 	interval time.Duration
-	held     *Message
+	next     map[string]time.Time // when a recently delivered subject's next slot opens
+	held     []*Message
 }
 
-// pace decides whether m must wait for its subject's next slot, and if so
-// keeps it as the subject's held message. c.mu must be held.
-func (c *Client) pace(m *Message, interval time.Duration) bool {
-	now := time.Now()
-	st := c.rate[m.Subject]
-	if st == nil {
-		if c.rate == nil {
-			c.rate = make(map[string]*rateState)
+func newPacer(interval time.Duration) *pacer {
+	return &pacer{interval: interval, next: make(map[string]time.Time)}
+}
+
+// paceLocked hands m to s's pacer and queues whatever may go now. c.mu
+// must be held.
+func (c *Client) paceLocked(r *pushResults, p *pacer, m *Message, now time.Time) {
+	for i := len(p.held) - 1; i >= 0; i-- {
+		if h := p.held[i]; h.Subject == m.Subject {
+			if !h.Critical { // superseded, or older than the critical m
+				p.held = slices.Delete(p.held, i, i+1)
+				c.counters.conflated.Add(1)
+			}
+			break
 		}
-		c.rate[m.Subject] = &rateState{next: now.Add(interval), interval: interval}
-		c.armLocked(now, now.Add(interval)) // to forget the state once idle
-		return false
 	}
-	if st.held == nil && !now.Before(st.next) {
-		st.next = now.Add(interval)
-		c.armLocked(now, st.next)
-		return false
+	p.held = append(p.held, m)
+	c.releaseLocked(r, p, now)
+}
+
+// releaseLocked queues p's held messages from the front while their slots
+// are open, and arms the client's timer for the next one. c.mu must be held.
+func (c *Client) releaseLocked(r *pushResults, p *pacer, now time.Time) {
+	n := 0
+	for _, m := range p.held {
+		if !m.Critical && now.Before(p.next[m.Subject]) {
+			break
+		}
+		c.pushLocked(r, m, KeepLatest)
+		p.next[m.Subject] = now.Add(p.interval)
+		n++
 	}
-	if st.held != nil {
-		c.counters.conflated.Add(1)
+	if n > 0 {
+		p.held = p.held[:copy(p.held, p.held[n:])]
+		clear(p.held[len(p.held) : len(p.held)+n]) // release references
 	}
-	st.held = m
-	c.armLocked(now, st.next)
-	return true
+	if len(p.next) > 2*len(p.held)+64 { // forget subjects whose slot is open
+		for s, t := range p.next {
+			if !now.Before(t) {
+				delete(p.next, s)
+			}
+		}
+	}
+	if len(p.held) == 0 {
+		delete(c.pacers, p)
+		return
+	}
+	if c.pacers == nil {
+		c.pacers = make(map[*pacer]struct{})
+	}
+	c.pacers[p] = struct{}{}
+	c.armLocked(now, p.next[p.held[0].Subject])
+}
+
+// retirePacer queues, at once and in order, what the pacer of a subscription
+// being replaced or removed still holds, so that its successor's messages
+// cannot overtake them.
+func (c *Client) retirePacer(p *pacer) {
+	c.mu.Lock()
+	if len(p.held) == 0 || c.closing.Load() {
+		c.mu.Unlock()
+		return
+	}
+	var r pushResults
+	for _, m := range p.held {
+		c.pushLocked(&r, m, KeepLatest)
+	}
+	p.held = nil
+	delete(c.pacers, p)
+	wake := r.queued && c.wakeLocked()
+	c.mu.Unlock()
+	c.account(r.result(), r.dropped, wake)
 }
 
 // armLocked makes sure the rate timer fires no later than at. c.mu must be
@@ -51,43 +115,21 @@ func (c *Client) armLocked(now, at time.Time) {
 	c.timer.Reset(at.Sub(now))
 }
 
-// releaseDue runs on the timer: it queues every held message whose slot has
-// opened, forgets idle subjects and re-arms for the next slot.
+// releaseDue runs on the timer: it releases what every pacer may release
+// now, and re-arms for the next slot.
 func (c *Client) releaseDue() {
 	c.mu.Lock()
-	if c.closing.Load() || c.rate == nil {
+	if c.closing.Load() {
 		c.mu.Unlock()
 		return
 	}
 	now := time.Now()
 	c.timerAt = time.Time{}
-	var next time.Time
 	var r pushResults
-	queued := false
-	for subject, st := range c.rate {
-		if now.Before(st.next) {
-			if next.IsZero() || st.next.Before(next) {
-				next = st.next
-			}
-			continue
-		}
-		if st.held == nil {
-			delete(c.rate, subject)
-			continue
-		}
-		m := st.held
-		st.held = nil
-		st.next = now.Add(st.interval)
-		if next.IsZero() || st.next.Before(next) {
-			next = st.next
-		}
-		c.pushLocked(&r, m, KeepLatest)
-		queued = true
+	for p := range c.pacers {
+		c.releaseLocked(&r, p, now)
 	}
-	if !next.IsZero() {
-		c.armLocked(now, next)
-	}
-	wake := queued && c.wakeLocked()
+	wake := r.queued && c.wakeLocked()
 	c.mu.Unlock()
 	c.account(r.result(), r.dropped, wake)
 }
