@@ -26,9 +26,9 @@ type SubOptions struct {
 // subscription is one client's interest in one pattern. It is immutable:
 // changing options replaces it.
 type subscription struct {
-	client   *Client
-	pattern  string
-	policy   Policy
+	client  *Client
+	pattern string
+	policy  Policy
 	// pace is set when the subscription has a max rate; see pacer.
 	pace *pacer
 	// hold, when set, holds live messages aside until Release (see
@@ -50,7 +50,7 @@ type Client struct {
 
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	q        queue
-	signaled bool // a wake-up is pending on notify; no need to send another
+	signaled bool                // a wake-up is pending on notify; no need to send another
 	pacers   map[*pacer]struct{} // the pacers holding messages
 	timer    *time.Timer         // releases paced messages when a slot opens
 	timerAt  time.Time           // when timer fires; zero when not armed

@@ -39,7 +39,7 @@ type queue struct {
 	latest  map[string]uint64
 	indexed bool
 
-// gaps are the losses not yet announced, at most one open range per
+	// gaps are the losses not yet announced, at most one open range per
 	// subject (gapIdx), in the order they first happened.
 	gaps   []Gap
 	gapIdx map[string]int

@@ -67,14 +67,24 @@ type Authenticator interface {
 // error is answered as internal.
 type History interface {
 	// Snapshot returns the current value of every subject matching
-	// pattern, encoded as snapshot events.
-	Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error)
+	// pattern, encoded as snapshot events, in stream order; Truncated says
+	// the subjects that changed least recently were left out.
+	Snapshot(ctx context.Context, pattern string) (Backlog, error)
 	// Replay returns, in order, what was published on pattern after the
-	// position (epoch, after), with recovered true. For a pattern whose
+	// position (epoch, after), with Recovered true. For a pattern whose
 	// messages are not stored (ticks are at most once), it returns the
-	// snapshot instead, with recovered false: the current values stand in
+	// snapshot instead, with Recovered false: the current values stand in
 	// for what was missed.
-	Replay(ctx context.Context, pattern string, epoch, after uint64) (msgs []*fanout.Message, recovered bool, err error)
+	Replay(ctx context.Context, pattern string, epoch, after uint64) (Backlog, error)
+}
+
+// Backlog is what a subscription receives before its live messages.
+type Backlog struct {
+	Msgs []*fanout.Message
+	// Recovered: a replay holds everything the client missed.
+	Recovered bool
+	// Truncated: a snapshot was cut to the hub's cap.
+	Truncated bool
 }
 
 // AuthError is an authentication failure with the HTTP status to answer

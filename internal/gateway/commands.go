@@ -22,17 +22,15 @@ const TokenWarning = 30 * time.Second
 func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {
 	switch cmd.Op {
 	case protocol.OpSubscribe:
-		resumed, recovered, e := s.subscribe(ctx, client, cmd)
+		res, e := s.subscribe(ctx, client, cmd)
 		switch {
 		case e != nil && e.Code == protocol.CodeInsufficientState:
 			s.g.counters.Errors.add(e.Code)
 			s.writeControl(ctx, protocol.EncodeResumeError(s.enc, cmd.ID, cmd.HasID, e))
 		case e != nil:
 			s.answerError(ctx, cmd, e)
-		case resumed:
-			s.writeControl(ctx, protocol.EncodeResumeOK(s.enc, cmd.ID, cmd.HasID, recovered))
 		default:
-			s.answerOK(ctx, cmd)
+			s.writeControl(ctx, protocol.EncodeSubscribeOK(s.enc, cmd.ID, cmd.HasID, res))
 		}
 	case protocol.OpUnsubscribe:
 		var first error
@@ -60,15 +58,16 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 
 // subscribe applies a subscribe command all or nothing: every pattern must
 // be allowed, and if one fails the ones this command added are removed. It
-// reports whether the command asked to resume, and whether everything
-// missed was replayed (recovered) rather than stood in for by a snapshot.
-func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd protocol.Command) (resumed, recovered bool, e *protocol.Error) {
+// reports whether the command asked to resume, whether everything missed
+// was replayed (recovered) rather than stood in for by a snapshot, and
+// whether a snapshot was truncated.
+func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd protocol.Command) (res protocol.SubscribeResult, e *protocol.Error) {
 	for _, p := range cmd.Subjects {
 		if !s.g.allowed(s.id, p) {
-			return false, false, protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
+			return res, protocol.Errorf(protocol.CodeForbidden, "subscribing to %q is outside this key's scope", p)
 		}
 	}
-	recovered = true
+	res.Recovered = true
 	if max := s.id.MaxSubscriptions; max > 0 {
 		added := 0
 		for _, p := range cmd.Subjects {
@@ -77,7 +76,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			}
 		}
 		if client.Subscriptions()+added > max {
-			return false, false, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
+			return res, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
 		}
 	}
 	opts := fanout.SubOptions{Policy: cmd.Policy, MaxRate: cmd.MaxRate}
@@ -99,7 +98,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		}
 		if err != nil {
 			rollback()
-			return false, false, subscribeError(p, err)
+			return res, subscribeError(p, err)
 		}
 		if !existed {
 			added = append(added, p)
@@ -107,14 +106,14 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		if !resume && !cmd.Snapshot || s.g.cfg.History == nil {
 			continue
 		}
-		var first []*fanout.Message
+		var first Backlog
 		if resume {
-			var ok bool
-			first, ok, err = s.g.cfg.History.Replay(ctx, p, pos.Epoch, pos.Seq)
-			resumed, recovered = true, recovered && ok
+			first, err = s.g.cfg.History.Replay(ctx, p, pos.Epoch, pos.Seq)
+			res.Resumed, res.Recovered = true, res.Recovered && first.Recovered
 		} else {
 			first, err = s.g.cfg.History.Snapshot(ctx, p)
 		}
+		res.Truncated = res.Truncated || first.Truncated
 		if err != nil {
 			if existed {
 				_ = client.Unsubscribe(p)
@@ -122,21 +121,24 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			rollback()
 			var pe *protocol.Error
 			if errors.As(err, &pe) {
-				return false, false, pe
+				return res, pe
 			}
 			s.log.Warn("history failed", "pattern", p, "err", err)
-			return false, false, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
+			return res, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
 		}
-		if err := s.feed(client, p, first); err != nil {
+		if err := s.feed(client, p, first.Msgs); err != nil {
 			rollback()
-			return false, false, subscribeError(p, err)
+			return res, subscribeError(p, err)
 		}
 		if err := client.Release(p, nil); err != nil {
 			rollback()
-			return false, false, subscribeError(p, err)
+			return res, subscribeError(p, err)
 		}
 	}
-	return resumed, recovered, nil
+	if !res.Resumed {
+		res.Recovered = false
+	}
+	return res, nil
 }
 
 // feedTimeout bounds how long a replay may wait for the client to drain

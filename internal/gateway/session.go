@@ -123,6 +123,7 @@ func (s *session) hello() protocol.Hello {
 			MaxQueueMessages: cfg.MaxQueueMessages,
 			MaxQueueBytes:    cfg.MaxQueueBytes,
 			MaxBatchMessages: cfg.MaxBatchMessages,
+			WriteTimeoutMS:   cfg.WriteTimeout.Milliseconds(),
 		},
 	}
 }

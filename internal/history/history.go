@@ -35,7 +35,9 @@ var (
 type Config struct {
 	// MaxReplay bounds the messages one resume replays. Default 10,000.
 	MaxReplay int
-	// MaxSnapshot bounds the subjects one snapshot returns. Default 1,000.
+	// MaxSnapshot bounds the subjects one snapshot returns: past it, the
+	// subjects that changed least recently are left out (and the snapshot
+	// says it was truncated). Default 1,000.
 	MaxSnapshot int
 	// Timeout bounds each snapshot or replay. Default 10 s.
 	Timeout time.Duration
@@ -68,12 +70,15 @@ func New(js jetstream.JetStream, epochs Epochs, cfg Config) *Reader {
 }
 
 // Snapshot returns the last stored message of every subject matching
-// pattern, flagged as snapshot events, oldest first. Patterns outside the
-// families that keep last values give nothing.
-func (r *Reader) Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error) {
+// pattern, flagged as snapshot events, in stream order. When more than
+// MaxSnapshot subjects match, it keeps those that changed most recently
+// (the running jobs, not the ones that finished long ago) and reports
+// truncated. Patterns outside the families that keep last values give
+// nothing.
+func (r *Reader) Snapshot(ctx context.Context, pattern string) (msgs []*fanout.Message, truncated bool, err error) {
 	stream, ok := bus.SnapshotStream(pattern)
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
@@ -114,22 +119,25 @@ func (r *Reader) Replay(ctx context.Context, pattern string, epoch, after uint64
 	case st.Msgs > 0 && after+1 < st.FirstSeq:
 		return nil, fmt.Errorf("%w: messages after %d are no longer retained (oldest kept: %d)", ErrInsufficientState, after, st.FirstSeq)
 	}
-	return r.read(ctx, stream, pattern, jetstream.ConsumerConfig{
+	msgs, _, err := r.read(ctx, stream, pattern, jetstream.ConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   after + 1,
 	}, r.cfg.MaxReplay, false)
+	return msgs, err
 }
 
 // read creates an ephemeral consumer, fetches exactly the messages pending
-// at its creation, and deletes it.
-func (r *Reader) read(ctx context.Context, stream, pattern string, cc jetstream.ConsumerConfig, limit int, snapshot bool) ([]*fanout.Message, error) {
+// at its creation, and deletes it. A replay (snapshot false) refuses more
+// than limit messages; a snapshot reads them all and keeps the newest limit,
+// reporting truncated.
+func (r *Reader) read(ctx context.Context, stream, pattern string, cc jetstream.ConsumerConfig, limit int, snapshot bool) (out []*fanout.Message, truncated bool, err error) {
 	cc.FilterSubjects = []string{pattern}
 	cc.AckPolicy = jetstream.AckNonePolicy
 	cc.MemoryStorage = true
 	cc.InactiveThreshold = time.Minute
 	cons, err := r.js.CreateConsumer(ctx, stream, cc)
 	if err != nil {
-		return nil, fmt.Errorf("history: consumer on %s: %w", stream, err)
+		return nil, false, fmt.Errorf("history: consumer on %s: %w", stream, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -137,41 +145,50 @@ func (r *Reader) read(ctx context.Context, stream, pattern string, cc jetstream.
 		_ = r.js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
 	}()
 	pending := int(cons.CachedInfo().NumPending)
-	if pending > limit {
-		if snapshot {
-			pending = limit
-		} else {
-			return nil, fmt.Errorf("%w: %d messages missed, more than the %d a resume replays", ErrInsufficientState, pending, limit)
-		}
+	if pending > limit && !snapshot {
+		return nil, false, fmt.Errorf("%w: %d messages missed, more than the %d a resume replays", ErrInsufficientState, pending, limit)
 	}
 	epoch := uint64(0)
 	if !snapshot || stream != bus.StreamTicks {
 		if epoch, err = r.epochs.Epoch(ctx, stream); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	out := make([]*fanout.Message, 0, pending)
+	// The newest limit messages, in a ring: a snapshot delivers last values
+	// in stream order, so those that changed most recently come last.
+	kept := make([]jetstream.Msg, 0, min(pending, limit))
+	next := 0
 	for seen := 0; seen < pending; {
 		batch, err := cons.Fetch(min(pending-seen, 500), jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, fmt.Errorf("history: fetch from %s: %w", stream, err)
+			return nil, false, fmt.Errorf("history: fetch from %s: %w", stream, err)
 		}
 		for m := range batch.Messages() {
 			seen++
-			msg, err := encode(m, stream, epoch, snapshot)
-			if err != nil {
-				continue // ingest refused it live too
+			if len(kept) < limit {
+				kept = append(kept, m)
+				continue
 			}
-			out = append(out, msg)
+			kept[next] = m
+			next = (next + 1) % limit
+			truncated = true
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("history: fetch from %s: %w", stream, err)
+			return nil, false, fmt.Errorf("history: fetch from %s: %w", stream, err)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("history: fetch from %s: %w", stream, ctx.Err())
+			return nil, false, fmt.Errorf("history: fetch from %s: %w", stream, ctx.Err())
 		}
 	}
-	return out, nil
+	out = make([]*fanout.Message, 0, len(kept))
+	for i := range kept {
+		msg, err := encode(kept[(next+i)%len(kept)], stream, epoch, snapshot)
+		if err != nil {
+			continue // ingest refused it live too
+		}
+		out = append(out, msg)
+	}
+	return out, truncated, nil
 }
 
 // encode positions a stored message the way its live copy is positioned:

@@ -29,6 +29,10 @@ type Limits struct {
 	MaxQueueMessages int `json:"max_queue_messages" msgpack:"max_queue_messages"`
 	MaxQueueBytes    int `json:"max_queue_bytes" msgpack:"max_queue_bytes"`
 	MaxBatchMessages int `json:"max_batch_messages" msgpack:"max_batch_messages"`
+	// WriteTimeoutMS is how long one write to the client may take: a client
+	// that stops reading for longer is disconnected (4002), whatever its
+	// subscriptions' policies.
+	WriteTimeoutMS int64 `json:"write_timeout_ms" msgpack:"write_timeout_ms"`
 }
 
 // Every Encode function below panics on an encoding outside
@@ -62,7 +66,7 @@ func EncodeHello(enc fanout.Encoding, h Hello) []byte {
 	w.key("auth_required")
 	w.boolean(h.AuthRequired)
 	w.key("limits")
-	w.obj(5)
+	w.obj(6)
 	w.key("max_subscriptions")
 	w.int(int64(h.Limits.MaxSubscriptions))
 	w.key("max_frame_bytes")
@@ -73,6 +77,8 @@ func EncodeHello(enc fanout.Encoding, h Hello) []byte {
 	w.int(int64(h.Limits.MaxQueueBytes))
 	w.key("max_batch_messages")
 	w.int(int64(h.Limits.MaxBatchMessages))
+	w.key("write_timeout_ms")
+	w.int(h.Limits.WriteTimeoutMS)
 	w.endObj()
 	if h.ResumeWindowMS != 0 {
 		w.key("resume_window_ms")
@@ -122,14 +128,43 @@ func EncodeError(enc fanout.Encoding, id uint64, hasID bool, e *Error) []byte {
 	return w.b
 }
 
+// SubscribeResult is what the ok answering a subscribe says beyond success.
+type SubscribeResult struct {
+	// Resumed: the command carried resume positions; Recovered is then
+	// written, saying whether everything the client missed was replayed.
+	Resumed, Recovered bool
+	// Truncated: a snapshot left out the subjects that changed least
+	// recently, because more subjects matched than the hub's snapshot cap.
+	Truncated bool
+}
+
+// EncodeSubscribeOK answers a successful subscribe: a plain ok, with
+// "recovered" when it resumed and "truncated":true when its snapshot was cut.
+func EncodeSubscribeOK(enc fanout.Encoding, id uint64, hasID bool, r SubscribeResult) []byte {
+	extra := 0
+	if r.Resumed {
+		extra++
+	}
+	if r.Truncated {
+		extra++
+	}
+	w := encodeReply(enc, OpOK, id, hasID, extra)
+	if r.Resumed {
+		w.key("recovered")
+		w.boolean(r.Recovered)
+	}
+	if r.Truncated {
+		w.key("truncated")
+		w.boolean(true)
+	}
+	w.endObj()
+	return w.b
+}
+
 // EncodeResumeOK answers a subscribe that asked to resume: recovered says
 // whether everything the client missed was replayed.
 func EncodeResumeOK(enc fanout.Encoding, id uint64, hasID, recovered bool) []byte {
-	w := encodeReply(enc, OpOK, id, hasID, 1)
-	w.key("recovered")
-	w.boolean(recovered)
-	w.endObj()
-	return w.b
+	return EncodeSubscribeOK(enc, id, hasID, SubscribeResult{Resumed: true, Recovered: recovered})
 }
 
 // EncodeResumeError answers a subscribe whose resume position cannot be

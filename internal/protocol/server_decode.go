@@ -31,6 +31,9 @@ type ServerMessage struct {
 	// Recovered: an ok or error answering a subscribe with resume positions
 	// says whether everything missed was replayed.
 	Recovered *bool
+	// Truncated: an ok answering a subscribe with a snapshot says the
+	// snapshot left out the subjects that changed least recently.
+	Truncated bool
 }
 
 // GapNotice announces that every message on Subject in Epoch with a
@@ -97,6 +100,7 @@ type wireServer struct {
 	Events  []EventFrame `json:"events" msgpack:"events"`
 	// Recovered answers a subscribe that asked to resume.
 	Recovered *bool `json:"recovered" msgpack:"recovered"`
+	Truncated bool  `json:"truncated" msgpack:"truncated"`
 }
 
 // serverMaxDepth bounds the nesting of a server frame the client accepts:
@@ -136,6 +140,7 @@ func DecodeServer(enc fanout.Encoding, frame []byte) (ServerMessage, error) {
 		Gaps:      w.Gaps,
 		Events:    w.Events,
 		Recovered: w.Recovered,
+		Truncated: w.Truncated,
 	}
 	if w.ID != nil {
 		m.ID, m.HasID = *w.ID, true

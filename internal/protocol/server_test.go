@@ -11,7 +11,7 @@ import (
 
 var testHello = Hello{
 	Session: "s_8f3c", HeartbeatMS: 15000,
-	Limits: Limits{MaxSubscriptions: 128, MaxFrameBytes: 4096, MaxQueueMessages: 4096, MaxQueueBytes: 1048576, MaxBatchMessages: 256},
+	Limits: Limits{MaxSubscriptions: 128, MaxFrameBytes: 4096, MaxQueueMessages: 4096, MaxQueueBytes: 1048576, MaxBatchMessages: 256, WriteTimeoutMS: 10000},
 }
 
 // TestServerMessagesJSONMatchSpec compares the JSON encoders' output with
@@ -20,7 +20,7 @@ func TestServerMessagesJSONMatchSpec(t *testing.T) {
 	j := fanout.EncodingJSON
 	cases := map[string]struct{ got, want string }{
 		"hello": {string(EncodeHello(j, testHello)),
-			`{"op":"hello","version":1,"session":"s_8f3c","encoding":"json","heartbeat_ms":15000,"auth_required":false,"limits":{"max_subscriptions":128,"max_frame_bytes":4096,"max_queue_messages":4096,"max_queue_bytes":1048576,"max_batch_messages":256}}`},
+			`{"op":"hello","version":1,"session":"s_8f3c","encoding":"json","heartbeat_ms":15000,"auth_required":false,"limits":{"max_subscriptions":128,"max_frame_bytes":4096,"max_queue_messages":4096,"max_queue_bytes":1048576,"max_batch_messages":256,"write_timeout_ms":10000}}`},
 		"ok":          {string(EncodeOK(j, 7, true)), `{"op":"ok","id":7}`},
 		"ok no id":    {string(EncodeOK(j, 0, false)), `{"op":"ok"}`},
 		"error":       {string(EncodeError(j, 7, true, Errorf(CodeInvalidSubject, "fanout: invalid subject: empty token at byte 6"))), `{"op":"error","id":7,"code":"invalid_subject","message":"fanout: invalid subject: empty token at byte 6"}`},
@@ -38,7 +38,7 @@ func TestServerMessagesJSONMatchSpec(t *testing.T) {
 	h.ResumeWindowMS = 30000
 	h.AuthRequired = true
 	got := string(EncodeHello(j, h))
-	if !strings.Contains(got, `"auth_required":true,`) || !strings.HasSuffix(got, `"max_batch_messages":256},"resume_window_ms":30000}`) {
+	if !strings.Contains(got, `"auth_required":true,`) || !strings.HasSuffix(got, `"max_batch_messages":256,"write_timeout_ms":10000},"resume_window_ms":30000}`) {
 		t.Errorf("hello with resume window: %s", got)
 	}
 }

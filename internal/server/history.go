@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
@@ -14,20 +14,19 @@ import (
 // the protocol's answers.
 type historyAdapter struct{ r *history.Reader }
 
-func (h historyAdapter) Snapshot(ctx context.Context, pattern string) ([]*fanout.Message, error) {
-	msgs, err := h.r.Snapshot(ctx, pattern)
-	return msgs, historyError(err)
+func (h historyAdapter) Snapshot(ctx context.Context, pattern string) (gateway.Backlog, error) {
+	msgs, truncated, err := h.r.Snapshot(ctx, pattern)
+	return gateway.Backlog{Msgs: msgs, Truncated: truncated}, historyError(err)
 }
 
-func (h historyAdapter) Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, bool, error) {
+func (h historyAdapter) Replay(ctx context.Context, pattern string, epoch, after uint64) (gateway.Backlog, error) {
 	msgs, err := h.r.Replay(ctx, pattern, epoch, after)
 	if errors.Is(err, history.ErrNotStored) {
 		// At-most-once streams (ticks) cannot be replayed: the current
 		// values stand in for what was missed.
-		msgs, err = h.r.Snapshot(ctx, pattern)
-		return msgs, false, historyError(err)
+		return h.Snapshot(ctx, pattern)
 	}
-	return msgs, err == nil, historyError(err)
+	return gateway.Backlog{Msgs: msgs, Recovered: err == nil}, historyError(err)
 }
 
 func historyError(err error) error {
