@@ -245,6 +245,10 @@ func TestCriticalMessagesAreDeliveredOrTheClientIsClosed(t *testing.T) {
 			c, _ := runClient(t, h, sink)
 			must(t, c.Subscribe("jobs.>", SubOptions{Policy: policy}))
 			g := newSeqGen()
+			// The writer takes a first message and waits at the gate, so
+			// that all of the following stay queued.
+			h.Publish(g.msg("jobs.acme.j0", 10, false))
+			waitFor(t, "writer busy", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
 			var critical []*Message
 			for i := range 40 {
 				m := g.msg("jobs.acme.j1", 10, i%5 == 4)
