@@ -18,6 +18,7 @@ type collector struct {
 	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
+	buildInfo                                                    *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -52,6 +53,7 @@ func newCollector(s *Server) *collector {
 		authOK:        d("auth_success_total", "Successful authentications, by credential.", "credential"),
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
+		buildInfo:     d("build_info", "Always 1; its labels say which build of the hub runs.", "version", "commit", "goversion"),
 	}
 }
 
@@ -64,6 +66,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
+	b := c.s.cfg.Build
+	gauge(c.buildInfo, 1, b.Version, b.Commit, b.GoVersion)
+
 	gw := c.s.gateway.Counters()
 	gauge(c.connections, float64(gw.Open.Load()))
 	counter(c.connAccepted, gw.Accepted.Load())
