@@ -18,7 +18,7 @@ type collector struct {
 	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
-	buildInfo                                                    *prometheus.Desc
+	buildInfo, deliveryLatency                                   *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -54,6 +54,8 @@ func newCollector(s *Server) *collector {
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
 		buildInfo:     d("build_info", "Always 1; its labels say which build of the hub runs.", "version", "commit", "goversion"),
+		deliveryLatency: d("delivery_latency_seconds", "Per written batch: from the hub receiving the batch's oldest live message from NATS "+
+			"to the batch's WebSocket write returning (queueing plus write). Batches of snapshots or replays only are not observed."),
 	}
 }
 
@@ -77,6 +79,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for code, n := range gw.Errors.Snapshot() {
 		counter(c.cmdErrors, n, string(code))
 	}
+	n, sum, buckets := gw.DeliveryLatency.Snapshot()
+	ch <- prometheus.MustNewConstHistogram(c.deliveryLatency, n, sum, buckets)
 
 	st := c.s.hub.Stats()
 	gauge(c.subscriptions, float64(st.Clients))
