@@ -12,12 +12,12 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // execMainEnv makes the test binary run main() instead of the tests (see
@@ -186,37 +186,6 @@ func TestExitCodesAndHelp(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer for the concurrent writes of a logger or a
-// child process.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // ready reports whether a hub answers GET /readyz with 200.
 func ready(base string) bool {
 	req, _ := http.NewRequest(http.MethodGet, base+"/readyz", nil)
@@ -239,14 +208,14 @@ func TestSignalsShutDownCleanlyWithExit0(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := hubCmd(ctx, nil, "serve", "--listen", addr, "--nats-listen", "127.0.0.1:-1", "--data-dir", t.TempDir())
-			var stderr syncBuffer
+			var stderr testsupport.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
-			waitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready("http://" + addr) })
+			testsupport.WaitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready("http://" + addr) })
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
