@@ -27,6 +27,7 @@ var apiKey = regexp.MustCompile(`sh_(live|test)_([0-9A-Za-z]{12})_[0-9A-Za-z]{38
 // build info), JSON logs, and a clean stop.
 func TestREADMECommandsSucceedAgainstARealHub(t *testing.T) {
 	addr, natsAddr := freeAddr(t), freeAddr(t)
+	dataDir := t.TempDir()
 	base, natsURL := "http://"+addr, "nats://"+natsAddr
 	logs := &testsupport.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -34,14 +35,19 @@ func TestREADMECommandsSucceedAgainstARealHub(t *testing.T) {
 	served := make(chan error, 1)
 	go func() {
 		served <- runIO(ctx, []string{"serve", "--demo", "--listen", addr, "--nats-listen", natsAddr,
-			"--data-dir", t.TempDir(), "--log-format", "json"}, env(nil), io.Discard, logs)
+			"--data-dir", dataDir, "--log-format", "json"}, env(nil), io.Discard, logs)
 	}()
 
+	// The commands see the environment the image sets (Dockerfile), as
+	// `docker exec … /hub keys create --nats-url …` does: --nats-url must
+	// win over STREAMHUB_DATA_DIR, which names the running hub's locked
+	// store.
+	cliEnv := map[string]string{"STREAMHUB_DATA_DIR": dataDir, "STREAMHUB_LISTEN": "0.0.0.0:8080", "STREAMHUB_DEMO": "false"}
 	// mustCLI runs one command of the real binary to its end, as a user at
 	// a terminal would (with no deadline on its context), requiring exit 0.
 	mustCLI := func(args ...string) string {
 		t.Helper()
-		r := hub(t, nil, args...)
+		r := hub(t, cliEnv, args...)
 		if r.code != exitOK {
 			t.Fatalf("hub %s: exit %d\nstderr: %s", strings.Join(args, " "), r.code, r.stderr)
 		}
