@@ -97,13 +97,16 @@ func TestStartupFailuresAreOneLineAndExit1(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cases := []struct {
-		name, listen, dataDir string
-		want                  string
-	}{
-		{"port in use", busy.Addr().String(), t.TempDir(), "serve: cannot listen on " + busy.Addr().String() + ": address already in use"},
-		{"data dir locked by another hub", freeAddr(t), locked, "serve: data dir " + locked + " is in use by another hub"},
-		{"data dir not writable", freeAddr(t), filepath.Join(notDir, "data"), "serve: data dir " + filepath.Join(notDir, "data") + " is not writable"},
+	type startCase struct {
+		name, listen, natsListen, dataDir string
+		want                              string
+		logged                            bool // nats-server logs its own failure first
+	}
+	cases := []startCase{
+		{"port in use", busy.Addr().String(), "127.0.0.1:-1", t.TempDir(), "serve: cannot listen on " + busy.Addr().String() + ": address already in use", false},
+		{"NATS port in use", freeAddr(t), busy.Addr().String(), t.TempDir(), "serve: cannot listen on " + busy.Addr().String() + " for the embedded NATS: address already in use", true},
+		{"data dir locked by another hub", freeAddr(t), "127.0.0.1:-1", locked, "serve: data dir " + locked + " is in use by another hub", false},
+		{"data dir not writable", freeAddr(t), "127.0.0.1:-1", filepath.Join(notDir, "data"), "serve: data dir " + filepath.Join(notDir, "data") + " is not writable", false},
 	}
 	if os.Geteuid() != 0 { // root writes anywhere: the mode bits stop only others
 		ro := t.TempDir()
@@ -111,17 +114,16 @@ func TestStartupFailuresAreOneLineAndExit1(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = os.Chmod(ro, 0o700) })
-		cases = append(cases, struct{ name, listen, dataDir, want string }{
-			"data dir read-only", freeAddr(t), filepath.Join(ro, "data"), "serve: data dir " + filepath.Join(ro, "data") + " is not writable",
-		})
+		cases = append(cases, startCase{name: "data dir read-only", listen: freeAddr(t), natsListen: "127.0.0.1:-1", dataDir: filepath.Join(ro, "data"),
+			want: "serve: data dir " + filepath.Join(ro, "data") + " is not writable"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := hub(t, nil, "serve", "--listen", tc.listen, "--nats-listen", "127.0.0.1:-1", "--data-dir", tc.dataDir, "--log-level", "warn")
+			r := hub(t, nil, "serve", "--listen", tc.listen, "--nats-listen", tc.natsListen, "--data-dir", tc.dataDir, "--log-level", "warn")
 			if r.code != exitFailure {
 				t.Errorf("exit code %d, want 1", r.code)
 			}
-			if line := oneLine(t, r); strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(line, tc.want) {
+			if line := oneLine(t, r); (!tc.logged && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0) || !strings.Contains(line, tc.want) {
 				t.Errorf("stderr:\n%s\nwant one line containing %q", r.stderr, tc.want)
 			}
 		})

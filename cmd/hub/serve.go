@@ -114,6 +114,11 @@ func startupError(err error, cfg server.Config) error {
 			cause = sysErr.Err
 		}
 		return fmt.Errorf("cannot listen on %s: %w (is another hub running? choose another address with --listen)", addr, cause)
+	case cfg.NATSURL == "" && strings.Contains(err.Error(), "embedded nats-server failed to start") &&
+		strings.Contains(err.Error(), "address already in use"):
+		// nats-server reports its listen failure as text only.
+		return fmt.Errorf("cannot listen on %s for the embedded NATS: address already in use "+
+			"(is another hub running? choose another address with --nats-listen, or use a NATS server with --nats-url)", cfg.NATSListen)
 	case errors.As(err, &pathErr):
 		return fmt.Errorf("data dir %s is not writable: %s %s: %w", dataDir, pathErr.Op, pathErr.Path, pathErr.Err)
 	}

@@ -3,15 +3,19 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
@@ -184,4 +188,25 @@ func TestLatencyHistogramBuckets(t *testing.T) {
 			t.Errorf("bucket le=%v: %d, want %d", bound, buckets[bound], want)
 		}
 	}
+}
+
+// A hub that cannot start returns an error and leaves nothing running: no
+// panic from a teardown or a demo feed that used the server Start gave up.
+func TestStartFailureIsAnErrorNotAPanic(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	s, err := Start(ctx10(t), Config{Listen: busy.Addr().String(), NATSListen: "127.0.0.1:-1", DataDir: dir, Demo: true})
+	if s != nil || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Start on a busy port = %v, %v; want nil and address in use", s, err)
+	}
+	// Everything was stopped: the data dir is free for the next hub.
+	unlock, err := bus.LockStoreDir(dir)
+	if err != nil {
+		t.Fatalf("the failed hub still holds its data dir: %v", err)
+	}
+	unlock()
 }
