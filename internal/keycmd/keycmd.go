@@ -110,6 +110,7 @@ func (e *env) run(ctx context.Context, args []string) error {
 // errors wrap one when that is the cause (find it with errors.As).
 type UsageError struct{ Err error }
 
+// Error returns the mistake's description.
 func (e *UsageError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the error that describes the mistake.
