@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -58,6 +59,13 @@ func TestREADMECommandsSucceedAgainstARealHub(t *testing.T) {
 	testsupport.WaitFor(t, "hub health to pass", 30*time.Second, func() bool {
 		return hub(t, nil, "health", "--url", base, "--timeout", "1s").code == exitOK
 	})
+
+	// As the image's HEALTHCHECK runs it: no flags, the address from
+	// STREAMHUB_LISTEN (all interfaces, asked on loopback).
+	_, port, _ := net.SplitHostPort(addr)
+	if r := hub(t, map[string]string{"STREAMHUB_LISTEN": "0.0.0.0:" + port}, "health"); r.code != exitOK {
+		t.Fatalf("hub health with STREAMHUB_LISTEN=0.0.0.0:%s: exit %d %s", port, r.code, r.stderr)
+	}
 
 	// hub subscribe (demo token), then hub publish of the README's job.
 	const job = `{"tenant":"acme","job_id":"j_hello","state":"done","percent":100}`
