@@ -16,7 +16,8 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		return nil
 	}
 	err = fmt.Errorf("keys: %w", err)
-	if ue := (*keycmd.UsageError)(nil); errors.As(err, &ue) {
+	var ue *keycmd.UsageError
+	if errors.As(err, &ue) {
 		return usageError{err}
 	}
 	return err

@@ -77,7 +77,7 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdou
 
 func isHelpFlag(arg string) bool {
 	switch arg {
-	case "-h", "-help", "--help", "--h":
+	case "-h", "-help", "--help":
 		return true
 	}
 	return false

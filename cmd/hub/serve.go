@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -119,8 +120,20 @@ func startupError(err error, cfg server.Config) error {
 		// nats-server reports its listen failure as text only.
 		return fmt.Errorf("cannot listen on %s for the embedded NATS: address already in use "+
 			"(is another hub running? choose another address with --nats-listen, or use a NATS server with --nats-url)", cfg.NATSListen)
-	case errors.As(err, &pathErr):
+	case errors.As(err, &pathErr) && within(pathErr.Path, dataDir):
 		return fmt.Errorf("data dir %s is not writable: %s %s: %w", dataDir, pathErr.Op, pathErr.Path, pathErr.Err)
 	}
 	return err
+}
+
+// within reports whether path is dir, inside it or one of its parents (a
+// parent that cannot be created is the data dir's failure too).
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	inside := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+string(filepath.Separator)) }
+	return inside(p, d) || inside(d, p)
 }
