@@ -46,6 +46,9 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return versionCmd(args[1:], stdout, stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -91,7 +94,7 @@ commands:
   publish    publish a message to NATS, as an ingestor would
   subscribe  print the events of subject patterns from a running hub
   health     check that a running hub is ready (exit 0) or not (exit 1)
-  version    print the version, commit and Go version
+  version    print the version, commit and Go version (also --version)
   bench      measure the hub against nats-server's WebSocket listener, on loopback
   help       this text
 

@@ -146,6 +146,7 @@ func TestExitCodesAndHelp(t *testing.T) {
 		{args: []string{"-h"}, stdout: "commands:"},
 		{args: []string{"help"}, stdout: "commands:"},
 		{args: []string{"version"}, stdout: runtime.Version()},
+		{args: []string{"--version"}, stdout: runtime.Version()},
 		{args: []string{"serve", "-h"}},
 		{args: []string{"keys", "-h"}},
 		{args: []string{"frobnicate"}, code: exitUsage, stderrLine: `hub: unknown command "frobnicate"`},
