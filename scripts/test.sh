@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The browser tests come last but need Chromium: find it first, so that a
+# missing one is said in the first second, not after every other test.
+CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+if [ -z "$CHROMIUM" ] || [ ! -x "$CHROMIUM" ]; then
+  echo "make test needs Chromium for the browser tests, and none was found." >&2
+  echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) or point CHROMIUM at one." >&2
+  exit 1
+fi
+
 step "web: install and build (the hub embeds the build)"
 make web
 
@@ -30,11 +39,6 @@ step "web: unit tests (vitest)"
 
 step "browser end-to-end tests against the built hub"
 go build -o bin/hub ./cmd/hub
-CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
-if [ -z "$CHROMIUM" ]; then
-  echo "no Chromium found: install it (Debian: apt-get install chromium) or set CHROMIUM" >&2
-  exit 1
-fi
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 # A free loopback port for the hub under test (the e2e restarts it on the same one).

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,10 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
 )
+
+// publishTimeout bounds connecting to NATS and its confirmation of the
+// message.
+const publishTimeout = 5 * time.Second
 
 // publish sends one message to NATS the way an ingestor would, with the
 // upstream headers the hub understands.
@@ -31,13 +34,13 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
-		return errors.New("publish: need a subject and a JSON payload")
+		return usageErrorf("publish: need a subject and a JSON payload")
 	}
 	subject, data := fs.Arg(0), fs.Arg(1)
 	if err := fanout.ValidateSubject(subject); err != nil {
-		return fmt.Errorf("publish: %w", err)
+		return usageErrorf("publish: %w", err)
 	}
-	nc, err := nats.Connect(*url, nats.Name("streamhub-publish"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(*url, nats.Name("streamhub-publish"), nats.Timeout(publishTimeout))
 	if err != nil {
 		return fmt.Errorf("publish: connect to %s: %w", *url, err)
 	}
@@ -51,8 +54,12 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	if err := nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	if err := nc.FlushWithContext(ctx); err != nil {
-		return fmt.Errorf("publish: flush: %w", err)
+	// FlushWithContext needs a deadline; the server's answer to the flush's
+	// PING is what confirms the message reached NATS.
+	fctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := nc.FlushWithContext(fctx); err != nil {
+		return fmt.Errorf("publish: NATS did not confirm the message: %w", err)
 	}
 	fmt.Fprintf(stdout, "published %d bytes to %s\n", len(data), subject)
 	return nil

@@ -55,7 +55,7 @@ const (
 type Counters struct {
 	KeysCreated   atomic.Uint64
 	KeysRotated   atomic.Uint64
-	KeysRevoked   atomic.Uint64
+	KeysRevoked   atomic.Uint64 // revocations seen by this store, made here or by another process
 	KeysExpired   atomic.Uint64 // expiry events seen by this hub instance
 	AuthOK        atomic.Uint64 // successful key authentications
 	TokensIssued  atomic.Uint64
@@ -112,6 +112,15 @@ func newAuditor(log *slog.Logger) *auditor {
 	return &auditor{log: log, failLimit: rate.NewLimiter(auditFailuresPerSec, auditFailuresBurst)}
 }
 
+// expiresAttr is the expires attribute of a key: "never" for a key without
+// an expiry, whose zero time would otherwise read as year 1.
+func expiresAttr(t time.Time) slog.Attr {
+	if t.IsZero() {
+		return slog.String(AttrExpires, "never")
+	}
+	return slog.Time(AttrExpires, t)
+}
+
 func (a *auditor) event(event string, attrs ...slog.Attr) {
 	a.log.LogAttrs(context.Background(), slog.LevelInfo, AuditMessage, append([]slog.Attr{slog.String(AttrEvent, event)}, attrs...)...)
 }
@@ -119,17 +128,18 @@ func (a *auditor) event(event string, attrs ...slog.Attr) {
 func (a *auditor) created(r *KeyRecord) {
 	a.c.KeysCreated.Add(1)
 	a.event(EventKeyCreated, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name),
-		slog.String(AttrEnv, r.Env), slog.Time(AttrExpires, r.Expires))
+		slog.String(AttrEnv, r.Env), expiresAttr(r.Expires))
 }
 
 func (a *auditor) rotated(old, nu *KeyRecord) {
 	a.c.KeysRotated.Add(1)
 	a.event(EventKeyRotated, slog.String(AttrKeyID, old.ID), slog.String(AttrNewKeyID, nu.ID),
-		slog.Time(AttrExpires, old.Expires))
+		expiresAttr(old.Expires))
 }
 
+// revoked logs a revocation this store made; KeysRevoked counts every
+// revocation the store sees (applyLocked), wherever it was made.
 func (a *auditor) revoked(r *KeyRecord) {
-	a.c.KeysRevoked.Add(1)
 	a.event(EventKeyRevoked, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name))
 }
 

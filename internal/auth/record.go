@@ -128,7 +128,7 @@ func (r KeyRecord) LogValue() slog.Value {
 		slog.String("name", r.Name),
 		slog.String("env", r.Env),
 		slog.Bool("revoked", r.Revoked),
-		slog.Time("expires", r.Expires),
+		expiresAttr(r.Expires),
 	)
 }
 

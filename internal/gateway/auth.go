@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Identity is who a connection authenticated as, and what it may do.
@@ -134,10 +135,10 @@ func writeHTTPError(w http.ResponseWriter, err error) {
 		if ae.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="streamhub"`)
 		}
-		http.Error(w, ae.Error(), ae.Status)
+		protocol.WriteHTTPError(w, ae.Status, protocol.CodeForHTTPStatus(ae.Status), ae.Msg)
 		return
 	}
-	http.Error(w, "gateway: authentication unavailable", http.StatusServiceUnavailable)
+	protocol.WriteHTTPError(w, http.StatusServiceUnavailable, protocol.CodeInternal, "authentication unavailable")
 }
 
 func closeReasonOf(err error) fanout.CloseReason {

@@ -121,7 +121,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.draining {
 		g.mu.Unlock()
 		g.counters.Rejected.Add(1)
-		http.Error(w, "streamhub: shutting down; reconnect to another instance", http.StatusServiceUnavailable)
+		protocol.WriteHTTPError(w, http.StatusServiceUnavailable, protocol.CodeInternal, "shutting down; reconnect to another instance")
 		return
 	}
 	g.conns.Add(1)
@@ -130,7 +130,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, r.Host, g.cfg.AllowedOrigins) {
 		g.counters.Rejected.Add(1)
-		http.Error(w, "gateway: origin not allowed", http.StatusForbidden)
+		protocol.WriteHTTPError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
 		return
 	}
 	id, err := g.preAuthenticate(r)
@@ -197,6 +197,8 @@ type Counters struct {
 	Open     atomic.Int64  // connections being served now
 	Commands atomic.Uint64 // commands received
 	Errors   errorCounts   // error answers by code
+	// DeliveryLatency is the ingest-to-write latency of written batches.
+	DeliveryLatency LatencyHistogram
 }
 
 type errorCounts struct {

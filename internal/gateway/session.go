@@ -75,7 +75,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType}, s.enc)
+	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency}, s.enc)
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return

@@ -56,7 +56,8 @@ type env struct {
 // (create, list, show, revoke, rotate) and its flags. Results go to stdout;
 // usage, flag errors and the store's audit lines go to stderr. -h prints
 // usage and returns nil. Errors are prefixed "keycmd:" and never contain a
-// secret. ctx bounds the command (which also gives up after 30 s).
+// secret; mistakes in args wrap a *UsageError. ctx bounds the command
+// (which also gives up after 30 s).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -81,7 +82,7 @@ func (e *env) run(ctx context.Context, args []string) error {
 	if top.NArg() == 0 || top.Arg(0) == "help" {
 		e.usage()
 		if top.NArg() == 0 {
-			return errors.New("keycmd: missing command (create, list, show, revoke or rotate)")
+			return usage(errors.New("keycmd: missing command (create, list, show, revoke or rotate)"))
 		}
 		return nil
 	}
@@ -101,17 +102,30 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return run(ctx, e, pos)
 	}
 	e.usage()
-	return fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke or rotate)", name)
+	return usage(fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke or rotate)", name))
 }
+
+// UsageError is a mistake in the command line: a bad flag, a missing or
+// unexpected argument, an unknown command. The command did nothing. Run's
+// errors wrap one when that is the cause (find it with errors.As).
+type UsageError struct{ Err error }
+
+// Error returns the mistake's description.
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error that describes the mistake.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(err error) error { return &UsageError{Err: err} }
 
 func helpOrErr(err error, cmd string) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if cmd == "" {
-		return fmt.Errorf("keycmd: %w", err)
+		return usage(fmt.Errorf("keycmd: %w", err))
 	}
-	return fmt.Errorf("keycmd: %s: %w", cmd, err)
+	return usage(fmt.Errorf("keycmd: %s: %w", cmd, err))
 }
 
 func (e *env) usage() {

@@ -57,7 +57,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, p := range req.Subscribe {
 		if err := fanout.ValidatePattern(p); err != nil {
-			writeAPIError(w, badRequest("subscribe[%d]: %v", i, err))
+			writeAPIError(w, invalidSubject("subscribe[%d]: %v", i, err))
 			return
 		}
 	}
@@ -161,7 +161,7 @@ func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, err
 	}
 	for i, m := range msgs {
 		if err := fanout.ValidateSubject(m.Subject); err != nil {
-			return nil, badRequest("message %d: %v", i, err)
+			return nil, invalidSubject("message %d: %v", i, err)
 		}
 		if protocol.ReservedSubject(m.Subject) {
 			return nil, badRequest("message %d: subjects starting with $ or _INBOX belong to NATS itself", i)
@@ -173,13 +173,25 @@ func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, err
 	return msgs, nil
 }
 
-type apiError struct {
-	Error string `json:"error"`
-}
-
 func badRequest(format string, args ...any) error {
 	return gateway.NewAuthError(http.StatusBadRequest, fanout.ReasonProtocolError, format, args...)
 }
+
+// invalidSubject is a bad request about a subject: its body's code is
+// invalid_subject, as in an "error" frame.
+func invalidSubject(format string, args ...any) error {
+	return codedError{code: protocol.CodeInvalidSubject, err: badRequest(format, args...)}
+}
+
+// codedError gives an API error a more precise code than its HTTP status
+// implies (protocol.CodeForHTTPStatus).
+type codedError struct {
+	code protocol.ErrorCode
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
 
 func authOrRequestError(err error) error {
 	if errors.Is(err, auth.ErrInvalidRequest) {
@@ -205,16 +217,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return nil
 }
 
+// writeAPIError answers err as {"code","message"} (protocol.HTTPError).
 func writeAPIError(w http.ResponseWriter, err error) {
 	var ae *gateway.AuthError
 	status, msg := http.StatusInternalServerError, "internal error"
 	if errors.As(err, &ae) {
 		status, msg = ae.Status, ae.Msg
 	}
+	code := protocol.CodeForHTTPStatus(status)
+	var ce codedError
+	if errors.As(err, &ce) {
+		code = ce.code
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="streamhub"`)
 	}
-	writeJSON(w, status, apiError{Error: msg})
+	protocol.WriteHTTPError(w, status, code, msg)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,11 +14,22 @@ import (
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
+// DefaultListen is the HTTP address of a hub whose Config.Listen is empty.
+const DefaultListen = "127.0.0.1:8080"
+
+// BuildInfo identifies the binary a hub runs, for the streamhub_build_info
+// metric. Empty fields are exported as "unknown".
+type BuildInfo struct {
+	Version   string // release version, or "dev"
+	Commit    string // VCS revision the binary was built from
+	GoVersion string // the Go toolchain, as runtime.Version reports it
+}
+
 // Config is everything a hub instance needs. The zero value of each field
 // means the default documented on it.
 type Config struct {
 	// Listen is the HTTP address (WebSocket, health, metrics, dashboard).
-	// Default 127.0.0.1:8080. Port 0 picks a free port (see Server.Addr).
+	// Default DefaultListen (127.0.0.1:8080). Port 0 picks a free port (see Server.Addr).
 	Listen string
 	// NATSURL lists the NATS servers to use (comma-separated). Empty means
 	// start an embedded nats-server (with JetStream) in this process.
@@ -50,11 +61,14 @@ type Config struct {
 
 	// Logger receives the hub's logs. Nil discards.
 	Logger *slog.Logger
+	// Build is exported as streamhub_build_info; empty fields read
+	// "unknown".
+	Build BuildInfo
 }
 
 func (c Config) withDefaults() Config {
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
+		c.Listen = DefaultListen
 	}
 	if c.NATSListen == "" {
 		c.NATSListen = "127.0.0.1:4222"
@@ -67,6 +81,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, f := range []*string{&c.Build.Version, &c.Build.Commit, &c.Build.GoVersion} {
+		if *f == "" {
+			*f = "unknown"
+		}
 	}
 	return c
 }

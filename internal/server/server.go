@@ -52,12 +52,16 @@ type Server struct {
 // Start brings a hub up: NATS, streams, the hub and its gateway, the demo
 // feeds when configured, and the HTTP listener. On error, whatever it
 // started is stopped again.
-func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+//
+// The returned server is nil exactly when err is not nil. s is not a named
+// result on purpose: "return nil, err" must not clear the server that the
+// deferred teardown and the demo goroutine still use.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s = &Server{cfg: cfg, log: cfg.Logger, serveErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger, serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.teardown()
