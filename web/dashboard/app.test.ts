@@ -90,11 +90,12 @@ describe('Dashboard', () => {
       ],
     });
     d.flush();
-    expect(q('[data-testid="tick-row-coinbase-BTC-USD"] [data-testid="last"]')?.textContent).toBe('67012.30');
+    expect(q('[data-testid="tick-row-coinbase-BTC-USD"] [data-testid="last"]')?.textContent).toBe('67,012.30');
     expect(q('[data-testid="block-row"]')?.dataset['height']).toBe('21000000');
     expect(q('[data-testid="block-row"] [data-testid="tx-count"]')?.textContent).toBe('153 tx');
     expect(q('[data-testid="reorg-row"]')?.textContent).toContain('depth 2');
     expect(q('[data-testid="transfer-row"]')?.textContent).toContain('$1.25M');
+    expect(q('[data-testid="transfer-row"]')?.textContent).toContain('1,250,000.00 USDC');
     expect(q('[data-testid="job-row"]')?.dataset['state']).toBe('done');
   });
 

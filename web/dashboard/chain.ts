@@ -2,7 +2,7 @@
 
 import type { BlockEvent, ReorgEvent, TransferEvent } from '../client/index.js';
 import { h, setText } from './dom.js';
-import { fmtDuration, fmtInt, fmtUsd, shortHash } from './format.js';
+import { fmtDecimal, fmtDuration, fmtInt, fmtUsd, fmtUsdExact, shortHash } from './format.js';
 
 /** Settings of ChainPanel; zero fields take the defaults. */
 export interface ChainOptions {
@@ -97,8 +97,8 @@ export class ChainPanel {
     const el = h(
       'li',
       { class: 'transfer', 'data-testid': 'transfer-row' },
-      h('span', { class: 'usd' }, fmtUsd(usd)),
-      h('span', { class: 'asset' }, `${d.amount} ${d.asset}`),
+      h('span', { class: 'usd', title: fmtUsdExact(usd) }, fmtUsd(usd)),
+      h('span', { class: 'asset' }, `${fmtDecimal(d.amount)} ${d.asset}`),
       h('span', { class: 'addr', title: `${d.from} → ${d.to}` }, `${shortHash(d.from)} → ${shortHash(d.to)}`),
       h('span', { class: 'height' }, `#${fmtInt(d.block_height)}`),
     );

@@ -34,7 +34,7 @@ describe('MarketBoard', () => {
     const ids = [...b.el.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-testid'));
     expect(ids).toEqual(['tick-row-binance-BTC-USD', 'tick-row-coinbase-BTC-USD', 'tick-row-coinbase-ETH-USD']);
     const row = b.el.querySelector('[data-testid="tick-row-coinbase-BTC-USD"]');
-    expect(row?.querySelector('[data-testid="last"]')?.textContent).toBe('67671.01');
+    expect(row?.querySelector('[data-testid="last"]')?.textContent).toBe('67,671.01');
     expect(row?.querySelector<HTMLElement>('[data-testid="last"]')?.dataset['dir']).toBe('up');
     expect(row?.querySelector('[data-testid="change"]')?.textContent).toBe('+1.00%');
     expect(row?.querySelector('[data-testid="bid"]')?.textContent).toBe('1.0');
