@@ -60,6 +60,14 @@ export function decimalsOf(s: string): number {
   return i < 0 ? 0 : Math.min(8, s.length - i - 1);
 }
 
+/** fmtSpan names a length of time roughly: "45 s", "5 min", "2 h". */
+export function fmtSpan(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
+
 /** fmtUsd formats a decimal string amount of dollars compactly ($1.25M). */
 export function fmtUsd(v: string | number): string {
   const n = typeof v === 'number' ? v : Number.parseFloat(v);
