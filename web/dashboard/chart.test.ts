@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TickEvent } from '../client/index.js';
 import { ChartPanel } from './chart.js';
+import { tickEvent } from './events.testutil.js';
 import { MarketBoard, type MarketRow } from './market.js';
 
 type Range = { from: number; to: number };
@@ -35,19 +36,7 @@ function fakeLib() {
 const T0 = 1_700_000_000; // Unix seconds
 
 function tick(sec: number, last: string): TickEvent {
-  const ts = sec * 1000;
-  return {
-    kind: 'tick',
-    subject: 'ticks.binance.BTC-USD',
-    epoch: 1,
-    seq: 1,
-    ts,
-    ingest: ts,
-    sent: ts,
-    received: ts,
-    critical: false,
-    data: { venue: 'binance', symbol: 'BTC-USD', bid: last, ask: last, last, size: '0.1', ts },
-  };
+  return tickEvent('binance', 'BTC-USD', last, sec * 1000, last, last);
 }
 
 /** feed sends one tick a second for [from, to) and pushes each to the chart. */
@@ -61,11 +50,14 @@ function feed(board: MarketBoard, chart: ChartPanel, from: number, to: number): 
   return row;
 }
 
+function setup() {
+  const { calls, load } = fakeLib();
+  return { calls, board: new MarketBoard(() => {}), chart: new ChartPanel(() => {}, load) };
+}
+
 describe('ChartPanel', () => {
   it('follows the data: fits while short, then rolls the last 5 minutes', async () => {
-    const { calls, load } = fakeLib();
-    const board = new MarketBoard(() => {});
-    const chart = new ChartPanel(() => {}, load);
+    const { calls, board, chart } = setup();
     const row = feed(board, chart, T0, T0 + 5); // opened early: 5 s of data
     await chart.open(row);
     expect(calls.ranges.at(-1)).toEqual({ from: T0, to: T0 + 4 });
@@ -81,9 +73,7 @@ describe('ChartPanel', () => {
   });
 
   it('applies the window picked with the buttons, and the next updates keep it', async () => {
-    const { calls, load } = fakeLib();
-    const board = new MarketBoard(() => {});
-    const chart = new ChartPanel(() => {}, load);
+    const { calls, board, chart } = setup();
     const row = feed(board, chart, T0, T0 + 1200);
     await chart.open(row);
     const one = chart.el.querySelector<HTMLButtonElement>('[data-testid="chart-window-60"]');
@@ -96,9 +86,7 @@ describe('ChartPanel', () => {
   });
 
   it('fits a lone point, and labels prices with separators at the row precision', async () => {
-    const { calls, load } = fakeLib();
-    const board = new MarketBoard(() => {});
-    const chart = new ChartPanel(() => {}, load);
+    const { calls, board, chart } = setup();
     const row = feed(board, chart, T0, T0 + 1);
     await chart.open(row);
     expect(calls.ranges).toHaveLength(0);
@@ -109,9 +97,7 @@ describe('ChartPanel', () => {
   });
 
   it('ignores updates of other rows', async () => {
-    const { calls, load } = fakeLib();
-    const board = new MarketBoard(() => {});
-    const chart = new ChartPanel(() => {}, load);
+    const { calls, board, chart } = setup();
     await chart.open(feed(board, chart, T0, T0 + 10));
     const before = calls.ranges.length;
     const other = board.update({ ...tick(T0 + 11, '1.00'), subject: 'ticks.coinbase.BTC-USD', data: { ...tick(T0 + 11, '1.00').data, venue: 'coinbase' } });

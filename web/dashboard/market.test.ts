@@ -1,21 +1,11 @@
 // @vitest-environment jsdom
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TickEvent } from '../client/index.js';
+import { tickEvent } from './events.testutil.js';
 import { MarketBoard, type MarketRow } from './market.js';
 
 function tick(venue: string, symbol: string, last: string, ts = 1_700_000_000_000): TickEvent {
-  return {
-    kind: 'tick',
-    subject: `ticks.${venue}.${symbol}`,
-    epoch: 1,
-    seq: 1,
-    ts,
-    ingest: ts,
-    sent: ts,
-    received: ts,
-    critical: false,
-    data: { venue, symbol, bid: '1.0', ask: '1.2', last, size: '0.1', ts },
-  };
+  return tickEvent(venue, symbol, last, ts);
 }
 
 beforeAll(() => {

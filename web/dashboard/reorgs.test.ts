@@ -1,24 +1,14 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
 import type { ReorgEvent } from '../client/index.js';
+import { reorgEvent } from './events.testutil.js';
 import { ReorgNotices } from './reorgs.js';
 
 const OLD = '0x' + 'ab'.repeat(32);
 const NEW = '0x' + 'cd'.repeat(32);
 
 function reorg(at: number, fork = 21_000_000, depth = 2): ReorgEvent {
-  return {
-    kind: 'reorg',
-    subject: 'chain.eth.reorg',
-    epoch: 1,
-    seq: 1,
-    ts: at,
-    ingest: at,
-    sent: at,
-    received: at,
-    critical: true,
-    data: { network: 'eth', depth, fork_height: fork, old_head: OLD, new_head: NEW, ts: at },
-  };
+  return reorgEvent(at, fork, depth, OLD, NEW);
 }
 
 function setup(opts = {}) {
