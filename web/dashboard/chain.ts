@@ -96,7 +96,7 @@ export class ChainPanel {
     if (!Number.isFinite(usd) || usd < this.opts.largeTransferUsd) return;
     const el = h(
       'li',
-      { class: 'transfer', 'data-testid': 'transfer-row' },
+      { class: 'transfer', 'data-testid': 'transfer-row', title: `block #${fmtInt(d.block_height)}` },
       h('span', { class: 'usd', title: fmtUsdExact(usd) }, fmtUsd(usd)),
       h('span', { class: 'asset' }, `${fmtDecimal(d.amount)} ${d.asset}`),
       h('span', { class: 'addr' }, hashEl(d.from), h('span', { class: 'arrow' }, '→'), hashEl(d.to)),
