@@ -170,6 +170,10 @@ function chartState(page) {
  */
 export async function chartFollows(page, minSpanS, log) {
   const slack = 3;
+  await poll('the chart to report what it shows', 5_000, async () => {
+    const s = await chartState(page);
+    return Number.isFinite(s.from) && Number.isFinite(s.dataTo);
+  });
   await poll(`${minSpanS} s of chart data`, (minSpanS + 90) * 1000, async () => {
     const s = await chartState(page);
     return s.dataTo - s.dataFrom >= minSpanS;
