@@ -27,6 +27,9 @@ describe('format', () => {
     expect(shortHash('0x12')).toBe('0x12');
     expect(fmtMs(12.6)).toBe('13 ms');
     expect(fmtMs(undefined)).toBe('—');
+    expect(fmtMs(0.2)).toBe('<1 ms');
+    expect(fmtMs(0)).toBe('<1 ms');
+    expect(fmtMs(-3)).toBe('-3 ms'); // clock skew stays visible
     expect(fmtRate(83.25)).toBe('83.3/s');
     expect(fmtRate(1234.5)).toBe('1235/s');
   });

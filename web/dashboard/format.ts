@@ -92,9 +92,10 @@ export function shortHash(h: string | undefined): string {
   return h.length > 14 ? `${h.slice(0, 6)}…${h.slice(-4)}` : h;
 }
 
-/** fmtMs formats a latency in ms. */
+/** fmtMs formats a latency in ms; under half a millisecond is "<1 ms" (stamps are whole ms). */
 export function fmtMs(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '—';
+  if (ms >= 0 && ms < 0.5) return '<1 ms';
   return `${Math.round(ms)} ms`;
 }
 
