@@ -23,6 +23,7 @@ fuzz ./internal/protocol FuzzDecodeCommandJSON
 fuzz ./internal/protocol FuzzDecodeCommandMsgpack
 fuzz ./internal/protocol FuzzCheckMsgpack
 fuzz ./internal/fanout FuzzValidatePattern
+fuzz ./internal/fanout FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
 
 step "web: unit tests (vitest)"
