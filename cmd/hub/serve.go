@@ -33,7 +33,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.Int64Var(&cfg.Streams.ChainMaxBytes, "chain-max-bytes", 256<<20, "size bound of the CHAIN stream; the oldest messages go first")
 	fs.Int64Var(&cfg.Streams.JobsMaxBytes, "jobs-max-bytes", 256<<20, "size bound of the JOBS stream; the oldest messages go first")
 	proxies := fs.String("trusted-proxies", "", "networks (CIDRs, comma-separated) whose X-Forwarded-For is believed when checking a key's allowed networks")
-	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (the hub's own host is always allowed)")
+	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (besides --public-origin)")
+	public := fs.String("public-origin", "", "origins browsers reach this hub at, comma-separated, each exactly scheme://host[:port] (default: http://127.0.0.1:PORT and http://localhost:PORT of --listen)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -58,6 +59,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
+	}
+	if *public != "" {
+		cfg.PublicOrigins = strings.Split(*public, ",")
 	}
 	if cfg.InsecureNoAuth {
 		cfg.Logger.Warn("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach the hub can subscribe")

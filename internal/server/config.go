@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
@@ -37,6 +39,15 @@ type Config struct {
 	// subscribe to anything. Only for local development. Without it every
 	// client needs an API key or a browser token.
 	InsecureNoAuth bool
+	// PublicOrigins are the origins, "scheme://host[:port]", that browsers
+	// reach this hub at (its dashboard's page); WebSocket upgrades from
+	// them are allowed (see Gateway.AllowedOrigins for others). Default:
+	// the listen address's http origins on loopback,
+	// http://127.0.0.1:PORT and http://localhost:PORT (and
+	// http://[::1]:PORT), plus http://IP:PORT when listening on one
+	// specific other address. A hub reached by any other name (a DNS
+	// name, https behind a proxy) must list it.
+	PublicOrigins []string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when checking a key's allowed networks. Default none.
 	TrustedProxies []netip.Prefix
@@ -50,6 +61,23 @@ type Config struct {
 
 	// Logger receives the hub's logs. Nil discards.
 	Logger *slog.Logger
+}
+
+// defaultPublicOrigins are the http origins of the listener's address
+// addr when no public origin is configured: the loopback names of its port
+// (what a browser on this machine uses), and the address itself when it is
+// one specific non-loopback IP.
+func defaultPublicOrigins(addr net.Addr) []string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	port := strconv.Itoa(tcp.Port)
+	out := []string{"http://127.0.0.1:" + port, "http://localhost:" + port, "http://[::1]:" + port}
+	if ip := tcp.IP; ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
+		out = append(out, "http://"+net.JoinHostPort(ip.String(), port))
+	}
+	return out
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +107,11 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); c.NATSURL == "" && err != nil {
 		return fmt.Errorf("server: NATS listen address %q: %w", c.NATSListen, err)
+	}
+	for _, o := range c.PublicOrigins {
+		if !auth.ValidOrigin(o) {
+			return fmt.Errorf("server: public origin %q: want scheme://host[:port] with http or https", o)
+		}
 	}
 	return nil
 }

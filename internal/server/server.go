@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,16 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		gcfg.Auth = s.auth
 	}
+	// Listening before the gateway exists gives it the actual port for
+	// its default public origins; connections wait for Serve below.
+	s.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen: %w", err)
+	}
+	gcfg.PublicOrigins = cfg.PublicOrigins
+	if len(gcfg.PublicOrigins) == 0 {
+		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr())
+	}
 	s.gateway = gateway.New(s.hub, gcfg)
 	if s.auth != nil {
 		// Registered after the gateway exists; the store's initial load is
@@ -122,10 +133,6 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}()
 	}
 
-	s.listener, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen: %w", err)
-	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -138,7 +145,8 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 			s.serveErr <- fmt.Errorf("server: http: %w", err)
 		}
 	}()
-	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo)
+	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo,
+		"public_origins", strings.Join(gcfg.PublicOrigins, ","))
 	return s, nil
 }
 
@@ -239,6 +247,8 @@ func (s *Server) teardown() {
 	}
 	if s.http != nil && s.listener != nil {
 		_ = s.http.Close()
+	} else if s.listener != nil {
+		_ = s.listener.Close() // Start failed between Listen and Serve
 	}
 	s.bg.Wait()
 	if s.router != nil {
