@@ -53,6 +53,20 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
 	ShutdownTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers, so that a
+	// client cannot hold a connection by sending them slowly. Default 5 s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole ordinary request, body included
+	// (POST /v1/tokens, /v1/publish). WebSocket connections are not
+	// affected: net/http lifts a connection's deadlines when the upgrade
+	// hijacks it (a test holds it to that).
+	// Default 30 s.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no next
+	// request for this long, so idle connections cannot pile up and use
+	// every file descriptor. WebSocket connections are not affected (they
+	// have their heartbeat). Default 60 s.
+	IdleTimeout time.Duration
 
 	Fanout  fanout.Config
 	Gateway gateway.Config
@@ -92,6 +106,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

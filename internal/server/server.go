@@ -135,7 +135,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 
 	s.http = &http.Server{
 		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout, // net/http lifts the deadlines of a hijacked (upgraded) connection
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.bg.Add(1)
