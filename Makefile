@@ -7,7 +7,7 @@
 # Build the dashboard when its sources are newer than the build, then run the
 # hub with demo feeds on http://127.0.0.1:8080 (embedded NATS on 127.0.0.1:4222).
 run: web
-	go run ./cmd/hub serve $(ARGS)
+	go run ./cmd/hub serve --demo $(ARGS)
 
 test:
 	./scripts/test.sh

@@ -66,13 +66,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // handleDemoToken gives the dashboard a read-only token for the demo streams
 // without any key handling. It exists only in demo mode.
-func (s *Server) handleDemoToken(w http.ResponseWriter, _ *http.Request) {
+// Each source address has a token rate (429 past it) and its issues are
+// audited in aggregate (see demoGuard).
+func (s *Server) handleDemoToken(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.demo.admitToken(w, auth.ClientIP(r, s.auth.trusted)) {
+		return
+	}
 	rec, ok := s.auth.store.Get(s.demoKeyID)
 	if !ok {
 		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "demo key unavailable"))
 		return
 	}
-	s.issueToken(w, &rec, auth.TokenRequest{})
+	s.issueToken(w, &rec, auth.TokenRequest{Unaudited: true})
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, rec *auth.KeyRecord, req auth.TokenRequest) {

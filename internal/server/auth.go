@@ -20,6 +20,7 @@ type authenticator struct {
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	trusted []netip.Prefix
+	demo    *demoGuard // nil unless in demo mode
 
 	cancelWatch func() // stops onKeyChange notifications
 }
@@ -75,6 +76,12 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 	}
 	if err := a.acquire(id); err != nil {
 		return nil, err
+	}
+	if a.demo != nil && id.KeyID == a.demo.keyID {
+		if err := a.demo.acquireConn(a.limiter, id, auth.ClientIP(r, a.trusted)); err != nil {
+			id.Release()
+			return nil, err
+		}
 	}
 	return id, nil
 }

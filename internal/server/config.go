@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,8 +32,26 @@ type Config struct {
 	NATSListen string
 	// DataDir holds the embedded server's JetStream store. Default ./data.
 	DataDir string
-	// Demo runs the synthetic feeds (ticks, chain, jobs) against NATS.
+	// Demo runs the synthetic feeds (ticks, chain, jobs) against NATS and
+	// serves POST /v1/demo/token: read-only tokens for anyone who asks.
+	// Default off. It is refused (Validate) unless Listen is a loopback
+	// address and NATS is the embedded server: the feeds publish fake data
+	// on real subject names, and the endpoint needs no credentials.
 	Demo bool
+	// DemoTokenRate and DemoTokenBurst bound POST /v1/demo/token per
+	// source address (an IPv6 source is its /64), as a token bucket; past
+	// them the answer is 429 with Retry-After. Defaults 1 per second,
+	// burst 20.
+	DemoTokenRate  float64
+	DemoTokenBurst int
+	// DemoConnsPerSource caps the demo connections of one source address,
+	// so that no caller takes every demo slot (the demo key's connection
+	// limit). Default 10.
+	DemoConnsPerSource int
+	// DemoAuditInterval is how often the demo token endpoint writes its
+	// audit lines: one per source with the counts of tokens issued and
+	// requests refused. Default 1 min.
+	DemoAuditInterval time.Duration
 	// DemoConfig tunes the demo feeds; zero fields take upstream's defaults.
 	DemoConfig upstream.Config
 	// InsecureNoAuth serves without authentication: every connection may
@@ -107,6 +126,18 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.DemoTokenRate <= 0 {
+		c.DemoTokenRate = 1
+	}
+	if c.DemoTokenBurst <= 0 {
+		c.DemoTokenBurst = 20
+	}
+	if c.DemoConnsPerSource <= 0 {
+		c.DemoConnsPerSource = 10
+	}
+	if c.DemoAuditInterval <= 0 {
+		c.DemoAuditInterval = time.Minute
+	}
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = 5 * time.Second
 	}
@@ -130,6 +161,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); c.NATSURL == "" && err != nil {
 		return fmt.Errorf("server: NATS listen address %q: %w", c.NATSListen, err)
+	}
+	if c.Demo && c.NATSURL != "" {
+		return errors.New("server: demo mode runs only with the embedded NATS: its feeds publish fake data on real subject names (drop --demo or --nats-url)")
+	}
+	if c.Demo && !loopbackListen(c.Listen) {
+		return fmt.Errorf("server: demo mode runs only on a loopback listen address, not %q: it hands out tokens without credentials (drop --demo or listen on 127.0.0.1)", c.Listen)
 	}
 	for _, o := range c.PublicOrigins {
 		if !auth.ValidOrigin(o) {

@@ -124,6 +124,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		s.demo = upstream.NewDemo(s.conn.NATS(), dcfg)
 		demoCtx, cancel := context.WithCancel(context.Background())
 		s.cancelDemo = cancel
+		s.startDemoAudit(demoCtx)
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
@@ -196,14 +197,23 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	for _, rec := range store.List() {
 		if rec.Name == demoKeyName && rec.Active(now) {
 			s.demoKeyID = rec.ID
-			return nil
+			break
 		}
 	}
-	_, rec, err := store.Create(ctx, auth.CreateRequest{Name: demoKeyName, Env: auth.EnvTest, Subscribe: demoScopes})
-	if err != nil {
-		return fmt.Errorf("server: demo key: %w", err)
+	if s.demoKeyID == "" {
+		_, rec, err := store.Create(ctx, auth.CreateRequest{Name: demoKeyName, Env: auth.EnvTest, Subscribe: demoScopes})
+		if err != nil {
+			return fmt.Errorf("server: demo key: %w", err)
+		}
+		s.demoKeyID = rec.ID
 	}
-	s.demoKeyID = rec.ID
+	s.auth.demo = &demoGuard{
+		sources:  newDemoSources(s.cfg.DemoTokenRate, s.cfg.DemoTokenBurst, maxDemoSources),
+		keyID:    s.demoKeyID,
+		maxConns: s.cfg.DemoConnsPerSource,
+		interval: s.cfg.DemoAuditInterval,
+		log:      s.log,
+	}
 	return nil
 }
 
