@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/server"
 )
 
@@ -19,6 +20,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var cfg server.Config
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP address for WebSocket clients, health, metrics and the dashboard")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
+	natsCreds := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (the embedded server's are in --data-dir)`)
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
@@ -56,6 +58,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			return fmt.Errorf("serve: --trusted-proxies: %w", err)
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+	}
+	if *natsCreds != "" {
+		creds, err := bus.ReadCredentials(*natsCreds)
+		if err != nil {
+			return fmt.Errorf("serve: --nats-creds: %w", err)
+		}
+		cfg.NATSCredentials = creds
 	}
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")

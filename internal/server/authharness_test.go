@@ -310,7 +310,7 @@ func failures(s *Server, reason string) uint64 {
 // outside ingestor would.
 func natsPublisher(t testing.TB, s *Server) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.NATSURL(), nats.MaxReconnects(0))
+	nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option(), nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,11 +26,17 @@ type Config struct {
 	// NATSURL lists the NATS servers to use (comma-separated). Empty means
 	// start an embedded nats-server (with JetStream) in this process.
 	NATSURL string
+	// NATSCredentials are presented to the servers of NATSURL. Default
+	// none (a URL may carry its own user info). The embedded server needs
+	// none here: the hub uses the credentials it generated in DataDir.
+	NATSCredentials bus.Credentials
 	// NATSListen is the embedded server's client address, so external
 	// publishers and the nats CLI can reach it. Default 127.0.0.1:4222;
 	// port -1 picks a free port.
 	NATSListen string
-	// DataDir holds the embedded server's JetStream store. Default ./data.
+	// DataDir holds the embedded server's JetStream store and the
+	// credentials its clients must present (bus.CredentialsFile, mode
+	// 0600, created on first start). Default ./data.
 	DataDir string
 	// Demo runs the synthetic feeds (ticks, chain, jobs) against NATS and
 	// serves POST /v1/demo/token: read-only tokens for anyone who asks.

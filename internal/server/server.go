@@ -154,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 }
 
 func (s *Server) startNATS(ctx context.Context) error {
-	url := s.cfg.NATSURL
+	url, creds := s.cfg.NATSURL, s.cfg.NATSCredentials
 	if url == "" {
 		host, portStr, _ := net.SplitHostPort(s.cfg.NATSListen)
 		port, err := strconv.Atoi(portStr)
@@ -167,10 +167,10 @@ func (s *Server) startNATS(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: embedded NATS: %w", err)
 		}
-		url = s.embedded.ClientURL()
+		url, creds = s.embedded.ClientURL(), s.embedded.Credentials()
 	}
 	var err error
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Name: "streamhub", Logger: s.log})
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
 	}
@@ -293,6 +293,15 @@ func (s *Server) NATSURL() string {
 		return s.embedded.ClientURL()
 	}
 	return s.cfg.NATSURL
+}
+
+// NATSCredentials returns the credentials the hub presents to NATS: the
+// embedded server's, or the configured ones. They are secret.
+func (s *Server) NATSCredentials() bus.Credentials {
+	if s.embedded != nil {
+		return s.embedded.Credentials()
+	}
+	return s.cfg.NATSCredentials
 }
 
 // Hub returns the fan-out hub, for tests and metrics.
