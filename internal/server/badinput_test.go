@@ -116,7 +116,7 @@ func TestSilentClientIsClosedByHeartbeat(t *testing.T) {
 	}
 }
 
-// Browser origins: the hub's own host and the configured ones, exactly.
+// Browser origins: the hub's public origins and the configured ones, exactly.
 func TestOriginAllowlist(t *testing.T) {
 	s := startHub(t, func(c *Config) { c.Gateway.AllowedOrigins = []string{"https://app.example"} })
 	for origin, want := range map[string]int{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,4 +149,40 @@ func auditLine(logs, event string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// The per-source buckets are bounded: past max sources the one idle
+// longest is forgotten, idle sources are dropped at the audit flush, and an
+// IPv6 source is its /64.
+func TestDemoSourcesAreBounded(t *testing.T) {
+	t.Parallel()
+	d := newDemoSources(1, 2, 3)
+	now := time.Unix(1_700_000_000, 0)
+	src := func(s string) netip.Prefix { return demoSourceKey(netip.MustParseAddr(s)) }
+	for i, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"} {
+		if ok, _ := d.allow(src(a), now.Add(time.Duration(i)*time.Millisecond)); !ok {
+			t.Fatalf("first request of %s refused", a)
+		}
+	}
+	if len(d.m) != 3 || d.m[src("192.0.2.1")] != nil {
+		t.Fatalf("sources %v: want 3, without the one idle longest", d.m)
+	}
+	// Two addresses of one /64 share a bucket.
+	a, b := src("2001:db8::1"), src("2001:db8::ffff:1")
+	if a != b || a.Bits() != 64 {
+		t.Fatalf("IPv6 sources %v and %v, want one /64", a, b)
+	}
+	d.allow(a, now)
+	d.allow(b, now)
+	if ok, wait := d.allow(a, now); ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("third request of a /64 with burst 2: ok %v, wait %v", ok, wait)
+	}
+	counts := d.flush(now)
+	if len(counts) != 3 {
+		t.Fatalf("flush: %v, want the 3 sources seen", counts)
+	}
+	// Nothing since: every source idle past a full refill is forgotten.
+	if c := d.flush(now.Add(time.Minute)); len(c) != 0 || len(d.m) != 0 {
+		t.Fatalf("after an idle minute: counts %v, %d sources kept", c, len(d.m))
+	}
 }
