@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -194,14 +196,20 @@ func authOrRequestError(err error) error {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
+	case err != nil:
+		return badRequest("reading the body: %v", err)
+	case !utf8.Valid(body):
+		// encoding/json would silently turn the invalid bytes into U+FFFD.
+		return badRequest("the body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
-		}
 		return badRequest("invalid JSON body: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/auth"
 
 	"github.com/streamhub/streamhub/internal/protocol"
 )
@@ -35,4 +39,24 @@ func TestUnprintableSubjectsAreRefusedAtTheWire(t *testing.T) {
 		t.Fatalf("%d patterns subscribed after refused subscribes", n)
 	}
 	c.subscribe(protocol.Command{}, "ticks.日本.>") // letters of any script are fine
+}
+
+// The HTTP API refuses bodies that are not valid UTF-8 too, instead of
+// publishing on or granting a subject the caller never sent.
+func TestHTTPBodiesMustBeValidUTF8(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	s, _ := e.hub(t, nil)
+	secret, _ := e.key(t, s, auth.CreateRequest{Subscribe: []string{"ticks.>"}, Publish: []string{"ticks.>"}})
+	for path, body := range map[string]string{
+		"/v1/publish": "{\"subject\":\"ticks.\xff\",\"data\":{}}",
+		"/v1/tokens":  "{\"subscribe\":[\"ticks.\xff\"]}",
+	} {
+		if status, raw := postAPI(t, s, path, secret, body); status != http.StatusBadRequest || !strings.Contains(string(raw), "UTF-8") {
+			t.Errorf("POST %s with invalid UTF-8: %d %s, want 400 naming UTF-8", path, status, raw)
+		}
+	}
+	if status, raw := postAPI(t, s, "/v1/publish", secret, `{"subject":"ticks.日本","data":{}}`); status != http.StatusOK {
+		t.Errorf("POST /v1/publish with valid UTF-8: %d %s", status, raw)
+	}
 }
