@@ -122,7 +122,8 @@ func (e *env) usage() {
 	}
 	fmt.Fprintf(e.stderr, "\nRun 'hub keys COMMAND -h' for a command's flags.\n"+
 		"The store: --nats-url (or %s) for a running hub or cluster, otherwise\n"+
-		"--data-dir (or %s, default %s) while no hub runs on it.\n", EnvNATSURL, EnvDataDir, DefaultDataDir)
+		"--data-dir (or %s, default %s) while no hub runs on it. With a loopback\n"+
+		"--nats-url, the hub's NATS credentials are read from --data-dir.\n", EnvNATSURL, EnvDataDir, DefaultDataDir)
 }
 
 // flagSet returns a FlagSet with the store flags every command accepts.
