@@ -15,7 +15,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # on 127.0.0.1:4222); more flags with ARGS='…'. exec hands the terminal's
 # Ctrl-C to the hub itself, which shuts down in order and exits 0.
 run: hub
-	exec ./bin/hub serve $(ARGS)
+	exec ./bin/hub serve --demo $(ARGS)
 
 test:
 	./scripts/test.sh

@@ -128,7 +128,7 @@ func waitForPattern(t testing.TB, s *server.Server, pattern string) {
 
 func natsConn(t testing.TB, s *server.Server) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.NATSURL())
+	nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ fuzz ./internal/protocol FuzzDecodeCommandJSON
 fuzz ./internal/protocol FuzzDecodeCommandMsgpack
 fuzz ./internal/protocol FuzzCheckMsgpack
 fuzz ./internal/fanout FuzzValidatePattern
+fuzz ./internal/fanout FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
 
 step "web: unit tests (vitest)"
@@ -44,7 +45,7 @@ trap 'rm -rf "$data"' EXIT
 # A free loopback port for the hub under test (the e2e restarts it on the same one).
 port=${E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 18089)}
 (cd web && CHROMIUM="$CHROMIUM" HUB_URL="http://127.0.0.1:$port" \
-  HUB_CMD="../bin/hub serve --listen 127.0.0.1:$port --nats-listen 127.0.0.1:-1 --data-dir $data" \
+  HUB_CMD="../bin/hub serve --demo --listen 127.0.0.1:$port --nats-listen 127.0.0.1:-1 --data-dir $data" \
   SCREENSHOT="${SCREENSHOT:-$data/dashboard.png}" npm run test:e2e)
 
 step "all tests passed"

@@ -181,7 +181,7 @@ func benchTarget(ctx context.Context, cfg loadgen.Config, inProcess bool, log *s
 		return loadgen.Result{}, err
 	}
 	defer b.Stop()
-	cfg.WSURL, cfg.NATSURL, cfg.HubPID = b.WSURL, b.NATSURL, b.PID()
+	cfg.WSURL, cfg.NATSURL, cfg.NATSCredentials, cfg.HubPID = b.WSURL, b.NATSURL, b.NATSCredentials, b.PID()
 	r, err := loadgen.Run(ctx, cfg)
 	if err != nil && b.Exited() {
 		err = fmt.Errorf("%w (the broker exited; its output: %s)", err, b.Output())
@@ -221,7 +221,7 @@ func benchInProcess(ctx context.Context, cfg loadgen.Config) (loadgen.Result, er
 		defer cancel()
 		_ = s.Shutdown(sctx)
 	}()
-	cfg.WSURL, cfg.NATSURL = "ws://"+s.Addr()+"/v1/ws", s.NATSURL()
+	cfg.WSURL, cfg.NATSURL, cfg.NATSCredentials = "ws://"+s.Addr()+"/v1/ws", s.NATSURL(), s.NATSCredentials()
 	return loadgen.Run(ctx, cfg)
 }
 

@@ -46,6 +46,7 @@ func TestServeFromEnvironmentServesTicksAndStops(t *testing.T) {
 		"STREAMHUB_NATS_LISTEN": "127.0.0.1:-1",
 		"STREAMHUB_DATA_DIR":    t.TempDir(),
 		"STREAMHUB_LOG_LEVEL":   "warn",
+		"STREAMHUB_DEMO":        "true",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
 )
@@ -25,6 +26,8 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	fs.SetOutput(stderr)
 	url := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server to publish to")
 	critical := fs.Bool("critical", false, "mark the message critical (never conflated or dropped)")
+	dataDir := fs.String("data-dir", bus.DefaultEmbeddedStoreDir, "the hub's data directory, whose NATS credentials are used for a loopback --nats-url")
+	credsFile := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…}`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hub publish [flags] SUBJECT JSON")
 		fs.PrintDefaults()
@@ -40,7 +43,11 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fanout.ValidateSubject(subject); err != nil {
 		return usageErrorf("publish: %w", err)
 	}
-	nc, err := nats.Connect(*url, nats.Name("streamhub-publish"), nats.Timeout(publishTimeout))
+	creds, err := bus.ClientCredentials(*url, *credsFile, *dataDir)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	nc, err := nats.Connect(*url, creds.Option(), nats.Name("streamhub-publish"), nats.Timeout(publishTimeout))
 	if err != nil {
 		return fmt.Errorf("publish: connect to %s: %w", *url, err)
 	}

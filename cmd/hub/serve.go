@@ -25,9 +25,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var cfg server.Config
 	fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "HTTP address for WebSocket clients, health, metrics and the dashboard")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
+	natsCreds := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (the embedded server's are in --data-dir)`)
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
-	fs.BoolVar(&cfg.Demo, "demo", true, "publish synthetic ticks, chain signals and job progress")
+	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
 	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication on any address (local development only)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.DurationVar(&cfg.Gateway.Heartbeat, "heartbeat", 15*time.Second, "server ping interval; clients silent for twice as long are closed")
@@ -41,7 +42,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.Int64Var(&cfg.Streams.ChainMaxBytes, "chain-max-bytes", 256<<20, "size bound of the CHAIN stream; the oldest messages go first")
 	fs.Int64Var(&cfg.Streams.JobsMaxBytes, "jobs-max-bytes", 256<<20, "size bound of the JOBS stream; the oldest messages go first")
 	proxies := fs.String("trusted-proxies", "", "networks (CIDRs, comma-separated) whose X-Forwarded-For is believed when checking a key's allowed networks")
-	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (the hub's own host is always allowed)")
+	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (besides --public-origin)")
+	public := fs.String("public-origin", "", "origins browsers reach this hub at, comma-separated, each exactly scheme://host[:port] (default: http://127.0.0.1:PORT and http://localhost:PORT of --listen)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text (logfmt-style key=value lines) or json (one JSON object a line)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -70,8 +72,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
+	if *natsCreds != "" {
+		creds, err := bus.ReadCredentials(*natsCreds)
+		if err != nil {
+			return fmt.Errorf("serve: --nats-creds: %w", err)
+		}
+		cfg.NATSCredentials = creds
+	}
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
+	}
+	if *public != "" {
+		cfg.PublicOrigins = strings.Split(*public, ",")
 	}
 	if cfg.InsecureNoAuth {
 		cfg.Logger.Warn("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach the hub can subscribe")

@@ -22,6 +22,10 @@ const (
 	EventAuthFailed    = "auth_failed"
 	EventTokenIssued   = "token_issued"
 	EventTokenRejected = "token_rejected"
+	// EventDemoTokensIssued is logged by the hub, not this package: one
+	// line per source address and interval for the demo token endpoint,
+	// with AttrCount tokens issued and AttrRefused requests refused.
+	EventDemoTokensIssued = "demo_tokens_issued"
 )
 
 // Audit attribute keys and the audit message.
@@ -39,6 +43,11 @@ const (
 	// AttrSuppressed counts failure lines dropped by the audit rate limit
 	// since the previous failure line that was logged.
 	AttrSuppressed = "suppressed"
+	// AttrCount, AttrRefused and AttrInterval are the counts of an
+	// aggregated line and the interval they cover.
+	AttrCount    = "count"
+	AttrRefused  = "refused"
+	AttrInterval = "interval"
 )
 
 // Failure lines are rate-limited so that a flood of bad credentials cannot
@@ -149,8 +158,11 @@ func (a *auditor) expired(r *KeyRecord) {
 		slog.Time(AttrExpires, r.Expires))
 }
 
-func (a *auditor) tokenIssued(keyID, jti string, exp time.Time) {
+func (a *auditor) tokenIssued(keyID, jti string, exp time.Time, quiet bool) {
 	a.c.TokensIssued.Add(1)
+	if quiet {
+		return
+	}
 	a.event(EventTokenIssued, slog.String(AttrKeyID, keyID), slog.String(AttrTokenID, jti),
 		slog.Time(AttrExpires, exp))
 }

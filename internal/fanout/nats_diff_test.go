@@ -12,7 +12,7 @@ import (
 // The matcher must agree with nats-server's own, since NATS does the
 // upstream matching and a client must see the same semantics end to end.
 
-var diffTokens = []string{"a", "b", "ticks", "BTC-USD", "*", ">"}
+var diffTokens = []string{"a", "b", "ticks", "BTC-USD", "é", "日本", "*", ">"}
 
 func randomPattern(r *rand.Rand, wildcards bool) string {
 	n := 1 + r.IntN(5)
@@ -72,6 +72,22 @@ func FuzzMatchSubjectAgainstNATS(f *testing.F) {
 		}
 		if got, want := fanout.MatchSubject(p, s), server.SubjectMatchesFilter(s, p); got != want {
 			t.Fatalf("MatchSubject(%q, %q) = %v, nats-server says %v", p, s, got, want)
+		}
+	})
+}
+
+// Whatever the hub accepts, nats-server must accept too: a subject or
+// pattern that passed validation is handed to NATS as is.
+func FuzzValidSubjectsAreValidInNATS(f *testing.F) {
+	for _, s := range []string{"a.b", "a.*.>", ">", "é.日本", "a.\u00a0", "a.\u200b", "a.\u202eb", "a.\xff", "a.\ufffd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if fanout.ValidatePattern(s) == nil && !server.IsValidSubject(s) {
+			t.Fatalf("ValidatePattern accepts %q, nats-server does not", s)
+		}
+		if fanout.ValidateSubject(s) == nil && !server.IsValidLiteralSubject(s) {
+			t.Fatalf("ValidateSubject accepts %q, nats-server does not", s)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -45,6 +46,15 @@ func validate(s string, wildcards bool) error {
 			c := s[i]
 			if c <= ' ' || c == 0x7f {
 				return fmt.Errorf("%w: control character or space at byte %d", ErrInvalidSubject, i)
+			}
+			if c >= utf8.RuneSelf {
+				// Beyond ASCII only printable characters count: no NBSP or
+				// other spaces, no zero-width or bidi formatting characters.
+				r, size := utf8.DecodeRuneInString(s[i:])
+				if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+					return fmt.Errorf("%w: unprintable character or space %U at byte %d", ErrInvalidSubject, r, i)
+				}
+				i += size - 1
 			}
 			continue
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestValidatePattern(t *testing.T) {
@@ -40,6 +42,16 @@ func TestValidatePattern(t *testing.T) {
 		{strings.Repeat("a.", MaxSubjectTokens) + "a", false, false},
 		{"jobs.acme.j_1", true, true},
 		{"ünïcode.ok", true, true},
+		{"日本.株価", true, true},
+		{"ticks.\u00a0BTC", false, false},     // NBSP
+		{"ticks.BTC\u200b", false, false},     // zero-width space
+		{"ticks.\u202eDSU-CTB", false, false}, // right-to-left override
+		{"ticks.\u2066x\u2069", false, false}, // bidi isolates
+		{"a.\u3000.b", false, false},          // ideographic space
+		{"a.\u0085", false, false},            // C1 control (NEL)
+		{"a.\ufeff", false, false},            // byte order mark
+		{"a.\ufffd", true, true},              // the replacement character is printable
+		{"a.b\xc3", false, false},             // truncated UTF-8
 	}
 	for _, tt := range tests {
 		err := ValidatePattern(tt.in)
@@ -121,7 +133,7 @@ func TestPatternSubset(t *testing.T) {
 }
 
 func FuzzValidatePattern(f *testing.F) {
-	for _, s := range []string{"a.b", "a.*", "a.>", ">", "", "a..b", "a b", "\xff"} {
+	for _, s := range []string{"a.b", "a.*", "a.>", ">", "", "a..b", "a b", "\xff", "a.\u00a0", "a.\u200b", "a.\u202e", "é.ü"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -130,8 +142,13 @@ func FuzzValidatePattern(f *testing.F) {
 			return
 		}
 		// A valid pattern has no empty tokens, no spaces, and fits the limits.
-		if len(s) > MaxSubjectBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") {
+		if len(s) > MaxSubjectBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") || !utf8.ValidString(s) {
 			t.Fatalf("accepted %q", s)
+		}
+		for _, r := range s {
+			if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+				t.Fatalf("accepted %q with the unprintable or space character %U", s, r)
+			}
 		}
 		if IsLiteral(s) != (ValidateSubject(s) == nil) {
 			t.Fatalf("IsLiteral and ValidateSubject disagree on %q", s)

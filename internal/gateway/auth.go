@@ -47,9 +47,10 @@ type Identity struct {
 // for concurrent use and must never put a credential in an error message.
 type Authenticator interface {
 	// FromRequest authenticates the upgrade request (the Authorization
-	// header). It returns (nil, nil) when the request carries no
-	// credentials, so that the client may authenticate in-band with its
-	// first message (browsers cannot set headers).
+	// header). It returns (nil, nil) when the request has no Authorization
+	// header, so that the client may authenticate in-band with its first
+	// message (browsers cannot set headers). An Authorization header it
+	// cannot use (not "Bearer <key>") is an error, never (nil, nil).
 	FromRequest(r *http.Request) (*Identity, error)
 	// FromToken authenticates a token sent in-band by auth, taking one of
 	// its key's connection slots (Identity.Release gives it back). r is

@@ -32,11 +32,15 @@ type Config struct {
 	// ControlWriteTimeout bounds writing hello, answers and pings.
 	// Default 5 s.
 	ControlWriteTimeout time.Duration
-	// AllowedOrigins lists the browser origins, besides the hub's own
-	// host, that may open connections: exact "scheme://host[:port]"
-	// entries, or "*" for any (see auth.OriginAllowed). Default: only the
-	// hub's own host. Connections without an Origin header (agents) are not
-	// affected.
+	// PublicOrigins are the hub's own origins, "scheme://host[:port]",
+	// where browsers load its dashboard from; they may always connect.
+	// They are compared with the Origin header by scheme, host and port;
+	// the request's Host header is never trusted. Default none.
+	PublicOrigins []string
+	// AllowedOrigins lists the browser origins, besides PublicOrigins,
+	// that may open connections: exact "scheme://host[:port]" entries, or
+	// "*" for any (see auth.OriginAllowed). Default none. Connections
+	// without an Origin header (agents) are not affected by either list.
 	AllowedOrigins []string
 	// CommandsPerSecond and CommandsBurst bound each connection's commands
 	// (a token bucket) when its credentials set no limit. Defaults 20 and 40.
@@ -128,7 +132,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	defer g.conns.Done()
 
-	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, r.Host, g.cfg.AllowedOrigins) {
+	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, g.cfg.PublicOrigins, g.cfg.AllowedOrigins) {
 		g.counters.Rejected.Add(1)
 		protocol.WriteHTTPError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
 		return

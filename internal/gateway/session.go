@@ -27,6 +27,8 @@ type session struct {
 	req     *http.Request // the upgrade request; only its headers and address are used
 
 	id       *Identity
+	inBand   bool                // id came from an auth token (refresh may replace it)
+	subs     map[string]struct{} // patterns subscribed, for refresh; see track
 	limiter  *rate.Limiter
 	rejected int // consecutive rate-limited commands
 

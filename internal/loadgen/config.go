@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	// NATSURL is the NATS server the publisher uses (the hub's, or the
 	// nats-server under test itself). Loopback only.
 	NATSURL string
+	// NATSCredentials are presented to NATSURL: a hub's embedded server
+	// requires them (see bus.CredentialsFile). Default none.
+	NATSCredentials bus.Credentials
 
 	// Clients is the number of WebSocket clients. Default 200.
 	Clients int

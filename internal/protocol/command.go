@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/streamhub/streamhub/internal/fanout"
 )
@@ -160,6 +161,11 @@ func decodeCommandJSON(frame []byte, w *wireCommand) *Error {
 	// past type errors, so the id is filled in whenever it is well-typed.
 	err := json.Unmarshal(frame, w)
 	if err == nil {
+		// encoding/json silently turns invalid UTF-8 into U+FFFD; a
+		// subject or token must arrive as sent or not at all.
+		if !utf8.Valid(frame) {
+			return Errorf(CodeBadRequest, "a JSON frame must be valid UTF-8")
+		}
 		return nil
 	}
 	var te *json.UnmarshalTypeError

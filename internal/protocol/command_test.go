@@ -118,6 +118,31 @@ func TestDecodeCommandErrors(t *testing.T) {
 	}
 }
 
+// encoding/json would turn invalid UTF-8 into U+FFFD and the command
+// would go through with a subject or token the client never sent.
+func TestDecodeCommandJSONRefusesInvalidUTF8(t *testing.T) {
+	for _, f := range []string{
+		"{\"op\":\"subscribe\",\"id\":3,\"subjects\":[\"ticks.\xff\"]}",
+		"{\"op\":\"subscribe\",\"id\":3,\"subjects\":[\"ticks.\xc3\"]}",
+		"{\"op\":\"auth\",\"id\":3,\"token\":\"a\xed\xa0\x80b\"}", // a UTF-16 surrogate
+	} {
+		got, err := DecodeCommand(fanout.EncodingJSON, []byte(f))
+		if err == nil || err.Code != CodeBadRequest || !strings.Contains(err.Message, "UTF-8") {
+			t.Errorf("JSON %q: got %+v, %v; want bad_request naming UTF-8", f, got, err)
+			continue
+		}
+		if !got.HasID || got.ID != 3 {
+			t.Errorf("JSON %q: id not kept for the answer: %+v", f, got)
+		}
+	}
+	// Valid UTF-8 beyond ASCII, raw or escaped, still decodes.
+	for _, f := range []string{`{"op":"subscribe","subjects":["ticks.日本"]}`, `{"op":"subscribe","subjects":["ticks.\u00e9"]}`} {
+		if _, err := DecodeCommand(fanout.EncodingJSON, []byte(f)); err != nil {
+			t.Errorf("JSON %q: %v", f, err)
+		}
+	}
+}
+
 func TestDecodeCommandMalformed(t *testing.T) {
 	jsonCases := []string{``, `   `, `{`, `{"op":"ping",}`, `[1,2]`, `"ping"`, `{"op":"ping"} {}`, `{"op":"ping"}x`, "\xff"}
 	for _, f := range jsonCases {

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -66,13 +68,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // handleDemoToken gives the dashboard a read-only token for the demo streams
 // without any key handling. It exists only in demo mode.
-func (s *Server) handleDemoToken(w http.ResponseWriter, _ *http.Request) {
+// Each source address has a token rate (429 past it) and its issues are
+// audited in aggregate (see demoGuard).
+func (s *Server) handleDemoToken(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.demo.admitToken(w, auth.ClientIP(r, s.auth.trusted)) {
+		return
+	}
 	rec, ok := s.auth.store.Get(s.demoKeyID)
 	if !ok {
 		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "demo key unavailable"))
 		return
 	}
-	s.issueToken(w, &rec, auth.TokenRequest{})
+	s.issueToken(w, &rec, auth.TokenRequest{Unaudited: true})
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, rec *auth.KeyRecord, req auth.TokenRequest) {
@@ -201,14 +208,20 @@ func authOrRequestError(err error) error {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
+	case err != nil:
+		return badRequest("reading the body: %v", err)
+	case !utf8.Valid(body):
+		// encoding/json would silently turn the invalid bytes into U+FFFD.
+		return badRequest("the body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
-		}
 		return badRequest("invalid JSON body: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
