@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Defaults of [EmbeddedConfig].
@@ -107,9 +108,19 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		unlock()
 		return nil, err
 	}
+	// The server keeps only a bcrypt hash of the password (nats-server
+	// recognises one by its prefix, and would warn about a plaintext
+	// password on every start). The password is 128 random bits, so the
+	// minimum cost is enough: cost protects guessable passwords, and every
+	// connection pays it.
+	hash, err := bcrypt.GenerateFromPassword([]byte(creds.Password), bcrypt.MinCost)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("bus: embedded nats-server: hash the password: %w", err)
+	}
 	opts := &server.Options{
 		Username:               creds.User,
-		Password:               creds.Password,
+		Password:               string(hash),
 		Host:                   host,
 		Port:                   port,
 		JetStream:              true,

@@ -109,7 +109,7 @@ func TestHTTPErrorBodiesCarryProtocolCodes(t *testing.T) {
 func TestRevokedKeyCounterCountsRevocationsTheHubActedOn(t *testing.T) {
 	e := newAuthEnv(t)
 	a, _ := e.hub(t, nil)
-	b, _ := e.hub(t, func(c *Config) { c.NATSURL = a.NATSURL() })
+	b, _ := e.hub(t, func(c *Config) { useNATS(c, a.NATSURL(), a.NATSCredentials()) })
 	secret, rec := e.key(t, a, auth.CreateRequest{Subscribe: []string{"ticks.>"}})
 	waitFor(t, "hub B to see the key", 5*time.Second, func() bool { _, ok := b.auth.store.Get(rec.ID); return ok })
 	closed := watchClose(dialKey(t, a, secret), 10*time.Second)
