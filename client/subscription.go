@@ -6,8 +6,8 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // maxPositions bounds how many subjects a subscription remembers its last
@@ -238,7 +238,7 @@ func (c *Client) deliver(s *session, m *protocol.ServerMessage) {
 		var ev Event
 		converted, shared := false, false
 		for _, sub := range c.subs {
-			if !fanout.MatchSubject(sub.pattern, f.Subject) {
+			if !subject.Match(sub.pattern, f.Subject) {
 				continue
 			}
 			if !converted {

@@ -31,8 +31,8 @@ fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
 fuzz ./internal/protocol FuzzDecodeCommandJSON
 fuzz ./internal/protocol FuzzDecodeCommandMsgpack
 fuzz ./internal/protocol FuzzCheckMsgpack
-fuzz ./internal/fanout FuzzValidatePattern
-fuzz ./internal/fanout FuzzValidSubjectsAreValidInNATS
+fuzz ./internal/subject FuzzValidatePattern
+fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
 
 step "web: unit tests (vitest)"

@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/streamhub/streamhub/internal/bus"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // publishTimeout bounds connecting to NATS and its confirmation of the
@@ -39,8 +39,8 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 		fs.Usage()
 		return usageErrorf("publish: need a subject and a JSON payload")
 	}
-	subject, data := fs.Arg(0), fs.Arg(1)
-	if err := fanout.ValidateSubject(subject); err != nil {
+	subj, data := fs.Arg(0), fs.Arg(1)
+	if err := subject.Validate(subj); err != nil {
 		return usageErrorf("publish: %w", err)
 	}
 	creds, err := bus.ClientCredentials(*url, *credsFile, *dataDir)
@@ -52,7 +52,7 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("publish: connect to %s: %w", *url, err)
 	}
 	defer nc.Close()
-	m := nats.NewMsg(subject)
+	m := nats.NewMsg(subj)
 	m.Data = []byte(data)
 	m.Header.Set(ingest.HeaderTS, strconv.FormatInt(time.Now().UnixMilli(), 10))
 	if *critical {
@@ -68,6 +68,6 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	if err := nc.FlushWithContext(fctx); err != nil {
 		return fmt.Errorf("publish: NATS did not confirm the message: %w", err)
 	}
-	fmt.Fprintf(stdout, "published %d bytes to %s\n", len(data), subject)
+	fmt.Fprintf(stdout, "published %d bytes to %s\n", len(data), subj)
 	return nil
 }

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/streamhub/streamhub/internal/fanout"
+
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // routerSetup starts a server, a Conn and a Router recording deliveries.
@@ -126,8 +127,8 @@ func TestRouterRemovingInterestUnsubscribes(t *testing.T) {
 func TestRouterRejectsInvalidPatternsAndWorksNotAfterClose(t *testing.T) {
 	e, c, r, _ := routerSetup(t, RouterConfig{})
 	for _, p := range []string{"", "ticks..x", "ticks.>.x", "a b", "ticks.x*"} {
-		if err := r.SetInterest(p, true); !errors.Is(err, fanout.ErrInvalidSubject) {
-			t.Errorf("SetInterest(%q) = %v, want ErrInvalidSubject", p, err)
+		if err := r.SetInterest(p, true); !errors.Is(err, subject.ErrInvalid) {
+			t.Errorf("SetInterest(%q) = %v, want subject.ErrInvalid", p, err)
 		}
 	}
 	if got := r.Patterns(); len(got) != 0 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // AuthTimeout is how long a client that must authenticate in-band has to
@@ -206,7 +207,7 @@ func resumePosition(positions []protocol.ResumePosition, pattern string) (protoc
 	var best protocol.ResumePosition
 	found := false
 	for _, p := range positions {
-		if p.Subject != pattern && (fanout.ValidateSubject(p.Subject) != nil || !fanout.MatchSubject(pattern, p.Subject)) {
+		if p.Subject != pattern && (subject.Validate(p.Subject) != nil || !subject.Match(pattern, p.Subject)) {
 			continue
 		}
 		if !found || p.Seq > best.Seq {
@@ -218,7 +219,7 @@ func resumePosition(positions []protocol.ResumePosition, pattern string) (protoc
 
 func subscribeError(pattern string, err error) *protocol.Error {
 	switch {
-	case errors.Is(err, fanout.ErrInvalidSubject):
+	case errors.Is(err, subject.ErrInvalid):
 		return protocol.WrapError(protocol.CodeInvalidSubject, "gateway", err)
 	case errors.Is(err, fanout.ErrInvalidOption):
 		return protocol.WrapError(protocol.CodeInvalidOption, "gateway", err)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/auth"
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 type runFunc = func(ctx context.Context, e *env, pos []string) error
@@ -35,8 +35,8 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 	var req auth.CreateRequest
 	fs.StringVar(&req.Name, "name", "", "name of the key, for people (required)")
 	fs.StringVar(&req.Env, "env", auth.EnvLive, "environment: live or test")
-	listFlag(fs, "subscribe", &req.Subscribe, "subject pattern the key may subscribe to, e.g. 'ticks.>'", fanout.ValidatePattern)
-	listFlag(fs, "publish", &req.Publish, "subject pattern the key may publish on, e.g. 'jobs.acme.>'", fanout.ValidatePattern)
+	listFlag(fs, "subscribe", &req.Subscribe, "subject pattern the key may subscribe to, e.g. 'ticks.>'", subject.ValidatePattern)
+	listFlag(fs, "publish", &req.Publish, "subject pattern the key may publish on, e.g. 'jobs.acme.>'", subject.ValidatePattern)
 	durationFlag(fs, "expires", &req.TTL, "lifetime from now, e.g. 720h or 30d (default: never)")
 	listFlag(fs, "cidr", &req.CIDRs, "network the key may be used from, e.g. 10.0.0.0/8 (default: anywhere)",
 		func(s string) error { _, err := netip.ParsePrefix(s); return err })

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Target names the kind of broker a run drives.
@@ -206,12 +207,12 @@ func (c Config) Validate() error {
 	case math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0) || c.MaxRate < 0:
 		return bad("max rate %v", c.MaxRate)
 	}
-	if err := fanout.ValidateSubject(c.SubjectPrefix + ".S0"); err != nil {
+	if err := subject.Validate(c.SubjectPrefix + ".S0"); err != nil {
 		return bad("subject prefix %q: %v", c.SubjectPrefix, err)
 	}
 	subjects := c.subjectNames()
 	for _, p := range c.Patterns {
-		if err := fanout.ValidatePattern(p); err != nil {
+		if err := subject.ValidatePattern(p); err != nil {
 			return bad("pattern %q: %v", p, err)
 		}
 		if len(matching(p, subjects)) == 0 {
@@ -241,7 +242,7 @@ func (c Config) patternOf(i int, subjects []string) string {
 func matching(pattern string, subjects []string) []int {
 	var out []int
 	for i, s := range subjects {
-		if fanout.MatchSubject(pattern, s) {
+		if subject.Match(pattern, s) {
 			out = append(out, i)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Op is the value of a frame's "op" key.
@@ -246,7 +247,7 @@ func (w *wireCommand) validateResume(c *Command) *Error {
 		return Errorf(CodeBadRequest, "resume carries %d positions, over the limit of %d", len(w.Resume), MaxSubjectsPerCommand)
 	}
 	for i, p := range w.Resume {
-		if err := fanout.ValidatePattern(p.Subject); err != nil {
+		if err := subject.ValidatePattern(p.Subject); err != nil {
 			return WrapError(CodeInvalidSubject, fmt.Sprintf("resume[%d] subject %s", i, quoteShort(p.Subject)), err)
 		}
 	}
@@ -261,7 +262,7 @@ func (w *wireCommand) validateSubjects(c *Command) *Error {
 		return Errorf(CodeBadRequest, `%s needs 1 to %d "subjects", got %d`, c.Op, MaxSubjectsPerCommand, n)
 	}
 	for i, s := range w.Subjects {
-		if err := fanout.ValidatePattern(s); err != nil {
+		if err := subject.ValidatePattern(s); err != nil {
 			return WrapError(CodeInvalidSubject, fmt.Sprintf("subjects[%d] %s", i, quoteShort(s)), err)
 		}
 		if ReservedSubject(s) {

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // seedCommands returns valid and invalid commands in one encoding.
@@ -43,7 +45,7 @@ func checkDecoded(t *testing.T, enc fanout.Encoding, c Command) {
 			t.Fatalf("accepted %d subjects", len(c.Subjects))
 		}
 		for _, s := range c.Subjects {
-			if err := fanout.ValidatePattern(s); err != nil {
+			if err := subject.ValidatePattern(s); err != nil {
 				t.Fatalf("accepted invalid subject %q", s)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Limits of the HTTP API.
@@ -58,7 +59,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i, p := range req.Subscribe {
-		if err := fanout.ValidatePattern(p); err != nil {
+		if err := subject.ValidatePattern(p); err != nil {
 			writeAPIError(w, invalidSubject("subscribe[%d]: %v", i, err))
 			return
 		}
@@ -167,7 +168,7 @@ func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, err
 		return nil, badRequest("a publish carries 1 to %d messages", maxPublishBatch)
 	}
 	for i, m := range msgs {
-		if err := fanout.ValidateSubject(m.Subject); err != nil {
+		if err := subject.Validate(m.Subject); err != nil {
 			return nil, invalidSubject("message %d: %v", i, err)
 		}
 		if protocol.ReservedSubject(m.Subject) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // FuzzParsePublish feeds arbitrary bodies to the publish endpoint's parser:
@@ -41,7 +41,7 @@ func FuzzParsePublish(f *testing.F) {
 			t.Fatalf("accepted %d messages", len(msgs))
 		}
 		for _, m := range msgs {
-			if fanout.ValidateSubject(m.Subject) != nil || len(m.Data) == 0 || m.Data[0] != '{' {
+			if subject.Validate(m.Subject) != nil || len(m.Data) == 0 || m.Data[0] != '{' {
 				t.Fatalf("accepted %+v", m)
 			}
 		}

@@ -1,4 +1,4 @@
-package fanout
+package subject
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestValidatePattern(t *testing.T) {
-	long := strings.Repeat("a", MaxSubjectBytes+1)
+	long := strings.Repeat("a", MaxBytes+1)
 	tests := []struct {
 		in      string
 		pattern bool // valid as a pattern
@@ -37,9 +37,9 @@ func TestValidatePattern(t *testing.T) {
 		{"a.>b", false, false},
 		{"\xff\xfe", false, false},
 		{long, false, false},
-		{strings.Repeat("a", MaxSubjectBytes), true, true},
-		{strings.Repeat("a.", MaxSubjectTokens-1) + "a", true, true},
-		{strings.Repeat("a.", MaxSubjectTokens) + "a", false, false},
+		{strings.Repeat("a", MaxBytes), true, true},
+		{strings.Repeat("a.", MaxTokens-1) + "a", true, true},
+		{strings.Repeat("a.", MaxTokens) + "a", false, false},
 		{"jobs.acme.j_1", true, true},
 		{"ünïcode.ok", true, true},
 		{"日本.株価", true, true},
@@ -58,11 +58,11 @@ func TestValidatePattern(t *testing.T) {
 		if (err == nil) != tt.pattern {
 			t.Errorf("ValidatePattern(%q) = %v, want valid=%v", tt.in, err, tt.pattern)
 		}
-		if err != nil && !errors.Is(err, ErrInvalidSubject) {
-			t.Errorf("ValidatePattern(%q) error %v does not wrap ErrInvalidSubject", tt.in, err)
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidatePattern(%q) error %v does not wrap ErrInvalid", tt.in, err)
 		}
-		if err := ValidateSubject(tt.in); (err == nil) != tt.literal {
-			t.Errorf("ValidateSubject(%q) = %v, want valid=%v", tt.in, err, tt.literal)
+		if err := Validate(tt.in); (err == nil) != tt.literal {
+			t.Errorf("Validate(%q) = %v, want valid=%v", tt.in, err, tt.literal)
 		}
 		if tt.pattern && IsLiteral(tt.in) != tt.literal {
 			t.Errorf("IsLiteral(%q) = %v, want %v", tt.in, !tt.literal, tt.literal)
@@ -70,7 +70,7 @@ func TestValidatePattern(t *testing.T) {
 	}
 }
 
-func TestMatchSubject(t *testing.T) {
+func TestMatch(t *testing.T) {
 	tests := []struct {
 		pattern, subject string
 		want             bool
@@ -96,13 +96,13 @@ func TestMatchSubject(t *testing.T) {
 		{"a", "ab", false},
 	}
 	for _, tt := range tests {
-		if got := MatchSubject(tt.pattern, tt.subject); got != tt.want {
-			t.Errorf("MatchSubject(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
+		if got := Match(tt.pattern, tt.subject); got != tt.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
 		}
 	}
 }
 
-func TestPatternSubset(t *testing.T) {
+func TestSubset(t *testing.T) {
 	tests := []struct {
 		sub, super string
 		want       bool
@@ -126,8 +126,8 @@ func TestPatternSubset(t *testing.T) {
 		{"a.*", "a.b", false},
 	}
 	for _, tt := range tests {
-		if got := PatternSubset(tt.sub, tt.super); got != tt.want {
-			t.Errorf("PatternSubset(%q, %q) = %v, want %v", tt.sub, tt.super, got, tt.want)
+		if got := Subset(tt.sub, tt.super); got != tt.want {
+			t.Errorf("Subset(%q, %q) = %v, want %v", tt.sub, tt.super, got, tt.want)
 		}
 	}
 }
@@ -142,7 +142,7 @@ func FuzzValidatePattern(f *testing.F) {
 			return
 		}
 		// A valid pattern has no empty tokens, no spaces, and fits the limits.
-		if len(s) > MaxSubjectBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") || !utf8.ValidString(s) {
+		if len(s) > MaxBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") || !utf8.ValidString(s) {
 			t.Fatalf("accepted %q", s)
 		}
 		for _, r := range s {
@@ -150,10 +150,10 @@ func FuzzValidatePattern(f *testing.F) {
 				t.Fatalf("accepted %q with the unprintable or space character %U", s, r)
 			}
 		}
-		if IsLiteral(s) != (ValidateSubject(s) == nil) {
-			t.Fatalf("IsLiteral and ValidateSubject disagree on %q", s)
+		if IsLiteral(s) != (Validate(s) == nil) {
+			t.Fatalf("IsLiteral and Validate disagree on %q", s)
 		}
-		if !PatternSubset(s, s) {
+		if !Subset(s, s) {
 			t.Fatalf("%q is not a subset of itself", s)
 		}
 	})

@@ -1,4 +1,4 @@
-package fanout_test
+package subject_test
 
 import (
 	"math/rand/v2"
@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/streamhub/streamhub/internal/fanout"
+
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // The matcher must agree with nats-server's own, since NATS does the
@@ -29,49 +30,49 @@ func randomPattern(r *rand.Rand, wildcards bool) string {
 	return strings.Join(toks, ".")
 }
 
-func TestMatchSubjectAgreesWithNATS(t *testing.T) {
+func TestMatchAgreesWithNATS(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 200_000 {
 		p, s := randomPattern(r, true), randomPattern(r, false)
-		if err := fanout.ValidatePattern(p); err != nil {
+		if err := subject.ValidatePattern(p); err != nil {
 			t.Fatalf("generator made invalid pattern %q: %v", p, err)
 		}
-		got := fanout.MatchSubject(p, s)
+		got := subject.Match(p, s)
 		want := server.SubjectMatchesFilter(s, p)
 		if got != want {
-			t.Fatalf("MatchSubject(%q, %q) = %v, nats-server says %v", p, s, got, want)
+			t.Fatalf("Match(%q, %q) = %v, nats-server says %v", p, s, got, want)
 		}
 	}
 }
 
-func TestPatternSubsetAgreesWithMatching(t *testing.T) {
+func TestSubsetAgreesWithMatching(t *testing.T) {
 	// sub ⊆ super must mean: every subject sub matches, super matches too.
 	// Check it on random subjects, and that a subset claim is never refuted.
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20_000 {
 		sub, super := randomPattern(r, true), randomPattern(r, true)
-		if !fanout.PatternSubset(sub, super) {
+		if !subject.Subset(sub, super) {
 			continue
 		}
 		for range 50 {
 			s := randomPattern(r, false)
-			if fanout.MatchSubject(sub, s) && !server.SubjectMatchesFilter(s, super) {
-				t.Fatalf("PatternSubset(%q, %q) but %q matches only the first", sub, super, s)
+			if subject.Match(sub, s) && !server.SubjectMatchesFilter(s, super) {
+				t.Fatalf("Subset(%q, %q) but %q matches only the first", sub, super, s)
 			}
 		}
 	}
 }
 
-func FuzzMatchSubjectAgainstNATS(f *testing.F) {
+func FuzzMatchAgainstNATS(f *testing.F) {
 	f.Add("a.*.>", "a.b.c")
 	f.Add(">", "x")
 	f.Add("a.b", "a.b")
 	f.Fuzz(func(t *testing.T, p, s string) {
-		if fanout.ValidatePattern(p) != nil || fanout.ValidateSubject(s) != nil {
+		if subject.ValidatePattern(p) != nil || subject.Validate(s) != nil {
 			return
 		}
-		if got, want := fanout.MatchSubject(p, s), server.SubjectMatchesFilter(s, p); got != want {
-			t.Fatalf("MatchSubject(%q, %q) = %v, nats-server says %v", p, s, got, want)
+		if got, want := subject.Match(p, s), server.SubjectMatchesFilter(s, p); got != want {
+			t.Fatalf("Match(%q, %q) = %v, nats-server says %v", p, s, got, want)
 		}
 	})
 }
@@ -83,11 +84,11 @@ func FuzzValidSubjectsAreValidInNATS(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if fanout.ValidatePattern(s) == nil && !server.IsValidSubject(s) {
+		if subject.ValidatePattern(s) == nil && !server.IsValidSubject(s) {
 			t.Fatalf("ValidatePattern accepts %q, nats-server does not", s)
 		}
-		if fanout.ValidateSubject(s) == nil && !server.IsValidLiteralSubject(s) {
-			t.Fatalf("ValidateSubject accepts %q, nats-server does not", s)
+		if subject.Validate(s) == nil && !server.IsValidLiteralSubject(s) {
+			t.Fatalf("Validate accepts %q, nats-server does not", s)
 		}
 	})
 }
