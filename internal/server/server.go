@@ -122,9 +122,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}()
 	}
 
-	s.listener, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen: %w", err)
+	if s.listener = cfg.Listener; s.listener == nil {
+		s.listener, err = net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("server: listen: %w", err)
+		}
 	}
 	s.http = &http.Server{
 		Handler:           s.routes(),

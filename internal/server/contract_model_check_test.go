@@ -1,0 +1,344 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
+)
+
+// The checker of the delivery-contract model: each connection's received
+// stream against the published log, by the properties of issue 9, which
+// are the rules of docs/protocol.md, "Delivery contract":
+//
+//  1. order: per subject and epoch, seq strictly increases on a connection;
+//  2. critical: every critical message in a connection's range (below) is
+//     delivered once; one published after the range was not yet owed, and
+//     the next connection resumes from the range's end, so its replay must
+//     hold it;
+//  3. drop-oldest (and disconnect): every message in the range is delivered
+//     or announced in a gap, never both (disconnect: never a gap);
+//  4. keep-latest: a message in the range may be missing only when a newer
+//     one of its subject exists (it was superseded); the newest of each
+//     subject, once the range reaches it, must be delivered or announced;
+//     the last connection reads until its range reaches everything
+//     published, so it ends on the newest value of every subject;
+//  5. recovered:true: every message stored after the resume position before
+//     the subscribe was sent is delivered (or, under a policy that drops,
+//     announced), and nothing at or before the position is repeated;
+//  6. subscription: every event and gap is on a subscribed subject, and is a
+//     message that was published, with its critical flag.
+//
+// A connection's range on a pattern is what it was owed without doubt:
+// from the resume position (when the resume was recovered) or from its
+// first live event, up to the newest seq it received or was told it lost.
+// For stored families, whose seq is the stream's, that range spans the
+// pattern (a subscription's events leave in stream order); for ticks it is
+// per subject. What lies beyond the range when a connection ends is owed
+// by the next one only through a resume, which the model always makes
+// after the hub closed a connection.
+
+type modelViolation struct {
+	client, conn int
+	rule         string
+	subject      string
+	seq          uint64
+	msg          string
+}
+
+type modelChecker struct {
+	t      testing.TB
+	log    *pubLog
+	epochs map[string]uint64 // per family's first token
+	out    []modelViolation
+}
+
+func newModelChecker(t testing.TB, s *Server, log *pubLog) *modelChecker {
+	k := &modelChecker{t: t, log: log, epochs: map[string]uint64{"ticks": modelTickEpoch}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for family, stream := range map[string]string{"chain": bus.StreamChain, "jobs": bus.StreamJobs} {
+		e, err := s.Router().Epoch(ctx, stream)
+		if err != nil {
+			t.Fatalf("epoch of %s: %v", stream, err)
+		}
+		k.epochs[family] = e
+	}
+	return k
+}
+
+func (k *modelChecker) epochOf(subject string) uint64 {
+	family, _, _ := strings.Cut(subject, ".")
+	return k.epochs[family]
+}
+
+func (k *modelChecker) checkClient(mc *modelClient) {
+	for _, c := range mc.conns {
+		k.checkConn(mc.id, c)
+	}
+	if len(mc.undrained) > 0 {
+		k.out = append(k.out, modelViolation{client: mc.id, conn: len(mc.conns) - 1, rule: "4 keep-latest (drain)",
+			msg: fmt.Sprintf("after the publisher stopped, the last connection never got the newest of: %s", strings.Join(mc.undrained, ", "))})
+	}
+	if len(mc.conns) == 0 {
+		k.out = append(k.out, modelViolation{client: mc.id, rule: "driver", msg: fmt.Sprintf("never connected: %v", mc.dialErr)})
+	}
+}
+
+func (k *modelChecker) checkConn(client int, c *connRec) {
+	bad := func(rule, subject string, seq uint64, format string, args ...any) {
+		k.out = append(k.out, modelViolation{client: client, conn: c.n, rule: rule, subject: subject, seq: seq, msg: fmt.Sprintf(format, args...)})
+	}
+	switch kind := endKind(c.end); kind {
+	case "cut", "drained", "torn", "closed 4001":
+	default:
+		bad("close", "", 0, "the connection ended %s; only 4001 (slow consumer) or a torn connection after its grace are expected", c.end)
+	}
+	for _, sr := range c.subs {
+		switch {
+		case !sr.answered:
+		case sr.answer.Op == protocol.OpError && !(sr.resume != nil && sr.answer.Code == protocol.CodeInsufficientState):
+			bad("answer", sr.pattern, 0, "subscribe %s", sr)
+		case sr.resume != nil && sr.answer.Op == protocol.OpOK && storedFamily(sr.pattern) != sr.recovered():
+			bad("5 recovered", sr.pattern, 0, "resume answered recovered=%v on %s (stored families recover, ticks do not)", sr.recovered(), sr.pattern)
+		}
+	}
+
+	// Rules 1 and 6, item by item.
+	last := make(map[string]uint64)
+	delivered := make(map[string]map[uint64]int)
+	gaps := make(map[string][]protocol.GapNotice)
+	for _, r := range c.rx {
+		s := r.subject()
+		if _, ok := c.patternOf(s); !ok {
+			bad("6 subscription", s, r.ev.Seq, "%s arrived outside the subscriptions", r)
+			continue
+		}
+		if r.gap {
+			if r.g.Epoch != k.epochOf(s) || r.g.From > r.g.To {
+				bad("3 drop-oldest", s, r.g.From, "malformed %s (epoch %d)", r, r.g.Epoch)
+			}
+			gaps[s] = append(gaps[s], r.g)
+			continue
+		}
+		ev := r.ev
+		m, ok := k.log.find(s, ev.Seq)
+		switch {
+		case !ok || ev.Epoch != k.epochOf(s):
+			bad("6 subscription", s, ev.Seq, "%s (epoch %d) was never published", r, ev.Epoch)
+			continue
+		case m.critical != ev.Critical:
+			bad("2 critical", s, ev.Seq, "%s: published with critical=%v", r, m.critical)
+		}
+		if prev, ok := last[s]; ok && ev.Seq <= prev {
+			bad("1 order", s, ev.Seq, "%s after #%d", r, prev)
+		}
+		last[s] = ev.Seq
+		if delivered[s] == nil {
+			delivered[s] = make(map[uint64]int)
+		}
+		delivered[s][ev.Seq]++
+	}
+
+	// Rules 2 to 5, over each pattern's range.
+	for _, p := range subscribedPatterns(c) {
+		sr := c.sub(p)
+		lo, hi, ok := connRange(c, p, "")
+		if storedFamily(p) {
+			if sr.recovered() {
+				lo, ok = sr.resume.Seq, true
+				for _, r := range c.rx {
+					if !r.gap && !r.ev.Snapshot && r.ev.Seq <= lo && fanout.MatchSubject(p, r.ev.Subject) {
+						bad("5 recovered", r.ev.Subject, r.ev.Seq, "%s repeated after a recovered resume from #%d", r, lo)
+					}
+				}
+			}
+			if !ok {
+				continue
+			}
+			for _, s := range k.log.subjects(p) {
+				for _, m := range k.log.between(s, lo, hi) {
+					replay := sr.recovered() && m.at.Before(sr.sent)
+					k.classify(bad, sr, s, m, delivered[s][m.seq], gapped(gaps[s], m.seq), replay)
+				}
+			}
+			continue
+		}
+		for _, s := range k.log.subjects(p) {
+			lo, hi, ok := connRange(c, p, s)
+			if !ok {
+				continue
+			}
+			for _, m := range k.log.between(s, lo, hi) {
+				k.classify(bad, sr, s, m, delivered[s][m.seq], gapped(gaps[s], m.seq), false)
+			}
+		}
+	}
+}
+
+// classify checks one published message m of a connection's range: it was
+// delivered n times, announced as dropped or not, and part of a recovered
+// resume's replay or not.
+func (k *modelChecker) classify(bad func(rule, subject string, seq uint64, format string, args ...any), sr *subRec, s string, m pubMsg, n int, dropped, replay bool) {
+	policy := sr.policyFor(s)
+	newest, _ := k.log.newest(s)
+	switch {
+	case n > 1:
+		bad("2 critical", s, m.seq, "#%d (critical %v) delivered %d times", m.seq, m.critical, n)
+	case n == 1 && dropped:
+		bad("3 drop-oldest", s, m.seq, "#%d delivered and announced as dropped", m.seq)
+	case n == 1:
+	case dropped && m.critical:
+		bad("2 critical", s, m.seq, "critical #%d announced as dropped", m.seq)
+	case dropped && policy == fanout.Disconnect:
+		bad("3 drop-oldest", s, m.seq, "#%d announced as dropped under the disconnect policy", m.seq)
+	case dropped:
+	case m.critical:
+		bad("2 critical", s, m.seq, "critical #%d neither delivered nor announced, though the connection got past it (%s)", m.seq, sr)
+	case replay:
+		bad("5 recovered", s, m.seq, "#%d, stored before the resume, missing from the replay (%s)", m.seq, sr)
+	case policy != fanout.KeepLatest:
+		bad("3 drop-oldest", s, m.seq, "#%d lost without a gap notice under %v (%s)", m.seq, policy, sr)
+	case newest.seq == m.seq:
+		bad("4 keep-latest", s, m.seq, "#%d, the newest on its subject, neither delivered nor announced (%s)", m.seq, sr)
+	}
+}
+
+// connRange returns the range of c on pattern p (subject "") or on one
+// subject of p: from its first live event (exclusive) to the newest seq it
+// received or was told it lost. ok is false when nothing live arrived.
+func connRange(c *connRec, p, subject string) (lo, hi uint64, ok bool) {
+	for _, r := range c.rx {
+		s := r.subject()
+		if subject != "" && s != subject || subject == "" && !fanout.MatchSubject(p, s) {
+			continue
+		}
+		if r.gap {
+			hi = max(hi, r.g.To)
+			continue
+		}
+		if !ok && !r.ev.Snapshot {
+			lo, ok = r.ev.Seq-1, true
+		}
+		hi = max(hi, r.ev.Seq)
+	}
+	return lo, hi, ok
+}
+
+func gapped(gaps []protocol.GapNotice, seq uint64) bool {
+	for _, g := range gaps {
+		if g.From <= seq && seq <= g.To {
+			return true
+		}
+	}
+	return false
+}
+
+func subscribedPatterns(c *connRec) []string {
+	var out []string
+	for _, s := range c.subs {
+		if !slices.Contains(out, s.pattern) {
+			out = append(out, s.pattern)
+		}
+	}
+	return out
+}
+
+// endKind is a connection's end without its details.
+func endKind(end string) string {
+	kind, _, _ := strings.Cut(end, " (")
+	return kind
+}
+
+// report fails the test with the seed and a compact trace of the first
+// violations: the client's connections and, around each violation, what
+// the connection received on that subject next to what was published.
+func (k *modelChecker) report(seed uint64, clients []*modelClient) {
+	if len(k.out) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "delivery contract violated: %d violations; seed %d (STREAMHUB_MODEL_SEED=%d)\n", len(k.out), seed, seed)
+	byRule := map[string]int{}
+	for _, v := range k.out {
+		byRule[v.rule]++
+	}
+	fmt.Fprintf(&b, "by rule: %s\n", fmtCounts(byRule))
+	for i, v := range k.out {
+		if i == 8 {
+			fmt.Fprintf(&b, "... and %d more\n", len(k.out)-i)
+			break
+		}
+		mc := clients[v.client]
+		fmt.Fprintf(&b, "\n[%s] client %d, conn %d: %s\n  client patterns %v\n", v.rule, v.client, v.conn, v.msg, mc.patterns)
+		for _, c := range mc.conns {
+			if c.n >= v.conn-1 && c.n <= v.conn+1 {
+				fmt.Fprintf(&b, "    %s\n", c.summary())
+				if c.n == v.conn && v.subject != "" {
+					fmt.Fprintf(&b, "      received on %s: %s\n", v.subject, k.window(c, v.subject, v.seq))
+				}
+			}
+		}
+		if v.subject != "" {
+			fmt.Fprintf(&b, "  published on %s: %s\n", v.subject, k.published(v.subject, v.seq))
+		}
+	}
+	k.t.Error(b.String())
+}
+
+// window lists what c received on subject around seq.
+func (k *modelChecker) window(c *connRec, subject string, seq uint64) string {
+	var items []string
+	at := -1
+	for _, r := range c.rx {
+		if r.subject() != subject {
+			continue
+		}
+		if at < 0 && (r.gap && r.g.To >= seq || !r.gap && r.ev.Seq >= seq) {
+			at = len(items)
+		}
+		items = append(items, r.String()+" @"+r.at.Format("05.000"))
+	}
+	if at < 0 {
+		at = len(items)
+	}
+	from, to := max(0, at-6), min(len(items), at+6)
+	return fmt.Sprintf("[%d items] … %s …", len(items), strings.Join(items[from:to], ", "))
+}
+
+// published lists the messages published on subject around seq.
+func (k *modelChecker) published(subject string, seq uint64) string {
+	msgs := k.log.bySubject[subject]
+	i, _ := slices.BinarySearchFunc(msgs, seq, func(m pubMsg, seq uint64) int { return cmpU64(m.seq, seq) })
+	var items []string
+	for _, m := range msgs[max(0, i-6):min(len(msgs), i+6)] {
+		s := "#" + fmtU64(m.seq)
+		if m.critical {
+			s += " critical"
+		}
+		items = append(items, s+" @"+m.at.Format("05.000"))
+	}
+	return fmt.Sprintf("[%d] … %s …", len(msgs), strings.Join(items, ", "))
+}
+
+func fmtU64(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func fmtCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + strconv.Itoa(m[k])
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
