@@ -2,7 +2,7 @@
 # Both work on a fresh machine with Go and Node.js; `make test` also needs a
 # Chromium (Debian: apt-get install chromium) for the browser tests.
 
-.PHONY: run test web hub clean
+.PHONY: run test soak web hub clean
 
 # Build the dashboard when its sources are newer than the build, then run the
 # hub with demo feeds on http://127.0.0.1:8080 (embedded NATS on 127.0.0.1:4222).
@@ -11,6 +11,13 @@ run: web
 
 test:
 	./scripts/test.sh
+
+# The model-based test of the delivery contract, driven for $(SOAK) instead of
+# the 20 s it gets in `make test`; a failure prints its seed, to rerun with
+# STREAMHUB_MODEL_SEED=<seed> make soak.
+SOAK ?= 5m
+soak: web
+	STREAMHUB_MODEL_DURATION=$(SOAK) go test -race -count=1 -v -run '^TestDeliveryContractModel$$' -timeout 60m ./internal/server
 
 web: web/static/app/index.html
 

@@ -117,14 +117,13 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 	gaps := make(map[string][]protocol.GapNotice)
 	for _, r := range c.rx {
 		s := r.subject()
-		if _, ok := c.patternOf(s); !ok {
+		p, ok := c.patternOf(s)
+		if !ok {
 			bad("6 subscription", s, r.ev.Seq, "%s arrived outside the subscriptions", r)
 			continue
 		}
 		if r.gap {
-			if r.g.Epoch != k.epochOf(s) || r.g.From > r.g.To {
-				bad("3 drop-oldest", s, r.g.From, "malformed %s (epoch %d)", r, r.g.Epoch)
-			}
+			k.checkGap(bad, c.sub(p), r)
 			gaps[s] = append(gaps[s], r.g)
 			continue
 		}
@@ -179,6 +178,24 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 			for _, m := range k.log.between(s, lo, hi) {
 				k.classify(bad, sr, s, m, delivered[s][m.seq], gapped(gaps[s], m.seq), false)
 			}
+		}
+	}
+}
+
+// checkGap checks a gap notice wherever it falls: it announces published
+// messages, none of them critical, of a subscription whose policy drops.
+func (k *modelChecker) checkGap(bad func(rule, subject string, seq uint64, format string, args ...any), sr *subRec, r rxItem) {
+	g := r.g
+	dropped := k.log.between(g.Subject, g.From-1, g.To)
+	switch {
+	case g.Epoch != k.epochOf(g.Subject) || g.From > g.To || len(dropped) == 0:
+		bad("3 drop-oldest", g.Subject, g.From, "%s (epoch %d) announces nothing that was published", r, g.Epoch)
+	case sr.policyFor(g.Subject) == fanout.Disconnect:
+		bad("3 drop-oldest", g.Subject, g.From, "%s under the disconnect policy (%s)", r, sr)
+	}
+	for _, m := range dropped {
+		if m.critical {
+			bad("2 critical", g.Subject, m.seq, "critical #%d announced as dropped by %s", m.seq, r)
 		}
 	}
 }
@@ -341,4 +358,85 @@ func fmtCounts(m map[string]int) string {
 		parts[i] = k + ": " + strconv.Itoa(m[k])
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// The checker itself, on hand-made streams: it must pass a correct one and
+// name the rule each broken one breaks.
+func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
+	at := time.Unix(1000, 0)
+	log := &pubLog{}
+	for _, m := range []struct {
+		subject  string
+		seq      uint64
+		critical bool
+	}{{"chain.mdl.tx", 1, false}, {"chain.mdl.tx", 2, false}, {"chain.mdl.tx", 3, true}, {"chain.mdl.tx", 4, false},
+		{"chain.mdl.block", 5, false}, {"chain.mdl.tx", 6, false}, {"chain.mdl.block", 7, false}} {
+		log.add(m.subject, pubMsg{seq: m.seq, critical: m.critical, at: at})
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		log.add("ticks.mdl.t0", pubMsg{seq: seq, at: at})
+	}
+	epochs := map[string]uint64{"ticks": modelTickEpoch, "chain": 7}
+	ev := func(subject string, seq uint64) rxItem {
+		m, _ := log.find(subject, seq)
+		return rxItem{ev: protocol.EventFrame{Subject: subject, Epoch: epochs[strings.Split(subject, ".")[0]], Seq: seq, Critical: m.critical}}
+	}
+	tx := func(seqs ...uint64) []rxItem {
+		var out []rxItem
+		for _, s := range seqs {
+			subject := "chain.mdl.tx"
+			if s == 5 || s == 7 {
+				subject = "chain.mdl.block"
+			}
+			out = append(out, ev(subject, s))
+		}
+		return out
+	}
+	gap := func(subject string, from, to uint64) rxItem {
+		return rxItem{gap: true, g: protocol.GapNotice{Subject: subject, Epoch: epochs[strings.Split(subject, ".")[0]], From: from, To: to}}
+	}
+	ok := true
+	resumed := func(seq uint64) *subRec {
+		return &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest, sent: at.Add(time.Second), answered: true,
+			resume: &protocol.ResumePosition{Subject: "chain.mdl.tx", Epoch: 7, Seq: seq}, answer: protocol.ServerMessage{Op: protocol.OpOK, Recovered: &ok}}
+	}
+	invented, lost := ev("chain.mdl.tx", 4), ev("chain.mdl.tx", 3)
+	invented.ev.Critical, lost.ev.Critical = true, false
+	for _, tc := range []struct {
+		name string
+		sub  *subRec
+		rx   []rxItem
+		end  string
+		want string // the rule of the first violation; "" for none
+	}{
+		{"drop-oldest whole", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 2, 3, 4, 5, 6, 7), "cut", ""},
+		{"drop-oldest with its gap", &subRec{pattern: "chain.mdl.tx", policy: fanout.DropOldest}, append(tx(1, 2, 3), append([]rxItem{gap("chain.mdl.tx", 4, 4)}, tx(6)...)...), "closed 4001", ""},
+		{"drop-oldest loses one silently", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 2, 3, 5, 6), "cut", "3 drop-oldest"},
+		{"disconnect announces a gap", &subRec{pattern: "chain.mdl.tx", policy: fanout.Disconnect}, append([]rxItem{gap("chain.mdl.tx", 1, 2)}, tx(3, 4)...), "cut", "3 drop-oldest"},
+		{"keep-latest skips superseded values", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 3, 6, 7), "drained", ""},
+		{"keep-latest misses the newest", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 3, 4, 7), "drained", "4 keep-latest"},
+		{"a critical event is overtaken", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 4, 6, 7), "cut", "2 critical"},
+		{"a gap announces nothing published", &subRec{pattern: "chain.mdl.tx", policy: fanout.DropOldest}, append(tx(1), gap("chain.mdl.tx", 5, 5)), "cut", "3 drop-oldest"},
+		{"a critical event announced as dropped", &subRec{pattern: "chain.mdl.tx", policy: fanout.DropOldest}, append(tx(1, 2), gap("chain.mdl.tx", 3, 3)), "cut", "2 critical"},
+		{"a critical flag lost", &subRec{pattern: "chain.mdl.tx"}, append(tx(1, 2), lost), "cut", "2 critical"},
+		{"a critical flag invented", &subRec{pattern: "chain.mdl.tx"}, append(tx(1, 2, 3), invented), "cut", "2 critical"},
+		{"seq goes backwards", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 3, 2), "cut", "1 order"},
+		{"outside the subscription", &subRec{pattern: "chain.mdl.tx"}, tx(1, 2, 5), "cut", "6 subscription"},
+		{"a recovered replay is whole", resumed(2), tx(3, 4, 5, 6, 7), "cut", ""},
+		{"a recovered replay conflates", resumed(2), tx(3, 4, 6, 7), "cut", "5 recovered"},
+		{"a recovered replay repeats", resumed(3), tx(3, 4, 5, 6, 7), "cut", "5 recovered"},
+		{"ticks lose one without a gap", &subRec{pattern: "ticks.mdl.*", policy: fanout.DropOldest},
+			[]rxItem{ev("ticks.mdl.t0", 2), ev("ticks.mdl.t0", 3), ev("ticks.mdl.t0", 5)}, "cut", "3 drop-oldest"},
+		{"closed for a write timeout", &subRec{pattern: "chain.mdl.tx"}, tx(1), "closed 4002", "close"},
+	} {
+		k := &modelChecker{t: t, log: log, epochs: epochs}
+		k.checkConn(0, &connRec{subs: []*subRec{tc.sub}, rx: tc.rx, end: tc.end})
+		got := ""
+		if len(k.out) > 0 {
+			got = k.out[0].rule
+		}
+		if got != tc.want {
+			t.Errorf("%s: first violation %q, want %q (all: %+v)", tc.name, got, tc.want, k.out)
+		}
+	}
 }

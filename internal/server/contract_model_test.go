@@ -32,7 +32,7 @@ import (
 // (contract_model_check_test.go).
 //
 //	STREAMHUB_MODEL_SEED      the seed (default: the time); printed on failure
-//	STREAMHUB_MODEL_DURATION  how long clients are driven (default 15s); `make soak` runs minutes
+//	STREAMHUB_MODEL_DURATION  how long clients are driven (default 20s); `make soak` runs minutes
 //	STREAMHUB_MODEL_CLIENTS   how many clients (default 8)
 //
 // Only the decisions are reproducible from the seed: the interleaving of
@@ -72,7 +72,7 @@ type modelConfig struct {
 }
 
 func modelConfigFromEnv(t *testing.T) modelConfig {
-	cfg := modelConfig{seed: uint64(time.Now().UnixNano()), drive: 15 * time.Second, settle: 2 * time.Second,
+	cfg := modelConfig{seed: uint64(time.Now().UnixNano()), drive: 20 * time.Second, settle: 2 * time.Second,
 		drain: 20 * time.Second, clients: 8, every: 4 * time.Millisecond}
 	if v := os.Getenv("STREAMHUB_MODEL_SEED"); v != "" {
 		seed, err := strconv.ParseUint(v, 10, 64)
