@@ -53,6 +53,9 @@ func (l *pubLog) find(subject string, seq uint64) (pubMsg, bool) {
 
 // between returns subject's messages with lo < seq <= hi.
 func (l *pubLog) between(subject string, lo, hi uint64) []pubMsg {
+	if hi <= lo {
+		return nil
+	}
 	msgs := l.bySubject[subject]
 	i, _ := slices.BinarySearchFunc(msgs, lo+1, func(m pubMsg, seq uint64) int { return cmpU64(m.seq, seq) })
 	j, _ := slices.BinarySearchFunc(msgs, hi+1, func(m pubMsg, seq uint64) int { return cmpU64(m.seq, seq) })
