@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -88,9 +89,13 @@ func (mc *modelClient) connect(n int, lastEnd string, final bool) (*wsClient, *c
 	}
 	rec := &connRec{n: n, opened: time.Now()}
 	mustResume := final || (n > 0 && lastEnd != "cut")
+	policy := fanout.PolicyDefault // each subscription picks its own
+	if mc.rng.IntN(3) == 0 {
+		policy = modelPolicies[1+mc.rng.IntN(len(modelPolicies)-1)]
+	}
 	for _, p := range mc.patterns {
 		sr := &subRec{pattern: p}
-		modelOptions(mc.rng, sr)
+		modelOptions(mc.rng, sr, policy)
 		if pos, ok := mc.held[p]; ok && (mustResume || mc.rng.IntN(4) != 0) {
 			sr.resume, sr.snapshot = &protocol.ResumePosition{Subject: pos.Subject, Epoch: pos.Epoch, Seq: pos.Seq}, false
 		} else if mustResume {
