@@ -19,6 +19,7 @@ import (
 // are the rules of docs/protocol.md, "Delivery contract":
 //
 //  1. order: per subject and epoch, seq strictly increases on a connection;
+//     a stored pattern's events come in stream order, its snapshot first;
 //  2. critical: every critical message in a connection's range (below) is
 //     delivered once; one published after the range was not yet owed, and
 //     the next connection resumes from the range's end, so its replay must
@@ -35,6 +36,11 @@ import (
 //     announced), and nothing at or before the position is repeated;
 //  6. subscription: every event and gap is on a subscribed subject, and is a
 //     message that was published, with its critical flag.
+//
+// Besides: snapshots of stored patterns are not stale and say truncated
+// when they leave subjects out (docs rule 8), connections end only as the
+// model or a slow consumer makes them end, and subscribes are answered ok
+// (or insufficient_state, for a resume).
 //
 // A connection's range on a pattern is what it was owed without doubt:
 // from the resume position (when the resume was recovered) or from its
@@ -121,7 +127,8 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 	}
 
 	// Rules 1 and 6, item by item.
-	last := make(map[string]uint64)
+	last := make(map[string]uint64)     // per subject
+	lastLive := make(map[string]uint64) // per stored pattern
 	delivered := make(map[string]map[uint64]int)
 	gaps := make(map[string][]protocol.GapNotice)
 	for _, r := range c.rx {
@@ -149,6 +156,19 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 			bad("1 order", s, ev.Seq, "%s after #%d", r, prev)
 		}
 		last[s] = ev.Seq
+		// A stored pattern's events leave in stream order: its snapshot
+		// first, then seq increasing across its subjects.
+		if storedFamily(s) {
+			prev, live := lastLive[p]
+			switch {
+			case ev.Snapshot && live:
+				bad("1 order", s, ev.Seq, "snapshot event %s after the live #%d on %s", r, prev, p)
+			case !ev.Snapshot && live && ev.Seq <= prev:
+				bad("1 order", s, ev.Seq, "%s after #%d on %s: out of stream order", r, prev, p)
+			case !ev.Snapshot:
+				lastLive[p] = ev.Seq
+			}
+		}
 		if delivered[s] == nil {
 			delivered[s] = make(map[uint64]int)
 		}
@@ -158,6 +178,7 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 	// Rules 2 to 5, over each pattern's range.
 	for _, p := range subscribedPatterns(c) {
 		sr := c.sub(p)
+		k.checkSnapshot(bad, c, sr, gaps)
 		lo, hi, ok := connRange(c, p, "")
 		if storedFamily(p) {
 			if sr.recovered() {
@@ -205,6 +226,47 @@ func (k *modelChecker) checkGap(bad func(rule, subject string, seq uint64, forma
 	for _, m := range dropped {
 		if m.critical {
 			bad("2 critical", g.Subject, m.seq, "critical #%d announced as dropped by %s", m.seq, r)
+		}
+	}
+}
+
+// checkSnapshot checks a snapshot of a stored pattern (docs rule 8): each
+// snapshot event is at least as new as everything published on its
+// subject before the subscribe was sent, and unless the answer said
+// truncated, every subject published on by then is in it (delivered, or
+// announced as dropped), once a live event shows it was handed over whole.
+// (Ticks are stored for snapshots after their live delivery, so what was
+// published just before the subscribe may not be stored yet.)
+func (k *modelChecker) checkSnapshot(bad func(rule, subject string, seq uint64, format string, args ...any), c *connRec, sr *subRec, gaps map[string][]protocol.GapNotice) {
+	if !sr.snapshot || sr.resume != nil || !sr.answered || sr.answer.Op != protocol.OpOK || !storedFamily(sr.pattern) {
+		return
+	}
+	snap := make(map[string]uint64)
+	whole := false
+	for _, r := range c.rx {
+		if r.gap || !fanout.MatchSubject(sr.pattern, r.ev.Subject) {
+			continue
+		}
+		if !r.ev.Snapshot {
+			whole = true
+			break
+		}
+		snap[r.ev.Subject] = r.ev.Seq
+	}
+	for _, s := range k.log.subjects(sr.pattern) {
+		var before pubMsg // the newest published on s before the subscribe
+		for _, m := range k.log.bySubject[s] {
+			if !m.at.Before(sr.sent) {
+				break
+			}
+			before = m
+		}
+		seq, in := snap[s]
+		switch {
+		case in && seq < before.seq:
+			bad("8 snapshot", s, seq, "snapshot #%d, though #%d was published before the subscribe (%s)", seq, before.seq, sr)
+		case !in && before.seq > 0 && whole && !sr.answer.Truncated && len(gaps[s]) == 0:
+			bad("8 snapshot", s, before.seq, "left out of a snapshot not flagged truncated (%s)", sr)
 		}
 	}
 }
@@ -385,7 +447,10 @@ func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
 	for seq := uint64(1); seq <= 5; seq++ {
 		log.add("ticks.mdl.t0", pubMsg{seq: seq, at: at})
 	}
-	epochs := map[string]uint64{"ticks": modelTickEpoch, "chain": 7}
+	for seq := uint64(1); seq <= 4; seq++ { // the last one after the snapshots' subscribe
+		log.add("jobs.mdl.w0.j"+fmtU64(2-seq%2), pubMsg{seq: seq, at: at.Add(time.Duration(seq/4) * 2 * time.Second)})
+	}
+	epochs := map[string]uint64{"ticks": modelTickEpoch, "chain": 7, "jobs": 8}
 	ev := func(subject string, seq uint64) rxItem {
 		m, _ := log.find(subject, seq)
 		return rxItem{ev: protocol.EventFrame{Subject: subject, Epoch: epochs[strings.Split(subject, ".")[0]], Seq: seq, Critical: m.critical}}
@@ -409,6 +474,16 @@ func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
 		return &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest, sent: at.Add(time.Second), answered: true,
 			resume: &protocol.ResumePosition{Subject: "chain.mdl.tx", Epoch: 7, Seq: seq}, answer: protocol.ServerMessage{Op: protocol.OpOK, Recovered: &ok}}
 	}
+	snapshot := func(truncated bool) *subRec {
+		return &subRec{pattern: "jobs.mdl.>", snapshot: true, sent: at.Add(time.Second), answered: true,
+			answer: protocol.ServerMessage{Op: protocol.OpOK, Truncated: truncated}}
+	}
+	job := func(seq uint64) rxItem { return ev("jobs.mdl.w0.j"+fmtU64(2-seq%2), seq) } // j1: 1, 3; j2: 2, 4
+	snap := func(seq uint64) rxItem {
+		r := job(seq)
+		r.ev.Snapshot = true
+		return r
+	}
 	invented, lost := ev("chain.mdl.tx", 4), ev("chain.mdl.tx", 3)
 	invented.ev.Critical, lost.ev.Critical = true, false
 	for _, tc := range []struct {
@@ -430,12 +505,18 @@ func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
 		{"a critical flag lost", &subRec{pattern: "chain.mdl.tx"}, append(tx(1, 2), lost), "cut", "2 critical"},
 		{"a critical flag invented", &subRec{pattern: "chain.mdl.tx"}, append(tx(1, 2, 3), invented), "cut", "2 critical"},
 		{"seq goes backwards", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 3, 2), "cut", "1 order"},
+		{"out of stream order", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 2, 3, 5, 4, 6, 7), "cut", "1 order"},
+		{"a recovered resume that got nothing", resumed(7), nil, "cut", ""},
 		{"outside the subscription", &subRec{pattern: "chain.mdl.tx"}, tx(1, 2, 5), "cut", "6 subscription"},
 		{"a recovered replay is whole", resumed(2), tx(3, 4, 5, 6, 7), "cut", ""},
 		{"a recovered replay conflates", resumed(2), tx(3, 4, 6, 7), "cut", "5 recovered"},
 		{"a recovered replay repeats", resumed(3), tx(3, 4, 5, 6, 7), "cut", "5 recovered"},
 		{"ticks lose one without a gap", &subRec{pattern: "ticks.mdl.*", policy: fanout.DropOldest},
 			[]rxItem{ev("ticks.mdl.t0", 2), ev("ticks.mdl.t0", 3), ev("ticks.mdl.t0", 5)}, "cut", "3 drop-oldest"},
+		{"a snapshot", snapshot(false), []rxItem{snap(2), snap(3), job(4)}, "cut", ""},
+		{"a stale snapshot", snapshot(false), []rxItem{snap(1), snap(2), job(4)}, "cut", "8 snapshot"},
+		{"a snapshot short of a subject", snapshot(false), []rxItem{snap(3), job(4)}, "cut", "8 snapshot"},
+		{"a truncated snapshot", snapshot(true), []rxItem{snap(3), job(4)}, "cut", ""},
 		{"closed for a write timeout", &subRec{pattern: "chain.mdl.tx"}, tx(1), "closed 4002", "close"},
 	} {
 		k := &modelChecker{t: t, log: log, epochs: epochs}

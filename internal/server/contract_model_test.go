@@ -56,6 +56,7 @@ const modelTickEpoch = 42
 const (
 	modelQueueMessages = 32
 	modelSocketBuffer  = 16 << 10
+	modelSnapshotMax   = 16 // fewer than the jobs a run starts: snapshots of jobs get truncated
 )
 
 // modelPad fills each payload to about a kilobyte, so that the socket
@@ -112,6 +113,7 @@ func TestDeliveryContractModel(t *testing.T) {
 		c.Listener = smallWriteBufferListener{ln}
 		c.Fanout.MaxQueueMessages = modelQueueMessages
 		c.Fanout.MaxQueueBytes = 64 << 10
+		c.History.MaxSnapshot = modelSnapshotMax
 	})
 	r := &modelRun{s: s, cfg: cfg, log: &pubLog{}, pubDone: make(chan struct{})}
 	start := time.Now()
