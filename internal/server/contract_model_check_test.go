@@ -51,6 +51,19 @@ import (
 // by the next one only through a resume, which the model always makes
 // after the hub closed a connection.
 
+// A connection torn down without a close frame breaks docs rule 7 when
+// the client had been reading, without a pause, for longer than
+// modelTornSlack plus the time its pace takes over modelBacklogFrames:
+// the hub finishes the write in flight within its 1 s grace, but only
+// after the frames the sockets hold ahead of it (up to about 64 KiB here,
+// some 60 frames of one event), which a slow reader takes longer than the
+// grace to get through. So a slow reader may be torn down; a reader that
+// keeps pace may not.
+const (
+	modelTornSlack     = 3 * time.Second
+	modelBacklogFrames = 60
+)
+
 type modelViolation struct {
 	client, conn int
 	rule         string
@@ -105,10 +118,13 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 	bad := func(rule, subject string, seq uint64, format string, args ...any) {
 		k.out = append(k.out, modelViolation{client: client, conn: c.n, rule: rule, subject: subject, seq: seq, msg: fmt.Sprintf(format, args...)})
 	}
-	switch kind := endKind(c.end); kind {
-	case "cut", "drained", "torn", "closed 4001":
+	switch kind := endKind(c.end); {
+	case kind == "torn" && c.ended.Sub(c.reading) > modelTornSlack+modelBacklogFrames*c.slow:
+		bad("7 close", "", 0, "the connection was torn down without a close frame though the client had been reading for %v (paused %v in all, slow %v)",
+			c.ended.Sub(c.reading).Round(time.Millisecond), c.paused, c.slow)
+	case kind == "cut", kind == "drained", kind == "torn", kind == "closed 4001":
 	default:
-		bad("close", "", 0, "the connection ended %s; only 4001 (slow consumer) or a torn connection after its grace are expected", c.end)
+		bad("7 close", "", 0, "the connection ended %s; only 4001 (slow consumer) or a torn connection after its grace are expected", c.end)
 	}
 	hubClosed := endKind(c.end) == "closed 4001" || endKind(c.end) == "torn"
 	for _, sr := range c.subs {
@@ -517,10 +533,16 @@ func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
 		{"a stale snapshot", snapshot(false), []rxItem{snap(1), snap(2), job(4)}, "cut", "8 snapshot"},
 		{"a snapshot short of a subject", snapshot(false), []rxItem{snap(3), job(4)}, "cut", "8 snapshot"},
 		{"a truncated snapshot", snapshot(true), []rxItem{snap(3), job(4)}, "cut", ""},
-		{"closed for a write timeout", &subRec{pattern: "chain.mdl.tx"}, tx(1), "closed 4002", "close"},
+		{"closed for a write timeout", &subRec{pattern: "chain.mdl.tx"}, tx(1), "closed 4002", "7 close"},
+		{"torn down while reading", &subRec{pattern: "chain.mdl.tx"}, tx(1), "torn (EOF)", "7 close"},
+		{"torn down after a pause", &subRec{pattern: "chain.mdl.tx"}, tx(1), "torn (EOF)", ""},
 	} {
 		k := &modelChecker{t: t, log: log, epochs: epochs}
-		k.checkConn(0, &connRec{subs: []*subRec{tc.sub}, rx: tc.rx, end: tc.end})
+		c := &connRec{subs: []*subRec{tc.sub}, rx: tc.rx, end: tc.end, reading: at, ended: at.Add(4 * time.Second)}
+		if strings.Contains(tc.name, "pause") {
+			c.reading = at.Add(3 * time.Second)
+		}
+		k.checkConn(0, c)
 		got := ""
 		if len(k.out) > 0 {
 			got = k.out[0].rule

@@ -86,6 +86,10 @@ func (mc *modelClient) connect(n int, lastEnd string, final bool) (*wsClient, *c
 		return nil, nil, fmt.Errorf("hello: %v, %v", m.Op, err)
 	}
 	rec := &connRec{n: n, opened: time.Now()}
+	rec.reading = rec.opened
+	if mc.rng.IntN(4) == 0 { // a slow reader, that never pauses
+		rec.slow = time.Duration(30+mc.rng.IntN(170)) * time.Millisecond
+	}
 	mustResume := final || (n > 0 && lastEnd != "cut")
 	policy := fanout.PolicyDefault // each subscription picks its own
 	if mc.rng.IntN(3) == 0 {
@@ -170,10 +174,11 @@ func (mc *modelClient) read(c *wsClient, rec *connRec, deadline time.Time) (drai
 			rec.end = "drained"
 			return true
 		}
-		if !published && !time.Now().Before(nextPause) {
+		if !published && rec.slow == 0 && !time.Now().Before(nextPause) {
 			d := min(mc.pause(), time.Until(deadline))
 			time.Sleep(d) // the model's pause: the reader holds one frame, the hub's queue fills
 			rec.paused += d
+			rec.reading = time.Now()
 			nextPause = time.Now().Add(mc.pauseEvery())
 		}
 		select {
@@ -185,11 +190,15 @@ func (mc *modelClient) read(c *wsClient, rec *connRec, deadline time.Time) (drai
 		case f := <-frames:
 			if f.err != nil {
 				rec.end, rec.code = modelCloseStatus(f.err)
+				rec.ended = time.Now()
 				return false
 			}
 			if err := mc.handle(c, rec, f.m, hi); err != nil {
 				rec.end, rec.code = modelCloseStatus(err)
 				return false
+			}
+			if !published {
+				time.Sleep(rec.slow) // a slow reader still reads: the hub must tell it 4001, not tear it down
 			}
 		}
 	}

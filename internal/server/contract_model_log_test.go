@@ -206,6 +206,10 @@ type connRec struct {
 	end    string
 	code   websocket.StatusCode
 	paused time.Duration // total time spent not reading
+	slow   time.Duration // how long the client takes over each frame
+	// reading is when the client last started reading without a pause
+	// (its last pause ended); ended is when it saw the connection end.
+	reading, ended time.Time
 }
 
 // sub returns the subscription in force for pattern.
@@ -231,7 +235,7 @@ func (c *connRec) patternOf(subject string) (string, bool) {
 
 func (c *connRec) summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "conn %d (%d received, paused %v, ended %s)", c.n, len(c.rx), c.paused.Round(time.Millisecond), c.end)
+	fmt.Fprintf(&b, "conn %d (%d received, paused %v, slow %v, ended %s)", c.n, len(c.rx), c.paused.Round(time.Millisecond), c.slow, c.end)
 	for _, s := range c.subs {
 		fmt.Fprintf(&b, "\n      subscribe %s", s)
 	}

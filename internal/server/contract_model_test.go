@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -318,7 +319,7 @@ func modelOptions(rng *rand.Rand, sr *subRec, policy fanout.Policy) {
 
 // modelStats summarizes what a run exercised.
 func modelStats(log *pubLog, clients []*modelClient) string {
-	published, conns, events, snapshots, gaps, resumed, recovered := 0, 0, 0, 0, 0, 0, 0
+	published, conns, slow, events, snapshots, gaps, resumed, recovered, truncated := 0, 0, 0, 0, 0, 0, 0, 0, 0
 	for _, msgs := range log.bySubject {
 		published += len(msgs)
 	}
@@ -326,6 +327,9 @@ func modelStats(log *pubLog, clients []*modelClient) string {
 	for _, mc := range clients {
 		for _, c := range mc.conns {
 			conns++
+			if c.slow > 0 {
+				slow++
+			}
 			ends[endKind(c.end)]++
 			for _, r := range c.rx {
 				switch {
@@ -344,12 +348,14 @@ func modelStats(log *pubLog, clients []*modelClient) string {
 				if s.recovered() {
 					recovered++
 				}
+				if s.answer.Truncated {
+					truncated++
+				}
 			}
 		}
 	}
-	return "published " + strconv.Itoa(published) + "; " + strconv.Itoa(conns) + " connections " + fmtCounts(ends) +
-		"; received " + strconv.Itoa(events) + " events, " + strconv.Itoa(snapshots) + " snapshot events, " +
-		strconv.Itoa(gaps) + " gap notices; " + strconv.Itoa(resumed) + " resumes, " + strconv.Itoa(recovered) + " recovered"
+	return fmt.Sprintf("published %d; %d connections %s, %d of them slow readers; received %d events, %d snapshot events (%d snapshots truncated), %d gap notices; %d resumes, %d recovered",
+		published, conns, fmtCounts(ends), slow, events, snapshots, truncated, gaps, resumed, recovered)
 }
 
 // modelCloseStatus is how a connection's read error reads in the log.
