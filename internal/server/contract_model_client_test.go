@@ -43,7 +43,7 @@ func newModelClient(t testing.TB, r *modelRun, id int, hc *http.Client) *modelCl
 // published, or the run's hard end.
 func (mc *modelClient) run() {
 	lastEnd := ""
-	for n := 0; time.Now().Before(mc.r.hardEnd); n++ {
+	for n := 0; time.Now().Before(mc.r.hardEnd) && !mc.stopped(); n++ {
 		final := !time.Now().Before(mc.r.driveEnd)
 		deadline := time.Now().Add(200*time.Millisecond + time.Duration(mc.rng.Int64N(int64(3500*time.Millisecond))))
 		if final || deadline.After(mc.r.driveEnd) {
@@ -67,6 +67,15 @@ func (mc *modelClient) run() {
 	}
 	if len(mc.conns) > 0 {
 		mc.undrained = mc.missing(mc.conns[len(mc.conns)-1], nil)
+	}
+}
+
+func (mc *modelClient) stopped() bool {
+	select {
+	case <-mc.r.stop:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -182,6 +191,9 @@ func (mc *modelClient) read(c *wsClient, rec *connRec, deadline time.Time) (drai
 			nextPause = time.Now().Add(mc.pauseEvery())
 		}
 		select {
+		case <-mc.r.stop:
+			rec.end = "cut"
+			return false
 		case <-timer.C:
 			rec.end = "cut"
 			return false

@@ -116,7 +116,7 @@ func TestDeliveryContractModel(t *testing.T) {
 		c.Fanout.MaxQueueBytes = 64 << 10
 		c.History.MaxSnapshot = modelSnapshotMax
 	})
-	r := &modelRun{s: s, cfg: cfg, log: &pubLog{}, pubDone: make(chan struct{})}
+	r := &modelRun{s: s, cfg: cfg, log: &pubLog{}, pubDone: make(chan struct{}), stop: make(chan struct{})}
 	start := time.Now()
 	r.driveEnd = start.Add(cfg.drive)
 	r.pubEnd = r.driveEnd.Add(cfg.settle)
@@ -126,6 +126,10 @@ func TestDeliveryContractModel(t *testing.T) {
 
 	clients := make([]*modelClient, cfg.clients)
 	var wg sync.WaitGroup
+	defer func() { // also when the publisher fails the test
+		close(r.stop)
+		wg.Wait()
+	}()
 	for i := range clients {
 		mc := newModelClient(t, r, i, &http.Client{Transport: transport})
 		clients[i] = mc
@@ -139,7 +143,7 @@ func TestDeliveryContractModel(t *testing.T) {
 	// the test; the clients bound themselves by r.hardEnd.
 	newModelPublisher(t, s, r.log, rand.New(rand.NewPCG(cfg.seed, 1<<32))).run(r.pubEnd, cfg.every)
 	close(r.pubDone)
-	wg.Wait()
+	wg.Wait() // the clients end by themselves once they have everything
 	t.Logf("driven for %v, drained after %v", cfg.drive, time.Since(r.pubEnd).Round(time.Millisecond))
 
 	k := newModelChecker(t, s, r.log)
@@ -160,6 +164,7 @@ type modelRun struct {
 	log                       *pubLog
 	driveEnd, pubEnd, hardEnd time.Time
 	pubDone                   chan struct{} // closed when the publisher has stopped
+	stop                      chan struct{} // closed when the test ends: clients stop at once
 }
 
 // smallWriteBufferListener gives the hub's side of each connection a
