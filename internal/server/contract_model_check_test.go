@@ -130,10 +130,11 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 	for _, sr := range c.subs {
 		switch {
 		case !sr.answered:
-		case sr.answer.Op == protocol.OpError && sr.answer.Code == protocol.CodeInternal && hubClosed:
+		case sr.answer.Op == protocol.OpError && sr.answer.Code == protocol.CodeInternal && (hubClosed || sr.answeredAt == len(c.rx)):
 			// A subscribe the hub was still applying when it closed the
 			// client (as a slow consumer) fails with internal; the close
-			// that follows says what to do.
+			// that follows says what to do (unless the client dropped the
+			// connection first: then nothing came after the answer).
 			k.failedOnClose++
 		case sr.answer.Op == protocol.OpError && !(sr.resume != nil && sr.answer.Code == protocol.CodeInsufficientState):
 			bad("answer", sr.pattern, 0, "subscribe %s", sr)

@@ -255,7 +255,7 @@ func (mc *modelClient) handle(c *wsClient, rec *connRec, m protocol.ServerMessag
 			if !m.HasID || sr.id != m.ID {
 				continue
 			}
-			sr.answered, sr.answer = true, m
+			sr.answered, sr.answer, sr.answeredAt = true, m, len(rec.rx)
 			if m.Op == protocol.OpError && m.Code == protocol.CodeInsufficientState {
 				again := *sr
 				again.resume, again.snapshot, again.answered = nil, true, false

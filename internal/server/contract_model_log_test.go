@@ -109,7 +109,10 @@ type subRec struct {
 	id       uint64
 	sent     time.Time
 	answered bool
-	answer   protocol.ServerMessage
+	// answeredAt is how many items the connection had received when the
+	// answer came.
+	answeredAt int
+	answer     protocol.ServerMessage
 }
 
 // recovered reports whether the subscribe was answered ok with
