@@ -4,10 +4,18 @@
 
 .PHONY: run test soak web hub clean
 
-# Build the dashboard when its sources are newer than the build, then run the
-# hub with demo feeds on http://127.0.0.1:8080 (embedded NATS on 127.0.0.1:4222).
-run: web
-	go run ./cmd/hub serve $(ARGS)
+# The version and commit that `hub version` and the streamhub_build_info
+# metric report.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# Build the dashboard when its sources are newer than the build, then build
+# the hub and run it with demo feeds on http://127.0.0.1:8080 (embedded NATS
+# on 127.0.0.1:4222); more flags with ARGS='…'. exec hands the terminal's
+# Ctrl-C to the hub itself, which shuts down in order and exits 0.
+run: hub
+	exec ./bin/hub serve --demo $(ARGS)
 
 test:
 	./scripts/test.sh
@@ -28,7 +36,7 @@ web/static/app/index.html: web/node_modules/.package-lock.json $(shell find web/
 	cd web && npm run build
 
 hub: web
-	go build -o bin/hub ./cmd/hub
+	go build -ldflags '$(LDFLAGS)' -o bin/hub ./cmd/hub
 
 clean:
 	rm -rf bin web/static/app web/client/dist

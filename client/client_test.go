@@ -6,12 +6,17 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/server"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -157,66 +162,121 @@ func TestErrorsAreTyped(t *testing.T) {
 // Subjects outside the stored families (lab.…) keep the publisher's Sh-Seq,
 // so these tests can assert exact positions.
 
-// An application that never reads one subscription's channel stalls
-// neither its other subscriptions nor the hub: the client drops the oldest
-// buffered events, counts them and reports them as local gaps.
-func TestUnreadSubscriptionDoesNotStallOthers(t *testing.T) {
+// An application that does not read a subscription loses nothing: the
+// client stops reading the connection (backpressure) instead of dropping
+// events, the hub holds them in its queue, and once the application reads,
+// every event arrives in order, critical ones included. Regression (issue 9,
+// edge 6): the client used to drop the oldest buffered events, critical
+// ones too, reporting only a local gap.
+func TestSlowApplicationLosesNothing(t *testing.T) {
 	s := startHub(t, nil)
 	var g gaps
 	c := dial(t, s, &client.Options{OnGap: g.record})
-	const buffer, n = 8, 300
-	idle := subscribe(t, c, "lab.test.idle", client.SubscribeOptions{Policy: client.PolicyDropOldest, Buffer: buffer})
-	busy := subscribe(t, c, "lab.test.busy", client.SubscribeOptions{Policy: client.PolicyDropOldest, Buffer: n})
-	waitForPattern(t, s, "lab.test.idle")
-	waitForPattern(t, s, "lab.test.busy")
+	const buffer, n = 4, 300
+	slow := subscribe(t, c, "lab.test.slow", client.SubscribeOptions{Policy: client.PolicyDropOldest, Buffer: buffer})
+	other := subscribe(t, c, "lab.test.other", client.SubscribeOptions{Policy: client.PolicyDropOldest, Buffer: n})
+	waitForPattern(t, s, "lab.test.slow")
+	waitForPattern(t, s, "lab.test.other")
 
 	nc := natsConn(t, s)
 	for i := uint64(1); i <= n; i++ {
-		publish(t, nc, "lab.test.idle", 5, i, false, `{"i":1}`)
-		publish(t, nc, "lab.test.busy", 5, i, false, `{"i":2}`)
+		publish(t, nc, "lab.test.slow", 5, i, i%10 == 0, `{"i":1}`)
+		publish(t, nc, "lab.test.other", 5, i, false, `{"i":2}`)
 	}
-	defer func() {
-		if t.Failed() {
-			l, r := g.counts()
-			t.Logf("hub stats %+v; idle dropped %d; gaps local %d reported %d", s.Hub().Stats(), idle.Dropped(), l, r)
-		}
-	}()
-	evs := collect(t, busy, n, 15*time.Second)
-	for i, ev := range evs {
-		if ev.Seq != uint64(i+1) {
-			t.Fatalf("busy subscription: event %d has seq %d (first: %+v)", i, ev.Seq, evs[:3])
-		}
-	}
-	if busy.Dropped() != 0 {
-		t.Fatalf("the read subscription dropped %d", busy.Dropped())
-	}
-	waitFor(t, "the idle subscription's drops", 10*time.Second, func() bool {
-		local, _ := g.counts()
-		return idle.Dropped() == n-buffer && local == n-buffer
+	// The hub has queued what the client could not take yet.
+	waitFor(t, "the hub holding the backlog", 10*time.Second, func() bool {
+		st := s.Hub().Stats()
+		return st.QueuedMessages > 0 || st.Delivered >= 2*n
 	})
-	local, reported := g.counts()
-	if local != n-buffer || reported != 0 {
-		t.Fatalf("gaps: %d local, %d from the hub; want %d and 0", local, reported, n-buffer)
-	}
-	g.mu.Lock()
-	first := g.local[0]
-	g.mu.Unlock()
-	if first != (client.Gap{Subject: "lab.test.idle", Epoch: 5, From: 1, To: 1, Local: true}) {
-		t.Fatalf("first local gap %+v", first)
-	}
-	// The channel holds the newest events.
-	kept := collect(t, idle, buffer, time.Second)
-	for i, ev := range kept {
-		if want := uint64(n - buffer + 1 + i); ev.Seq != want {
-			t.Fatalf("kept event %d has seq %d, want %d", i, ev.Seq, want)
+	for name, sub := range map[string]*client.Subscription{"slow": slow, "other": other} {
+		evs := collect(t, sub, n, 15*time.Second)
+		for i, ev := range evs {
+			if ev.Seq != uint64(i+1) || ev.Critical != (ev.Seq%10 == 0 && name == "slow") {
+				t.Fatalf("%s: event %d has seq %d, critical %v", name, i, ev.Seq, ev.Critical)
+			}
 		}
+	}
+	if n := g.count(); n != 0 {
+		t.Fatalf("%d gaps reported", n)
 	}
 	st := s.Hub().Stats()
 	if st.Dropped != 0 || st.Disconnects[fanout.ReasonSlowConsumer] != 0 {
 		t.Fatalf("the hub had to drop (%d) or disconnect (%d)", st.Dropped, st.Disconnects[fanout.ReasonSlowConsumer])
 	}
-	if c.State() != client.StateConnected {
-		t.Fatalf("state %v", c.State())
+}
+
+// An application stuck for longer than the hub's queue can hold still gets
+// every critical job event exactly once: the hub closes the connection
+// (4001), and the client reconnects and resumes from the last event it
+// handed over, so the replay brings what the hub could not queue.
+func TestStuckApplicationGetsEveryCriticalEventAfterResume(t *testing.T) {
+	s := startHub(t, func(c *server.Config) {
+		c.Fanout.MaxQueueMessages = 16
+		c.Gateway.Heartbeat = time.Second
+	})
+	c := dial(t, s, &client.Options{Backoff: client.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond}})
+	sub := subscribe(t, c, "jobs.acme.>", client.SubscribeOptions{Policy: client.PolicyKeepLatest, Buffer: 2})
+	waitForPattern(t, s, "jobs.acme.>")
+	js, err := jetstream.New(natsConn(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Big enough events that the socket's buffers fill and the hub's queue
+	// overflows while the application is stuck.
+	pad := strings.Repeat("x", 64<<10)
+	const jobs = 40
+	var terminal []uint64
+	for j := range jobs {
+		subject := "jobs.acme.j" + strconv.Itoa(j)
+		for range 3 {
+			if _, err := js.Publish(ctx, subject, []byte(`{"state":"running","pad":"`+pad+`"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := nats.NewMsg(subject)
+		m.Data = []byte(`{"state":"done","pad":"` + pad + `"}`)
+		m.Header.Set("Sh-Critical", "true")
+		ack, err := js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		terminal = append(terminal, ack.Sequence)
+	}
+	closes := func() (n uint64) {
+		for _, c := range s.Hub().Stats().Disconnects {
+			n += c
+		}
+		return n
+	}
+	// The application is stuck until the hub gives up on the connection
+	// (queue overflow, a ping or batch that cannot be written, or no pong
+	// for two heartbeats); then it reads.
+	waitFor(t, "the hub closing the stuck client", 15*time.Second, func() bool { return closes() > 0 })
+	t.Logf("hub closes: %v", s.Hub().Stats().Disconnects)
+	got := map[uint64]int{}
+	last := map[string]uint64{}
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for len(got) < jobs {
+		select {
+		case ev := <-sub.C():
+			if ev.Seq <= last[ev.Subject] {
+				t.Fatalf("%s: seq %d after %d", ev.Subject, ev.Seq, last[ev.Subject])
+			}
+			last[ev.Subject] = ev.Seq
+			if ev.Critical {
+				got[ev.Seq]++
+			}
+		case <-deadline.C:
+			t.Fatalf("%d of %d terminal events after 30 s (hub stats %+v)", len(got), jobs, s.Hub().Stats())
+		}
+	}
+	for _, seq := range terminal {
+		if got[seq] != 1 {
+			t.Fatalf("terminal event %d delivered %d times", seq, got[seq])
+		}
 	}
 }
 
@@ -325,5 +385,34 @@ func TestPayloadTypesMatchUpstream(t *testing.T) {
 				t.Fatalf("%v.%s %v %q differs from %v.%s %v %q", a, fa.Name, fa.Type, fa.Tag, b, fb.Name, fb.Type, fb.Tag)
 			}
 		}
+	}
+}
+
+// A snapshot cut to the hub's cap says so, and holds the subjects that
+// changed most recently.
+func TestSnapshotTruncatedIsReported(t *testing.T) {
+	s := startHub(t, func(c *server.Config) { c.History.MaxSnapshot = 2 })
+	js, err := jetstream.New(natsConn(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, j := range []string{"a", "b", "c"} {
+		if _, err := js.Publish(ctx, "jobs.acme."+j, []byte(`{"state":"done"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dial(t, s, nil)
+	sub := subscribe(t, c, "jobs.acme.>", client.SubscribeOptions{Snapshot: true})
+	if !sub.SnapshotTruncated() {
+		t.Fatal("a snapshot of 3 subjects with a cap of 2 is not reported truncated")
+	}
+	evs := collect(t, sub, 2, 5*time.Second)
+	if evs[0].Subject != "jobs.acme.b" || evs[1].Subject != "jobs.acme.c" || !evs[0].Snapshot {
+		t.Fatalf("snapshot %s, %s; want the newest two, b and c", evs[0].Subject, evs[1].Subject)
+	}
+	if whole := subscribe(t, c, "jobs.acme.a", client.SubscribeOptions{Snapshot: true}); whole.SnapshotTruncated() {
+		t.Fatal("a snapshot within the cap is reported truncated")
 	}
 }

@@ -38,14 +38,21 @@
 //
 // # Delivery and backpressure
 //
-// One goroutine per connection reads frames. It never blocks on the
-// application: each Subscription has a bounded channel
-// ([SubscribeOptions.Buffer]) and, when it is full, the oldest buffered
-// event is dropped to make room for the newest. Each locally dropped event
-// is counted ([Subscription.Dropped]) and reported to [Options.OnGap] as a
-// [Gap] with Local set, exactly like the hub reports the ranges it dropped
-// itself, so a slow application never stalls other subscriptions, the
-// connection's heartbeats or the hub.
+// One goroutine per connection reads frames and hands events to each
+// Subscription's bounded channel ([SubscribeOptions.Buffer]). The client
+// never drops an event: when the application lets a channel fill up, the
+// goroutine waits for room and stops reading the connection meanwhile
+// (backpressure). The hub then applies each subscription's policy in its
+// own bounded queue, exactly as for any slow client: keep-latest conflates
+// (the application catches up on the newest values), drop-oldest announces
+// the ranges it dropped ([Options.OnGap]), and critical events are never
+// dropped: if the hub cannot queue one it closes the connection (4001), or
+// closes it after twice its heartbeat once the application has been stuck
+// that long (4003). Either way the client reconnects and resumes from the
+// last event it handed to the application, so nothing stored is lost. One
+// connection is one ordered stream: a subscription the application does not
+// read holds back the connection's other subscriptions too. Use a Client
+// per independent consumer when that matters.
 //
 // # Concurrency
 //

@@ -45,17 +45,14 @@ func (e Event) Decode(v any) error {
 }
 
 // Gap says that every message on Subject in Epoch with From <= seq <= To
-// was dropped for this client. When Local is false the hub dropped them
-// (its queue for this client was full, under drop-oldest); when Local is
-// true this client dropped one buffered event (From == To) because the
-// application did not read the subscription's channel in time. Either way
-// the application should refetch the range, or the subject's latest value,
-// if the stream matters.
+// was dropped for this client by the hub: its queue for this client was
+// full, under drop-oldest. The application should refetch the range, or
+// the subject's latest value, if the stream matters. The client itself
+// never drops an event (see the package documentation).
 type Gap struct {
 	Subject  string
 	Epoch    uint64
 	From, To uint64
-	Local    bool
 }
 
 // newEvent converts a decoded event frame. The frame's data is converted to

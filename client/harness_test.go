@@ -128,7 +128,7 @@ func waitForPattern(t testing.TB, s *server.Server, pattern string) {
 
 func natsConn(t testing.TB, s *server.Server) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.NATSURL())
+	nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,24 +176,20 @@ func (s *states) String() string {
 
 // gaps records OnGap calls.
 type gaps struct {
-	mu          sync.Mutex
-	local, repd []client.Gap
+	mu   sync.Mutex
+	repd []client.Gap
 }
 
 func (g *gaps) record(gap client.Gap) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if gap.Local {
-		g.local = append(g.local, gap)
-	} else {
-		g.repd = append(g.repd, gap)
-	}
+	g.repd = append(g.repd, gap)
 }
 
-func (g *gaps) counts() (local, reported int) {
+func (g *gaps) count() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.local), len(g.repd)
+	return len(g.repd)
 }
 
 func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }

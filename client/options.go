@@ -68,8 +68,7 @@ type Options struct {
 	// Backoff is the reconnect schedule; zero fields take its defaults.
 	Backoff Backoff
 	// OnGap is called for every gap: ranges the hub announces it dropped
-	// for this connection, and events this client dropped locally because
-	// a subscription's channel was full (Gap.Local). Default nil.
+	// for this connection (drop-oldest subscriptions). Default nil.
 	OnGap func(Gap)
 	// OnRecovered is called after a reconnect, once per subscription that
 	// had seen events, once it is subscribed again. recovered is true when
@@ -222,7 +221,8 @@ type SubscribeOptions struct {
 	// pattern deliver live events only).
 	Snapshot bool
 	// Buffer is the capacity of the subscription's channel. When the
-	// application lets it fill up, the oldest buffered event is dropped
-	// for each new one (see Subscription.Dropped). Default 256.
+	// application lets it fill up, the client stops reading the
+	// connection until there is room (backpressure; nothing is dropped).
+	// Default 256.
 	Buffer int
 }

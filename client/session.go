@@ -270,6 +270,13 @@ func (s *session) request(ctx context.Context, cmd protocol.Command) (protocol.S
 	case m := <-ch:
 		return m, nil
 	case <-s.done:
+		// The read loop hands an answer over before it returns, so one
+		// that arrived just before the connection ended is in ch now.
+		select {
+		case m := <-ch:
+			return m, nil
+		default:
+		}
 		return protocol.ServerMessage{}, ErrConnectionLost
 	case <-ctx.Done():
 		return protocol.ServerMessage{}, ctx.Err()

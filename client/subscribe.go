@@ -34,7 +34,7 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, opts SubscribeOp
 		opts.Buffer = DefaultBuffer
 	}
 	sub := &Subscription{c: c, pattern: pattern, opts: opts, ch: make(chan Event, opts.Buffer),
-		positions: make(map[string]*position)}
+		quit: make(chan struct{}), positions: make(map[string]*position)}
 	if err := c.register(ctx, sub); err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, opts SubscribeOp
 // SubscribeFunc is Subscribe with a handler: fn is called for each event,
 // one at a time, on a goroutine of the subscription's own, until the
 // subscription ends. A slow fn behaves like an application that reads C
-// slowly (the oldest buffered events are dropped). fn must not call
+// slowly: the client applies backpressure and drops nothing. fn must not call
 // Client.Close; it may call Unsubscribe.
 func (c *Client) SubscribeFunc(ctx context.Context, pattern string, opts SubscribeOptions, fn func(Event)) (*Subscription, error) {
 	sub, err := c.Subscribe(ctx, pattern, opts)
@@ -180,8 +180,13 @@ func (c *Client) subscribeOn(ctx context.Context, s *session, sub *Subscription)
 	cmd := plain
 	cmd.Snapshot = cmd.Snapshot || seen
 	m, err := c.requestRetry(ctx, s, cmd)
-	if err == nil && m.Op == protocol.OpOK && seen {
-		c.recovered(sub.pattern, false)
+	if err == nil && m.Op == protocol.OpOK {
+		c.mu.Lock()
+		sub.truncated = m.Truncated
+		c.mu.Unlock()
+		if seen {
+			c.recovered(sub.pattern, false)
+		}
 	}
 	return m, err
 }

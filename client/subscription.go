@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync/atomic"
+	"sync"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // maxPositions bounds how many subjects a subscription remembers its last
@@ -25,11 +25,17 @@ type Subscription struct {
 	opts    SubscribeOptions
 	ch      chan Event
 
-	dropped atomic.Uint64
+	// quit is closed when the subscription ends, before ch is: it releases
+	// a read loop waiting for room in ch. sendMu is held by that read loop
+	// while it sends on ch, so that end closes ch only once no send is in
+	// flight. The read loop never takes c.mu while holding sendMu.
+	quit   chan struct{}
+	sendMu sync.Mutex
 
 	// Guarded by c.mu.
 	confirmed bool  // the hub accepted it on the current or an earlier connection
 	noResume  bool  // the hub refused to resume this pattern (not a stored family)
+	truncated bool  // the latest snapshot was cut to the hub's cap
 	ended     bool  // ch is closed
 	err       error // why it ended
 	positions map[string]*position
@@ -43,21 +49,27 @@ type position struct {
 }
 
 // C returns the channel of events. It is buffered (SubscribeOptions.Buffer)
-// and never blocks the client: when it is full, the oldest buffered event
-// is dropped for each new one, counted in Dropped and reported to
-// Options.OnGap with Gap.Local set. Events that are not newer than the
-// last one seen on their subject (same epoch, seq not greater), which
-// overlapping patterns and replays produce, are dropped as duplicates. The
-// channel is closed when the subscription ends; Err then says why. Do not
-// read it for a subscription made with SubscribeFunc.
+// and the client never drops an event from it: when the application lets it
+// fill up, the client stops reading the connection until there is room
+// (backpressure, see the package documentation), so the hub applies the
+// subscription's policy in its own bounded queue. Events that are not newer
+// than the last one seen on their subject (same epoch, seq not greater),
+// which overlapping patterns and replays produce, are dropped as
+// duplicates. The channel is closed when the subscription ends; Err then
+// says why. Do not read it for a subscription made with SubscribeFunc.
 func (s *Subscription) C() <-chan Event { return s.ch }
 
 // Pattern returns the subscribed subject pattern.
 func (s *Subscription) Pattern() string { return s.pattern }
 
-// Dropped returns how many events this client dropped because the
-// application did not read C in time.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+// SnapshotTruncated reports whether the latest snapshot the hub sent for
+// this subscription left out subjects: more matched than the hub's cap
+// (hub serve --snapshot-max), so it sent those that changed most recently.
+func (s *Subscription) SnapshotTruncated() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.truncated
+}
 
 // Err returns why the subscription ended: nil while it runs and after
 // Unsubscribe, ErrClosed after Client.Close, a *CloseError when the client
@@ -114,7 +126,10 @@ func (s *Subscription) end(err error) {
 	}
 	s.ended = true
 	s.err = err
+	close(s.quit)
+	s.sendMu.Lock() // a send in flight sees quit and returns
 	close(s.ch)
+	s.sendMu.Unlock()
 }
 
 // command is the subscribe command for s's options, without positions.
@@ -158,51 +173,49 @@ func (s *Subscription) resume() []protocol.ResumePosition {
 	return out
 }
 
-// offer hands ev to the application without blocking. It returns the gap
-// to report when a buffered event had to be dropped. c.mu must be held
-// (it orders offer with end, which closes the channel).
-func (s *Subscription) offer(ev Event) (Gap, bool) {
+// accept records ev's position and reports whether the application should
+// get it: false for a duplicate, or once the subscription has ended. c.mu
+// must be held.
+func (s *Subscription) accept(ev Event) bool {
 	if s.ended {
-		return Gap{}, false
+		return false
 	}
 	if p := s.positions[ev.Subject]; p != nil {
 		if p.epoch == ev.Epoch && ev.Seq <= p.seq {
-			return Gap{}, false // a duplicate
+			return false // a duplicate
 		}
 		s.clock++
 		p.epoch, p.seq, p.used = ev.Epoch, ev.Seq, s.clock
-	} else {
-		if len(s.positions) >= maxPositions {
-			for k := range s.positions {
-				delete(s.positions, k)
-				break
-			}
+		return true
+	}
+	if len(s.positions) >= maxPositions {
+		for k := range s.positions {
+			delete(s.positions, k)
+			break
 		}
-		s.clock++
-		s.positions[ev.Subject] = &position{epoch: ev.Epoch, seq: ev.Seq, used: s.clock}
+	}
+	s.clock++
+	s.positions[ev.Subject] = &position{epoch: ev.Epoch, seq: ev.Seq, used: s.clock}
+	return true
+}
+
+// send hands ev to the application, waiting for room in the channel: this
+// is the backpressure that keeps every event, critical ones above all. It
+// gives up only when the subscription ends or the client stops (done). It
+// is called by the read loop, without c.mu.
+func (s *Subscription) send(ev Event, done <-chan struct{}) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	select {
+	case <-s.quit:
+		return // ended; ch is closed or about to be
+	default:
 	}
 	select {
 	case s.ch <- ev:
-		return Gap{}, false
-	default:
+	case <-s.quit:
+	case <-done:
 	}
-	// Full: drop the oldest. The application may take one meanwhile; this
-	// goroutine is the only sender, so the second send cannot block.
-	var gap Gap
-	var dropped bool
-	select {
-	case old := <-s.ch:
-		gap, dropped = Gap{Subject: old.Subject, Epoch: old.Epoch, From: old.Seq, To: old.Seq, Local: true}, true
-		s.dropped.Add(1)
-	default:
-	}
-	select {
-	case s.ch <- ev:
-	default:
-		// Unreachable with a single sender; counted rather than blocking.
-		s.dropped.Add(1)
-	}
-	return gap, dropped
 }
 
 // deliver routes a batch's gaps and events on the read loop. It converts
@@ -214,13 +227,18 @@ func (c *Client) deliver(s *session, m *protocol.ServerMessage) {
 		gaps = append(gaps, Gap{Subject: g.Subject, Epoch: g.Epoch, From: g.From, To: g.To})
 	}
 	sent := timeMilli(m.Sent)
+	type delivery struct {
+		sub *Subscription
+		ev  Event
+	}
+	var out []delivery
 	c.mu.Lock()
 	for i := range m.Events {
 		f := &m.Events[i]
 		var ev Event
 		converted, shared := false, false
 		for _, sub := range c.subs {
-			if !fanout.MatchSubject(sub.pattern, f.Subject) {
+			if !subject.Match(sub.pattern, f.Subject) {
 				continue
 			}
 			if !converted {
@@ -236,8 +254,8 @@ func (c *Client) deliver(s *session, m *protocol.ServerMessage) {
 				e.Data = slices.Clone(ev.Data) // each subscription owns its copy
 			}
 			shared = true
-			if g, ok := sub.offer(e); ok {
-				gaps = append(gaps, g)
+			if sub.accept(e) {
+				out = append(out, delivery{sub, e})
 			}
 		}
 	}
@@ -246,5 +264,8 @@ func (c *Client) deliver(s *session, m *protocol.ServerMessage) {
 		for _, g := range gaps {
 			c.opts.OnGap(g)
 		}
+	}
+	for _, d := range out {
+		d.sub.send(d.ev, c.ctx.Done())
 	}
 }

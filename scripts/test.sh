@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The browser tests come last but need Chromium: find it first, so that a
+# missing one is said in the first second, not after every other test.
+CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+if [ -z "$CHROMIUM" ] || [ ! -x "$CHROMIUM" ]; then
+  echo "make test needs Chromium for the browser tests, and none was found." >&2
+  echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) or point CHROMIUM at one." >&2
+  exit 1
+fi
+
 step "web: install and build (the hub embeds the build)"
 make web
 
@@ -22,7 +31,8 @@ fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
 fuzz ./internal/protocol FuzzDecodeCommandJSON
 fuzz ./internal/protocol FuzzDecodeCommandMsgpack
 fuzz ./internal/protocol FuzzCheckMsgpack
-fuzz ./internal/fanout FuzzValidatePattern
+fuzz ./internal/subject FuzzValidatePattern
+fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
 
 step "web: unit tests (vitest)"
@@ -30,17 +40,12 @@ step "web: unit tests (vitest)"
 
 step "browser end-to-end tests against the built hub"
 go build -o bin/hub ./cmd/hub
-CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
-if [ -z "$CHROMIUM" ]; then
-  echo "no Chromium found: install it (Debian: apt-get install chromium) or set CHROMIUM" >&2
-  exit 1
-fi
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 # A free loopback port for the hub under test (the e2e restarts it on the same one).
 port=${E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 18089)}
 (cd web && CHROMIUM="$CHROMIUM" HUB_URL="http://127.0.0.1:$port" \
-  HUB_CMD="../bin/hub serve --listen 127.0.0.1:$port --nats-listen 127.0.0.1:-1 --data-dir $data" \
+  HUB_CMD="../bin/hub serve --demo --listen 127.0.0.1:$port --nats-listen 127.0.0.1:-1 --data-dir $data" \
   SCREENSHOT="${SCREENSHOT:-$data/dashboard.png}" npm run test:e2e)
 
 step "all tests passed"

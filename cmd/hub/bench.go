@@ -63,7 +63,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+		return usageErrorf("bench: unexpected arguments %q", fs.Args())
 	}
 	var targets []loadgen.Target
 	switch *target {
@@ -72,12 +72,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	default:
 		t, err := loadgen.ParseTarget(*target)
 		if err != nil {
-			return fmt.Errorf("bench: --target: %w", err)
+			return usageErrorf("bench: --target: %w", err)
 		}
 		targets = []loadgen.Target{t}
 	}
 	if *duration <= 0 || *duration > loadgen.MaxDuration {
-		return fmt.Errorf("bench: --duration %v not in (0, %v]", *duration, loadgen.MaxDuration)
+		return usageErrorf("bench: --duration %v not in (0, %v]", *duration, loadgen.MaxDuration)
 	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
@@ -90,7 +90,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var err error
 	if cfg.Policy, err = fanout.ParsePolicy(*policy); err != nil {
-		return fmt.Errorf("bench: --policy: %w", err)
+		return usageErrorf("bench: --policy: %w", err)
 	}
 	switch *encoding {
 	case "json":
@@ -98,14 +98,14 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	case "msgpack":
 		cfg.Encoding = fanout.EncodingMsgpack
 	default:
-		return fmt.Errorf("bench: --encoding %q: want json or msgpack", *encoding)
+		return usageErrorf("bench: --encoding %q: want json or msgpack", *encoding)
 	}
 	switch *subscribe {
 	case "one":
 	case "all":
 		cfg.Patterns = []string{loadgen.PatternAll("")}
 	default:
-		return fmt.Errorf("bench: --subscribe %q: want one or all", *subscribe)
+		return usageErrorf("bench: --subscribe %q: want one or all", *subscribe)
 	}
 
 	if *cpuprofile != "" {
@@ -181,7 +181,7 @@ func benchTarget(ctx context.Context, cfg loadgen.Config, inProcess bool, log *s
 		return loadgen.Result{}, err
 	}
 	defer b.Stop()
-	cfg.WSURL, cfg.NATSURL, cfg.HubPID = b.WSURL, b.NATSURL, b.PID()
+	cfg.WSURL, cfg.NATSURL, cfg.NATSCredentials, cfg.HubPID = b.WSURL, b.NATSURL, b.NATSCredentials, b.PID()
 	r, err := loadgen.Run(ctx, cfg)
 	if err != nil && b.Exited() {
 		err = fmt.Errorf("%w (the broker exited; its output: %s)", err, b.Output())
@@ -221,7 +221,7 @@ func benchInProcess(ctx context.Context, cfg loadgen.Config) (loadgen.Result, er
 		defer cancel()
 		_ = s.Shutdown(sctx)
 	}()
-	cfg.WSURL, cfg.NATSURL = "ws://"+s.Addr()+"/v1/ws", s.NATSURL()
+	cfg.WSURL, cfg.NATSURL, cfg.NATSCredentials = "ws://"+s.Addr()+"/v1/ws", s.NATSURL(), s.NATSCredentials()
 	return loadgen.Run(ctx, cfg)
 }
 
@@ -236,10 +236,10 @@ func benchNATSServer(ctx context.Context, args []string, _ func(string) string, 
 	fs.IntVar(&cfg.Port, "port", -1, "NATS client port (-1: any free port)")
 	fs.IntVar(&cfg.WSPort, "ws-port", -1, "WebSocket port (-1: any free port)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return asUsage(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("bench-nats-server: unexpected arguments %q", fs.Args())
+		return usageErrorf("bench-nats-server: unexpected arguments %q", fs.Args())
 	}
 	return loadgen.ServeNATSWS(ctx, cfg)
 }

@@ -5,14 +5,18 @@
 //	hub keys …              manage API keys
 //	hub publish …           publish one message to NATS (for testing)
 //	hub subscribe …         print the events of subject patterns
+//	hub health              exit 0 when a hub answers ready, 1 otherwise
+//	hub version             print the version, commit and Go version
 //
 // Every flag can also be set by an environment variable: --nats-url is
 // STREAMHUB_NATS_URL, and so on. Flags win over the environment.
+//
+// Exit codes: 0 success (and help), 1 failure, 2 usage error (a bad flag,
+// argument or environment value, or an unknown command).
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,13 +28,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "hub:", err)
-		}
-		os.Exit(2)
-	}
+	code := report(run(ctx, os.Args[1:], os.Getenv), os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run is main without the process: it parses args and the environment
@@ -41,6 +41,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 }
 
 func runIO(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelpFlag(args[0]) {
+		// "hub -h" asks about hub; "hub serve -h" asks about serve.
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return versionCmd(args[1:], stdout, stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -54,6 +62,10 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdou
 		return publish(ctx, args, getenv, stdout, stderr)
 	case "subscribe":
 		return subscribe(ctx, args, getenv, stdout, stderr)
+	case "health":
+		return health(ctx, args, getenv, stdout, stderr)
+	case "version":
+		return versionCmd(args, stdout, stderr)
 	case "bench":
 		return bench(ctx, args, getenv, stdout, stderr)
 	case "bench-nats-server": // hidden: the peer that "hub bench" measures against
@@ -62,7 +74,16 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	fmt.Fprint(stderr, usage)
+	return usageErrorf("unknown command %q", cmd)
+}
+
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 const usage = `usage: hub [command] [flags]
@@ -72,19 +93,24 @@ commands:
   keys       manage API keys: create, list, show, revoke, rotate
   publish    publish a message to NATS, as an ingestor would
   subscribe  print the events of subject patterns from a running hub
+  health     check that a running hub is ready (exit 0) or not (exit 1)
+  version    print the version, commit and Go version (also --version)
   bench      measure the hub against nats-server's WebSocket listener, on loopback
   help       this text
 
 Run "hub <command> -h" for a command's flags. Every flag can be set by an
 environment variable: STREAMHUB_ and the flag's name in capitals with "-"
 as "_", for example STREAMHUB_NATS_URL for --nats-url.
+
+Exit codes: 0 success, 1 failure, 2 usage error.
 `
 
 // parseFlags parses args into fs, then fills every flag not given on the
 // command line from its STREAMHUB_* environment variable.
+// Both kinds of error are usage errors (exit 2); -h gives flag.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return asUsage(err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -96,7 +122,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		env := envName(f.Name)
 		if v := getenv(env); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, e)
+				err = usageErrorf("%s=%q: %w", env, v, e)
 			}
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,13 @@ import (
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(execMainEnv) == "1" {
+		main() // this binary is the hub under test: see hubCmd
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -39,6 +46,7 @@ func TestServeFromEnvironmentServesTicksAndStops(t *testing.T) {
 		"STREAMHUB_NATS_LISTEN": "127.0.0.1:-1",
 		"STREAMHUB_DATA_DIR":    t.TempDir(),
 		"STREAMHUB_LOG_LEVEL":   "warn",
+		"STREAMHUB_DEMO":        "true",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

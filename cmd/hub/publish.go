@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,9 +10,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/subject"
 )
+
+// publishTimeout bounds connecting to NATS and its confirmation of the
+// message.
+const publishTimeout = 5 * time.Second
 
 // publish sends one message to NATS the way an ingestor would, with the
 // upstream headers the hub understands.
@@ -22,6 +26,8 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	fs.SetOutput(stderr)
 	url := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server to publish to")
 	critical := fs.Bool("critical", false, "mark the message critical (never conflated or dropped)")
+	dataDir := fs.String("data-dir", bus.DefaultEmbeddedStoreDir, "the hub's data directory, whose NATS credentials are used for a loopback --nats-url")
+	credsFile := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…}`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hub publish [flags] SUBJECT JSON")
 		fs.PrintDefaults()
@@ -31,18 +37,22 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
-		return errors.New("publish: need a subject and a JSON payload")
+		return usageErrorf("publish: need a subject and a JSON payload")
 	}
-	subject, data := fs.Arg(0), fs.Arg(1)
-	if err := fanout.ValidateSubject(subject); err != nil {
+	subj, data := fs.Arg(0), fs.Arg(1)
+	if err := subject.Validate(subj); err != nil {
+		return usageErrorf("publish: %w", err)
+	}
+	creds, err := bus.ClientCredentials(*url, *credsFile, *dataDir)
+	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	nc, err := nats.Connect(*url, nats.Name("streamhub-publish"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(*url, creds.Option(), nats.Name("streamhub-publish"), nats.Timeout(publishTimeout))
 	if err != nil {
 		return fmt.Errorf("publish: connect to %s: %w", *url, err)
 	}
 	defer nc.Close()
-	m := nats.NewMsg(subject)
+	m := nats.NewMsg(subj)
 	m.Data = []byte(data)
 	m.Header.Set(ingest.HeaderTS, strconv.FormatInt(time.Now().UnixMilli(), 10))
 	if *critical {
@@ -51,9 +61,13 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	if err := nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	if err := nc.FlushWithContext(ctx); err != nil {
-		return fmt.Errorf("publish: flush: %w", err)
+	// FlushWithContext needs a deadline; the server's answer to the flush's
+	// PING is what confirms the message reached NATS.
+	fctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := nc.FlushWithContext(fctx); err != nil {
+		return fmt.Errorf("publish: NATS did not confirm the message: %w", err)
 	}
-	fmt.Fprintf(stdout, "published %d bytes to %s\n", len(data), subject)
+	fmt.Fprintf(stdout, "published %d bytes to %s\n", len(data), subj)
 	return nil
 }

@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/server"
 )
 
@@ -17,11 +23,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs := flag.NewFlagSet("hub serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg server.Config
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP address for WebSocket clients, health, metrics and the dashboard")
+	fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "HTTP address for WebSocket clients, health, metrics and the dashboard")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
+	natsCreds := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (the embedded server's are in --data-dir)`)
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
-	fs.BoolVar(&cfg.Demo, "demo", true, "publish synthetic ticks, chain signals and job progress")
+	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
 	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication on any address (local development only)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.DurationVar(&cfg.Gateway.Heartbeat, "heartbeat", 15*time.Second, "server ping interval; clients silent for twice as long are closed")
@@ -35,38 +42,112 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.Int64Var(&cfg.Streams.ChainMaxBytes, "chain-max-bytes", 256<<20, "size bound of the CHAIN stream; the oldest messages go first")
 	fs.Int64Var(&cfg.Streams.JobsMaxBytes, "jobs-max-bytes", 256<<20, "size bound of the JOBS stream; the oldest messages go first")
 	proxies := fs.String("trusted-proxies", "", "networks (CIDRs, comma-separated) whose X-Forwarded-For is believed when checking a key's allowed networks")
-	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (the hub's own host is always allowed)")
+	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (besides --public-origin)")
+	public := fs.String("public-origin", "", "origins browsers reach this hub at, comma-separated, each exactly scheme://host[:port] (default: http://127.0.0.1:PORT and http://localhost:PORT of --listen)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text (logfmt-style key=value lines) or json (one JSON object a line)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+		return usageErrorf("serve: unexpected arguments %q", fs.Args())
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("serve: --log-level: %w", err)
+		return usageErrorf("serve: --log-level: %w", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger, err := newLogger(stderr, *logFormat, level)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	cfg.Build = buildInfo()
 	for _, p := range strings.Split(*proxies, ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
-			return fmt.Errorf("serve: --trusted-proxies: %w", err)
+			return usageErrorf("serve: --trusted-proxies: %w", err)
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
+	if *natsCreds != "" {
+		creds, err := bus.ReadCredentials(*natsCreds)
+		if err != nil {
+			return fmt.Errorf("serve: --nats-creds: %w", err)
+		}
+		cfg.NATSCredentials = creds
+	}
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
+	}
+	if *public != "" {
+		cfg.PublicOrigins = strings.Split(*public, ",")
 	}
 	if cfg.InsecureNoAuth {
 		cfg.Logger.Warn("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach the hub can subscribe")
 	}
 	s, err := server.Start(ctx, cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("serve: %w", startupError(err, cfg))
 	}
 	return s.Run(ctx)
+}
+
+// newLogger returns the hub's logger in the chosen format.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("serve: --log-format %q: want text or json", format)
+}
+
+// startupError says in a person's words why the hub could not start, for
+// the failures a person can fix: the address is taken, the data directory
+// belongs to another hub or cannot be written. Other errors pass as they
+// are.
+func startupError(err error, cfg server.Config) error {
+	dataDir := cfg.DataDir
+	var opErr *net.OpError
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, bus.ErrStoreInUse):
+		return fmt.Errorf("data dir %s is in use by another hub (or hub keys); stop it, or give this hub its own --data-dir", dataDir)
+	case errors.As(err, &opErr) && opErr.Op == "listen":
+		addr := cfg.Listen
+		if opErr.Addr != nil {
+			addr = opErr.Addr.String()
+		}
+		cause := opErr.Err
+		var sysErr *os.SyscallError
+		if errors.As(cause, &sysErr) {
+			cause = sysErr.Err
+		}
+		return fmt.Errorf("cannot listen on %s: %w (is another hub running? choose another address with --listen)", addr, cause)
+	case cfg.NATSURL == "" && strings.Contains(err.Error(), "embedded nats-server failed to start") &&
+		strings.Contains(err.Error(), "address already in use"):
+		// nats-server reports its listen failure as text only.
+		return fmt.Errorf("cannot listen on %s for the embedded NATS: address already in use "+
+			"(is another hub running? choose another address with --nats-listen, or use a NATS server with --nats-url)", cfg.NATSListen)
+	case errors.As(err, &pathErr) && within(pathErr.Path, dataDir):
+		return fmt.Errorf("data dir %s is not writable: %s %s: %w", dataDir, pathErr.Op, pathErr.Path, pathErr.Err)
+	}
+	return err
+}
+
+// within reports whether path is dir, inside it or one of its parents (a
+// parent that cannot be created is the data dir's failure too).
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	inside := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+string(filepath.Separator)) }
+	return inside(p, d) || inside(d, p)
 }

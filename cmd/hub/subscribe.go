@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +35,7 @@ func subscribe(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("subscribe: need at least one subject pattern, for example 'ticks.>'")
+		return usageErrorf("subscribe: need at least one subject pattern, for example 'ticks.>'")
 	}
 	opts := &client.Options{Encoding: client.EncodingMsgpack, DialTimeout: 10 * time.Second}
 	if *encoding == "json" {
@@ -56,7 +55,7 @@ func subscribe(ctx context.Context, args []string, getenv func(string) string, s
 	case "disconnect":
 		sopts.Policy = client.PolicyDisconnect
 	default:
-		return fmt.Errorf("subscribe: unknown policy %q", *policy)
+		return usageErrorf("subscribe: unknown policy %q", *policy)
 	}
 	wsURL, err := websocketURL(*hubURL)
 	if err != nil {
@@ -107,7 +106,7 @@ func printEvent(w io.Writer, ev client.Event) {
 func websocketURL(hub string) (string, error) {
 	u, err := url.Parse(hub)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("subscribe: --url %q is not an http(s) address", hub)
+		return "", usageErrorf("subscribe: --url %q is not an http(s) address", hub)
 	}
 	switch u.Scheme {
 	case "http":
@@ -116,7 +115,7 @@ func websocketURL(hub string) (string, error) {
 		u.Scheme = "wss"
 	case "ws", "wss":
 	default:
-		return "", fmt.Errorf("subscribe: --url %q is not an http(s) address", hub)
+		return "", usageErrorf("subscribe: --url %q is not an http(s) address", hub)
 	}
 	u.Path = "/v1/ws"
 	return u.String(), nil

@@ -22,6 +22,10 @@ const (
 	EventAuthFailed    = "auth_failed"
 	EventTokenIssued   = "token_issued"
 	EventTokenRejected = "token_rejected"
+	// EventDemoTokensIssued is logged by the hub, not this package: one
+	// line per source address and interval for the demo token endpoint,
+	// with AttrCount tokens issued and AttrRefused requests refused.
+	EventDemoTokensIssued = "demo_tokens_issued"
 )
 
 // Audit attribute keys and the audit message.
@@ -39,6 +43,11 @@ const (
 	// AttrSuppressed counts failure lines dropped by the audit rate limit
 	// since the previous failure line that was logged.
 	AttrSuppressed = "suppressed"
+	// AttrCount, AttrRefused and AttrInterval are the counts of an
+	// aggregated line and the interval they cover.
+	AttrCount    = "count"
+	AttrRefused  = "refused"
+	AttrInterval = "interval"
 )
 
 // Failure lines are rate-limited so that a flood of bad credentials cannot
@@ -55,7 +64,7 @@ const (
 type Counters struct {
 	KeysCreated   atomic.Uint64
 	KeysRotated   atomic.Uint64
-	KeysRevoked   atomic.Uint64
+	KeysRevoked   atomic.Uint64 // revocations seen by this store, made here or by another process
 	KeysExpired   atomic.Uint64 // expiry events seen by this hub instance
 	AuthOK        atomic.Uint64 // successful key authentications
 	TokensIssued  atomic.Uint64
@@ -112,6 +121,15 @@ func newAuditor(log *slog.Logger) *auditor {
 	return &auditor{log: log, failLimit: rate.NewLimiter(auditFailuresPerSec, auditFailuresBurst)}
 }
 
+// expiresAttr is the expires attribute of a key: "never" for a key without
+// an expiry, whose zero time would otherwise read as year 1.
+func expiresAttr(t time.Time) slog.Attr {
+	if t.IsZero() {
+		return slog.String(AttrExpires, "never")
+	}
+	return slog.Time(AttrExpires, t)
+}
+
 func (a *auditor) event(event string, attrs ...slog.Attr) {
 	a.log.LogAttrs(context.Background(), slog.LevelInfo, AuditMessage, append([]slog.Attr{slog.String(AttrEvent, event)}, attrs...)...)
 }
@@ -119,17 +137,18 @@ func (a *auditor) event(event string, attrs ...slog.Attr) {
 func (a *auditor) created(r *KeyRecord) {
 	a.c.KeysCreated.Add(1)
 	a.event(EventKeyCreated, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name),
-		slog.String(AttrEnv, r.Env), slog.Time(AttrExpires, r.Expires))
+		slog.String(AttrEnv, r.Env), expiresAttr(r.Expires))
 }
 
 func (a *auditor) rotated(old, nu *KeyRecord) {
 	a.c.KeysRotated.Add(1)
 	a.event(EventKeyRotated, slog.String(AttrKeyID, old.ID), slog.String(AttrNewKeyID, nu.ID),
-		slog.Time(AttrExpires, old.Expires))
+		expiresAttr(old.Expires))
 }
 
+// revoked logs a revocation this store made; KeysRevoked counts every
+// revocation the store sees (applyLocked), wherever it was made.
 func (a *auditor) revoked(r *KeyRecord) {
-	a.c.KeysRevoked.Add(1)
 	a.event(EventKeyRevoked, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name))
 }
 
@@ -139,8 +158,11 @@ func (a *auditor) expired(r *KeyRecord) {
 		slog.Time(AttrExpires, r.Expires))
 }
 
-func (a *auditor) tokenIssued(keyID, jti string, exp time.Time) {
+func (a *auditor) tokenIssued(keyID, jti string, exp time.Time, quiet bool) {
 	a.c.TokensIssued.Add(1)
+	if quiet {
+		return
+	}
 	a.event(EventTokenIssued, slog.String(AttrKeyID, keyID), slog.String(AttrTokenID, jti),
 		slog.Time(AttrExpires, exp))
 }

@@ -8,26 +8,28 @@ import (
 )
 
 // OriginAllowed decides whether a WebSocket upgrade carrying the Origin
-// header origin may proceed on a request for host (r.Host), against the
-// configured allowlist allow. It is the defence against cross-site
-// WebSocket hijacking:
+// header origin may proceed, given the hub's own public origins (where its
+// dashboard is served from) and the configured allowlist allow. It is the
+// defence against cross-site WebSocket hijacking and DNS rebinding:
 //
 //   - An empty origin is allowed: browsers always send Origin on WebSocket
 //     upgrades, so its absence means a non-browser client (an agent with a
 //     key), which cannot be hijacked this way.
-//   - An origin for the same host as the request (scheme's default port
-//     ignored) is always allowed: the hub's own dashboard.
-//   - An entry "*" allows every origin. It is never implied; configure it
-//     only for hubs whose every client authenticates with a token it fetched
-//     itself.
-//   - Any other entry is an origin, "scheme://host[:port]", matched exactly
-//     (case-insensitively, default ports ignored). There are no partial
-//     wildcards: "https://*.example.com" matches nothing.
+//   - An origin equal to one of public or one of allow, compared as
+//     scheme, host and port (case-insensitively, default ports ignored), is
+//     allowed. The request's Host header is never trusted: a page on a name
+//     an attacker rebinds to the hub's address sends its own Origin, which
+//     matches nothing configured.
+//   - An entry "*" in allow allows every origin. It is never implied;
+//     configure it only for hubs whose every client authenticates with a
+//     token it fetched itself.
+//   - There are no partial wildcards: "https://*.example.com" matches
+//     nothing.
 //   - Everything else, including "null" and origins that are not http(s)
 //     URLs, is refused.
 //
 // It is a pure function, safe for concurrent use.
-func OriginAllowed(origin, host string, allow []string) bool {
+func OriginAllowed(origin string, public, allow []string) bool {
 	if origin == "" {
 		return true
 	}
@@ -35,18 +37,26 @@ func OriginAllowed(origin, host string, allow []string) bool {
 	if !ok {
 		return false
 	}
-	if host != "" && normalizeHost(scheme, host) == ohost {
-		return true
-	}
 	for _, a := range allow {
 		if a == "*" {
 			return true
 		}
-		if s, h, ok := parseOrigin(a); ok && s == scheme && h == ohost {
-			return true
+	}
+	for _, list := range [][]string{public, allow} {
+		for _, a := range list {
+			if s, h, ok := parseOrigin(a); ok && s == scheme && h == ohost {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// ValidOrigin reports whether o is a bare http(s) origin,
+// "scheme://host[:port]", as OriginAllowed compares them.
+func ValidOrigin(o string) bool {
+	_, _, ok := parseOrigin(o)
+	return ok
 }
 
 // parseOrigin splits an origin into its lower-case scheme and normalised

@@ -7,40 +7,59 @@ import (
 )
 
 func TestOriginAllowed(t *testing.T) {
+	hub := []string{"https://hub.example.com"}
+	local := []string{"http://127.0.0.1:8080", "http://localhost:8080"}
 	apps := []string{"https://app.example.com", "http://localhost:5173", "not a url", "https://*.example.org"}
 	for _, tc := range []struct {
-		origin, host string
-		allow        []string
-		want         bool
+		origin        string
+		public, allow []string
+		want          bool
 	}{
-		{"", "hub.example.com", nil, true}, // not a browser
-		{"https://hub.example.com", "hub.example.com", nil, true},
-		{"https://HUB.example.com", "hub.example.com", nil, true},
-		{"https://hub.example.com:443", "hub.example.com", nil, true},
-		{"https://hub.example.com", "hub.example.com:443", nil, true},
-		{"http://hub.example.com:8080", "hub.example.com:8080", nil, true},
-		{"http://hub.example.com:8081", "hub.example.com:8080", nil, false},
-		{"https://evil.example.com", "hub.example.com", nil, false},
-		{"https://hub.example.com.evil.com", "hub.example.com", nil, false},
-		{"null", "hub.example.com", nil, false},
-		{"file://", "hub.example.com", nil, false},
-		{"ws://hub.example.com", "hub.example.com", nil, false},
-		{"https://hub.example.com/path", "hub.example.com", nil, false},
-		{"https://user@hub.example.com", "hub.example.com", nil, false},
-		{"https://app.example.com", "hub.example.com", nil, false},
-		{"https://app.example.com", "hub.example.com", apps, true},
-		{"https://app.example.com:443", "hub.example.com", apps, true},
-		{"http://app.example.com", "hub.example.com", apps, false}, // scheme differs
-		{"https://app.example.com:8443", "hub.example.com", apps, false},
-		{"http://localhost:5173", "hub.example.com", apps, true},
-		{"http://localhost:5174", "hub.example.com", apps, false},
-		{"https://x.example.org", "hub.example.com", apps, false}, // no partial wildcards
-		{"https://anything.test", "hub.example.com", []string{"*"}, true},
-		{"null", "hub.example.com", []string{"*"}, false},
-		{"https://hub.example.com", "hub.example.com", []string{"https://app.example.com"}, true},
+		{"", nil, nil, true}, // not a browser
+		{"https://hub.example.com", hub, nil, true},
+		{"https://HUB.example.com", hub, nil, true},
+		{"https://hub.example.com:443", hub, nil, true},
+		{"http://hub.example.com", hub, nil, false},       // another scheme is another origin
+		{"https://hub.example.com:8443", hub, nil, false}, // and so is another port
+		{"http://127.0.0.1:8080", local, nil, true},
+		{"http://localhost:8080", local, nil, true},
+		{"https://127.0.0.1:8080", local, nil, false}, // https on an http hub
+		{"http://127.0.0.1:8081", local, nil, false},
+		{"http://rebound.example:8080", local, nil, false}, // DNS rebinding: its own origin matches nothing
+		{"https://evil.example.com", hub, nil, false},
+		{"https://hub.example.com.evil.com", hub, nil, false},
+		{"null", hub, nil, false},
+		{"file://", hub, nil, false},
+		{"ws://hub.example.com", hub, nil, false},
+		{"https://hub.example.com/path", hub, nil, false},
+		{"https://user@hub.example.com", hub, nil, false},
+		{"https://app.example.com", hub, nil, false},
+		{"https://app.example.com", hub, apps, true},
+		{"https://app.example.com:443", hub, apps, true},
+		{"http://app.example.com", hub, apps, false}, // scheme differs
+		{"https://app.example.com:8443", hub, apps, false},
+		{"http://localhost:5173", hub, apps, true},
+		{"http://localhost:5174", hub, apps, false},
+		{"https://x.example.org", hub, apps, false}, // no partial wildcards
+		{"https://anything.test", nil, []string{"*"}, true},
+		{"null", nil, []string{"*"}, false},
+		{"https://hub.example.com", hub, []string{"https://app.example.com"}, true},
+		{"https://hub.example.com", nil, nil, false}, // nothing configured: only agents
+		{"*", []string{"*"}, nil, false},             // "*" is not an origin, and means nothing in public
 	} {
-		if got := OriginAllowed(tc.origin, tc.host, tc.allow); got != tc.want {
-			t.Errorf("OriginAllowed(%q, %q, %q) = %v, want %v", tc.origin, tc.host, tc.allow, got, tc.want)
+		if got := OriginAllowed(tc.origin, tc.public, tc.allow); got != tc.want {
+			t.Errorf("OriginAllowed(%q, %q, %q) = %v, want %v", tc.origin, tc.public, tc.allow, got, tc.want)
+		}
+	}
+}
+
+func TestValidOrigin(t *testing.T) {
+	for o, want := range map[string]bool{
+		"http://127.0.0.1:8080": true, "https://hub.example.com": true, "http://[::1]:8080": true,
+		"hub.example.com": false, "https://hub.example.com/app": false, "ws://x": false, "*": false, "": false,
+	} {
+		if got := ValidOrigin(o); got != want {
+			t.Errorf("ValidOrigin(%q) = %v, want %v", o, got, want)
 		}
 	}
 }

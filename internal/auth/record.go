@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Default per-key limits. A zero field of [Limits] means its default, so
@@ -128,7 +128,7 @@ func (r KeyRecord) LogValue() slog.Value {
 		slog.String("name", r.Name),
 		slog.String("env", r.Env),
 		slog.Bool("revoked", r.Revoked),
-		slog.Time("expires", r.Expires),
+		expiresAttr(r.Expires),
 	)
 }
 
@@ -178,7 +178,7 @@ func (r *CreateRequest) validate() (env string, cidrs []string, err error) {
 			return "", nil, fmt.Errorf("%w: more than %d patterns", ErrInvalidRequest, MaxScopePatterns)
 		}
 		for _, p := range list {
-			if err := fanout.ValidatePattern(p); err != nil {
+			if err := subject.ValidatePattern(p); err != nil {
 				return "", nil, fmt.Errorf("%w: scope: %w", ErrInvalidRequest, err)
 			}
 		}

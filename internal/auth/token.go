@@ -38,10 +38,13 @@ type TokenConfig struct {
 // TokenRequest asks for a browser token. Subscribe lists the patterns the
 // browser may subscribe to; each must be within the key's subscribe scope.
 // Empty means the key's whole subscribe scope. TTL 0 means the default; a
-// TTL above the maximum is capped.
+// TTL above the maximum is capped. Unaudited counts the token but writes
+// no token_issued line: for a caller that logs issues in aggregate (the
+// hub's demo token endpoint).
 type TokenRequest struct {
 	Subscribe []string
 	TTL       time.Duration
+	Unaudited bool
 }
 
 // Claims are a browser token's claims. KeyID names the key the token was
@@ -145,7 +148,7 @@ func (t *TokenIssuer) Issue(rec *KeyRecord, req TokenRequest) (string, Claims, e
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("auth: sign token: %w", err)
 	}
-	t.s.audit.tokenIssued(rec.ID, c.ID, exp)
+	t.s.audit.tokenIssued(rec.ID, c.ID, exp, req.Unaudited)
 	return tok, c, nil
 }
 

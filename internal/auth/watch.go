@@ -152,6 +152,12 @@ func (s *Store) applyLocked(id string, rec KeyRecord, rev uint64, loading bool) 
 		return e, false
 	}
 	changed := e.rev == 0 || !e.rec.Expires.Equal(rec.Expires) || e.rec.Revoked != rec.Revoked
+	if !loading && e.rev != 0 && !e.rec.Revoked && rec.Revoked {
+		// Counted here, where each store sees a key become revoked once,
+		// so that a hub counts the revocations it acts on, not only those
+		// made through its own Revoke.
+		s.audit.c.KeysRevoked.Add(1)
+	}
 	if changed {
 		// During the initial load, a key that expired while no hub was
 		// watching is not announced (no connection can use it yet).

@@ -29,6 +29,9 @@ const (
 type ConnConfig struct {
 	// URLs lists the servers, comma-separated. Default "nats://127.0.0.1:4222".
 	URLs string
+	// Credentials are presented to the servers (an embedded server's, see
+	// [Embedded.Credentials]). Default none: credentials in URLs, if any.
+	Credentials Credentials
 	// Name is the connection name the server shows in its monitoring.
 	// Default "streamhub".
 	Name string
@@ -103,6 +106,7 @@ type Conn struct {
 	closeOnce sync.Once
 
 	slowEvents atomic.Uint64
+	lastErr    atomic.Pointer[error] // the latest asynchronous error, for Connect's answer
 	slowLog    sampler
 	errLog     sampler
 
@@ -138,6 +142,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	}
 	nc, err := nats.Connect(cfg.URLs,
 		nats.Name(cfg.Name),
+		cfg.Credentials.Option(),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(cfg.ReconnectWait),
@@ -146,6 +151,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		nats.ConnectHandler(c.onConnect),
 		nats.ReconnectHandler(c.onReconnect),
 		nats.DisconnectErrHandler(c.onDisconnect),
+		nats.ReconnectErrHandler(c.onReconnectErr),
 		nats.ClosedHandler(c.onClosed),
 		nats.ErrorHandler(c.onError),
 	)
@@ -168,6 +174,11 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		err = ctx.Err()
 	case <-timer.C:
 		err = fmt.Errorf("no server reachable within %s", cfg.ConnectWait)
+		if last := c.lastErr.Load(); last != nil {
+			// Say why, when a server answered: "authorization violation"
+			// means missing or wrong credentials.
+			err = fmt.Errorf("no connection within %s: %w", cfg.ConnectWait, *last)
+		}
 	}
 	nc.Close()
 	return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URLs, err)
@@ -280,11 +291,21 @@ func (c *Conn) onReconnect(nc *nats.Conn) {
 }
 
 func (c *Conn) onDisconnect(_ *nats.Conn, err error) {
+	if err != nil {
+		c.lastErr.Store(&err)
+	}
 	if err == nil {
 		c.log.Info("bus: disconnected from NATS")
 		return
 	}
 	c.log.Warn("bus: disconnected from NATS", "err", err)
+}
+
+// onReconnectErr keeps why a (re)connection attempt failed, for Connect.
+func (c *Conn) onReconnectErr(_ *nats.Conn, err error) {
+	if err != nil {
+		c.lastErr.Store(&err)
+	}
 }
 
 func (c *Conn) onClosed(*nats.Conn) {

@@ -48,15 +48,20 @@ func TestConnectWaitsForAServerStartedLater(t *testing.T) {
 	res := make(chan result, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
 	defer cancel()
+	storeDir := t.TempDir()
+	creds, err := loadOrCreateCredentials(storeDir) // what the server will require
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		c, err := Connect(ctx, ConnConfig{URLs: url, ReconnectWait: 20 * time.Millisecond})
+		c, err := Connect(ctx, ConnConfig{URLs: url, Credentials: creds, ReconnectWait: 20 * time.Millisecond})
 		res <- result{c, err}
 	}()
 
 	eventually(t, "a failed connection attempt", func() bool { return attempts.Load() >= 2 })
 	_ = ln.Close()
 	<-done
-	startServer(t, port, t.TempDir())
+	startServer(t, port, storeDir)
 
 	var r result
 	select {
@@ -105,7 +110,7 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	e := startServer(t, -1, storeDir)
 	port := serverPort(t, e)
 	var logs logBuffer
-	c := connect(t, ConnConfig{URLs: e.ClientURL(), ReconnectWait: 20 * time.Millisecond, Logger: logs.logger(slog.LevelInfo)})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials(), ReconnectWait: 20 * time.Millisecond, Logger: logs.logger(slog.LevelInfo)})
 	rec := &recorder{}
 	r := NewRouter(c, rec.handle, RouterConfig{})
 	defer func() { _ = r.Close() }()
@@ -131,7 +136,7 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	if n := serverSubs(t, e2, c, "ticks.>") + serverSubs(t, e2, c, "jobs.>"); n != 2 {
 		t.Fatalf("%d subscriptions on the restarted server, want 2", n)
 	}
-	pub := publisher(t, e2.ClientURL())
+	pub := publisher(t, e2)
 	publish(t, pub, "ticks.coinbase.BTC-USD", "1")
 	publish(t, pub, "jobs.acme.j1", "2")
 	eventually(t, "messages after the reconnect", func() bool {
@@ -141,11 +146,11 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 
 func TestConnDrain(t *testing.T) {
 	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	rec := &recorder{}
 	r := NewRouter(c, rec.handle, RouterConfig{})
 	mustSet(t, r, "ticks.>", true)
-	pub := publisher(t, e.ClientURL())
+	pub := publisher(t, e)
 	publish(t, pub, "ticks.a.b", "1")
 	eventually(t, "the tick", func() bool { return rec.count("", "") == 1 })
 

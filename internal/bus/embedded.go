@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Defaults of [EmbeddedConfig].
@@ -42,10 +43,10 @@ type EmbeddedConfig struct {
 	// Default (0): the server's default, 1 MiB.
 	MaxPayload int32
 	// AllowRemote permits a Host that is not a loopback address. The
-	// embedded server is started without any authentication or TLS, so
-	// on any other interface every host that can reach the port could
-	// publish fake prices and job results or read every stream. Set it only
-	// behind a network boundary that does that job.
+	// embedded server requires the credentials of its store directory
+	// (see [CredentialsFile]) but has no TLS, so on any other interface
+	// they would cross the network in clear. Set it only behind a network
+	// boundary that does that job.
 	AllowRemote bool
 	// Logger receives the server's log lines: notices and debug lines at
 	// Debug, warnings at Warn, errors at Error. Nil discards them. The
@@ -57,13 +58,16 @@ type EmbeddedConfig struct {
 // concurrent use.
 type Embedded struct {
 	srv      *server.Server
+	creds    Credentials
 	log      *slog.Logger
 	shutdown sync.Once
 	unlock   func() // releases the store directory's lock
 }
 
 // StartEmbedded starts a nats-server in this process with JetStream enabled
-// and waits up to 10 s for it to accept client connections. It refuses a
+// and waits up to 10 s for it to accept client connections. Clients must
+// authenticate with the credentials of the store directory, created there
+// on first start (see [Embedded.Credentials]). It refuses a
 // non-loopback Host unless cfg.AllowRemote is set (see [ErrRemoteHost]). The
 // caller must call [Embedded.Shutdown].
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
@@ -97,7 +101,26 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every client authenticates, so that another local process cannot
+	// read the key bucket or the token signing secret.
+	creds, err := loadOrCreateCredentials(storeDir)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	// The server keeps only a bcrypt hash of the password (nats-server
+	// recognises one by its prefix, and would warn about a plaintext
+	// password on every start). The password is 128 random bits, so the
+	// minimum cost is enough: cost protects guessable passwords, and every
+	// connection pays it.
+	hash, err := bcrypt.GenerateFromPassword([]byte(creds.Password), bcrypt.MinCost)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("bus: embedded nats-server: hash the password: %w", err)
+	}
 	opts := &server.Options{
+		Username:               creds.User,
+		Password:               string(hash),
 		Host:                   host,
 		Port:                   port,
 		JetStream:              true,
@@ -114,7 +137,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	adapter := newServerLogger(log.With("component", "nats-server"))
 	srv.SetLogger(adapter, adapter.debugEnabled(), false)
 
-	e := &Embedded{srv: srv, log: log, unlock: unlock}
+	e := &Embedded{srv: srv, creds: creds, log: log, unlock: unlock}
 	srv.Start()
 	if err := e.waitReady(adapter); err != nil {
 		e.Shutdown()
@@ -145,6 +168,10 @@ func (e *Embedded) waitReady(l *serverLogger) error {
 // ClientURL returns the URL clients connect to, with the actual port when
 // the server was started with Port -1.
 func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+
+// Credentials returns the user and password every client must present
+// (stored in the store directory's [CredentialsFile]).
+func (e *Embedded) Credentials() Credentials { return e.creds }
 
 // Server returns the underlying server, for tests and monitoring
 // (Subsz, Connz, NumSubscriptions). Do not shut it down directly.

@@ -19,7 +19,7 @@ func TestStartEmbeddedServesClientsAndJetStream(t *testing.T) {
 	}
 	defer e.Shutdown()
 
-	nc, err := nats.Connect(e.ClientURL())
+	nc, err := nats.Connect(e.ClientURL(), e.Credentials().Option())
 	if err != nil {
 		t.Fatalf("connect to %s: %v", e.ClientURL(), err)
 	}
@@ -68,7 +68,7 @@ func TestStartEmbeddedFailsFastWhenPortTaken(t *testing.T) {
 		t.Fatalf("second server on the same port started")
 	}
 	// The first server is unaffected.
-	nc := publisher(t, first.ClientURL())
+	nc := publisher(t, first)
 	if !nc.IsConnected() {
 		t.Fatalf("first server lost its clients")
 	}

@@ -67,11 +67,11 @@ func connect(t *testing.T, cfg ConnConfig) *Conn {
 	return c
 }
 
-// publisher opens a plain nats.go connection, separate from the one under
-// test.
-func publisher(t *testing.T, url string) *nats.Conn {
+// publisher opens a plain nats.go connection to e, separate from the one
+// under test.
+func publisher(t *testing.T, e *Embedded) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(e.ClientURL(), e.Credentials().Option())
 	if err != nil {
 		t.Fatalf("nats.Connect: %v", err)
 	}

@@ -11,7 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/streamhub/streamhub/internal/fanout"
+
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // flushTimeout bounds waiting for the server to confirm a subscription.
@@ -121,13 +122,13 @@ func NewRouter(c *Conn, h Handler, cfg RouterConfig) *Router {
 // SetInterest makes (interested) or removes (!interested) the NATS
 // subscription of pattern. It is idempotent: true for an active pattern and
 // false for an unknown one do nothing. It returns an error for an invalid
-// pattern (wrapping [fanout.ErrInvalidSubject]), after [Router.Close]
+// pattern (wrapping [subject.ErrInvalid]), after [Router.Close]
 // ([ErrRouterClosed]), or when nats.go refuses the subscription (for
 // example on a closed connection); after an error the pattern is not
 // active, and a later true retries. While the connection is reconnecting,
 // changes are buffered by nats.go and sent once it is back.
 func (r *Router) SetInterest(pattern string, interested bool) error {
-	if err := fanout.ValidatePattern(pattern); err != nil {
+	if err := subject.ValidatePattern(pattern); err != nil {
 		return fmt.Errorf("bus: set interest: %w", err)
 	}
 	r.mu.Lock()

@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/streamhub/streamhub/internal/fanout"
+
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // routerSetup starts a server, a Conn and a Router recording deliveries.
 func routerSetup(t *testing.T, cfg RouterConfig) (*Embedded, *Conn, *Router, *recorder) {
 	t.Helper()
 	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	rec := &recorder{}
 	r := NewRouter(c, rec.handle, cfg)
 	t.Cleanup(func() { _ = r.Close() })
@@ -50,7 +51,7 @@ func TestRouterOneServerSubscriptionPerPattern(t *testing.T) {
 		t.Fatalf("Patterns() = %v", got)
 	}
 
-	pub := publisher(t, e.ClientURL())
+	pub := publisher(t, e)
 	publish(t, pub, "ticks.coinbase.BTC-USD", `{"price":1}`)
 	eventually(t, "the tick", func() bool { return rec.count("", "") >= 1 })
 	want := delivery{pattern: p, subject: "ticks.coinbase.BTC-USD", data: `{"price":1}`}
@@ -71,7 +72,7 @@ func TestRouterOverlappingPatternsEachGetTheirCopy(t *testing.T) {
 		t.Fatalf("Patterns() = %v", got)
 	}
 
-	pub := publisher(t, e.ClientURL())
+	pub := publisher(t, e)
 	publish(t, pub, "ticks.coinbase.BTC-USD", "b")
 	publish(t, pub, "ticks.coinbase.ETH-USD", "e")
 	eventually(t, "both copies of the BTC tick and the ETH tick", func() bool {
@@ -93,7 +94,7 @@ func TestRouterRemovingInterestUnsubscribes(t *testing.T) {
 	const p = "chain.eth.*"
 	mustSet(t, r, p, true)
 	mustSet(t, r, "mark", true)
-	pub := publisher(t, e.ClientURL())
+	pub := publisher(t, e)
 	publish(t, pub, "chain.eth.block", "1")
 	eventually(t, "the first block", func() bool { return rec.count(p, "") == 1 })
 
@@ -126,8 +127,8 @@ func TestRouterRemovingInterestUnsubscribes(t *testing.T) {
 func TestRouterRejectsInvalidPatternsAndWorksNotAfterClose(t *testing.T) {
 	e, c, r, _ := routerSetup(t, RouterConfig{})
 	for _, p := range []string{"", "ticks..x", "ticks.>.x", "a b", "ticks.x*"} {
-		if err := r.SetInterest(p, true); !errors.Is(err, fanout.ErrInvalidSubject) {
-			t.Errorf("SetInterest(%q) = %v, want ErrInvalidSubject", p, err)
+		if err := r.SetInterest(p, true); !errors.Is(err, subject.ErrInvalid) {
+			t.Errorf("SetInterest(%q) = %v, want subject.ErrInvalid", p, err)
 		}
 	}
 	if got := r.Patterns(); len(got) != 0 {
@@ -207,7 +208,7 @@ func TestRouterConcurrentTogglesEndConsistent(t *testing.T) {
 
 func TestRouterSlowConsumerDropsAreCountedAndRecoverable(t *testing.T) {
 	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 
 	release := make(chan struct{})
 	entered := make(chan struct{})
@@ -239,7 +240,7 @@ func TestRouterSlowConsumerDropsAreCountedAndRecoverable(t *testing.T) {
 	}()
 	mustSet(t, r, "ticks.>", true)
 
-	pub := publisher(t, e.ClientURL())
+	pub := publisher(t, e)
 	const total = 1000
 	for i := range total {
 		if err := pub.Publish(fmt.Sprintf("ticks.v.S%d", i), []byte("x")); err != nil {

@@ -16,7 +16,7 @@ import (
 // interest ends.
 func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	js, err := jetstream.New(c.NATS())
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	t.Cleanup(func() { _ = r.Close() })
 	mustSet(t, r, "jobs.acme.>", true)
 
-	pub := publisher(t, e.ClientURL())
+	pub := publisher(t, e)
 	pjs, _ := jetstream.New(pub)
 	var want []uint64
 	for _, subj := range []string{"jobs.acme.j1", "jobs.globex.j2", "jobs.acme.j3"} {
@@ -88,7 +88,7 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 // other subscription change behind a consumer that cannot be created.
 func TestStoredPatternFailsFastWhileDisconnected(t *testing.T) {
 	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	js, err := jetstream.New(c.NATS())
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 func TestEnsureStreams(t *testing.T) {
 	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL()})
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	js, err := jetstream.New(c.NATS())
 	if err != nil {
 		t.Fatalf("jetstream.New: %v", err)

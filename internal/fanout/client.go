@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // SubOptions are a subscription's per-client options.
@@ -106,7 +108,7 @@ func (c *Client) Subscribe(pattern string, opts SubOptions) error {
 }
 
 func (c *Client) newSubscription(pattern string, opts SubOptions) (*subscription, error) {
-	if err := ValidatePattern(pattern); err != nil {
+	if err := subject.ValidatePattern(pattern); err != nil {
 		return nil, err
 	}
 	s := &subscription{client: c, pattern: pattern, policy: opts.Policy}

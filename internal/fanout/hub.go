@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Errors returned by the hub and its clients.
@@ -127,7 +129,7 @@ func (h *Hub) Publish(m *Message) {
 // that match too get their copy through their own upstream subscription.
 // A message whose subject does not match pattern is ignored.
 func (h *Hub) PublishPattern(pattern string, m *Message) {
-	if !MatchSubject(pattern, m.Subject) {
+	if !subject.Match(pattern, m.Subject) {
 		h.published.Add(1)
 		return
 	}

@@ -45,6 +45,10 @@ type Message struct {
 	// Frames holds the encoded event per Encoding, indexed by Encoding. A
 	// client whose encoding has no frame (nil) is not sent the message.
 	Frames [NumEncodings][]byte
+	// Ingested is when the hub received the message from NATS, in Unix
+	// nanoseconds by the hub's clock; zero when the message is not live
+	// (a snapshot, a replay). Sinks measure delivery latency from it.
+	Ingested int64
 }
 
 // Frame returns the message's encoded event in encoding e.

@@ -1,6 +1,10 @@
 package fanout
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/streamhub/streamhub/internal/subject"
+)
 
 // registry indexes subscriptions by pattern, in a token trie for matching a
 // subject against every pattern, and in a map for delivering to the
@@ -88,7 +92,7 @@ func (r *registry) nodeFor(pattern string) *node {
 	n := &r.root
 	for rest, more := pattern, true; more; {
 		var tok string
-		tok, rest, more = cut(rest)
+		tok, rest, more = subject.Cut(rest)
 		switch tok {
 		case "*":
 			if n.star == nil {
@@ -117,12 +121,12 @@ func (r *registry) nodeFor(pattern string) *node {
 
 // prune removes the now empty path of pattern from the trie.
 func (r *registry) prune(pattern string) {
-	var path [MaxSubjectTokens + 1]*node
-	var toks [MaxSubjectTokens]string
+	var path [subject.MaxTokens + 1]*node
+	var toks [subject.MaxTokens]string
 	n, depth := &r.root, 0
 	for rest, more := pattern, true; more && n != nil; depth++ {
 		var tok string
-		tok, rest, more = cut(rest)
+		tok, rest, more = subject.Cut(rest)
 		path[depth], toks[depth] = n, tok
 		switch tok {
 		case "*":
@@ -176,8 +180,8 @@ func (r *registry) match(subject string) []*subscription {
 	return subs
 }
 
-func collect(n *node, subject string, out []*subscription) []*subscription {
-	tok, rest, more := cut(subject)
+func collect(n *node, subj string, out []*subscription) []*subscription {
+	tok, rest, more := subject.Cut(subj)
 	if n.gt != nil && n.gt.pe != nil {
 		out = append(out, n.gt.pe.subs...)
 	}

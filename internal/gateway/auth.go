@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Identity is who a connection authenticated as, and what it may do.
@@ -46,9 +47,10 @@ type Identity struct {
 // for concurrent use and must never put a credential in an error message.
 type Authenticator interface {
 	// FromRequest authenticates the upgrade request (the Authorization
-	// header). It returns (nil, nil) when the request carries no
-	// credentials, so that the client may authenticate in-band with its
-	// first message (browsers cannot set headers).
+	// header). It returns (nil, nil) when the request has no Authorization
+	// header, so that the client may authenticate in-band with its first
+	// message (browsers cannot set headers). An Authorization header it
+	// cannot use (not "Bearer <key>") is an error, never (nil, nil).
 	FromRequest(r *http.Request) (*Identity, error)
 	// FromToken authenticates a token sent in-band by auth, taking one of
 	// its key's connection slots (Identity.Release gives it back). r is
@@ -134,10 +136,10 @@ func writeHTTPError(w http.ResponseWriter, err error) {
 		if ae.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="streamhub"`)
 		}
-		http.Error(w, ae.Error(), ae.Status)
+		protocol.WriteHTTPError(w, ae.Status, protocol.CodeForHTTPStatus(ae.Status), ae.Msg)
 		return
 	}
-	http.Error(w, "gateway: authentication unavailable", http.StatusServiceUnavailable)
+	protocol.WriteHTTPError(w, http.StatusServiceUnavailable, protocol.CodeInternal, "authentication unavailable")
 }
 
 func closeReasonOf(err error) fanout.CloseReason {

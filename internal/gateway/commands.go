@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // AuthTimeout is how long a client that must authenticate in-band has to
@@ -32,6 +34,9 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 		default:
 			s.writeControl(ctx, protocol.EncodeSubscribeOK(s.enc, cmd.ID, cmd.HasID, res))
 		}
+		if e == nil {
+			s.track(cmd.Subjects, true)
+		}
 	case protocol.OpUnsubscribe:
 		var first error
 		for _, p := range cmd.Subjects {
@@ -39,6 +44,7 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 				first = err
 			}
 		}
+		s.track(cmd.Subjects, false)
 		if first != nil {
 			s.answerError(ctx, cmd, protocol.WrapError(protocol.CodeNotSubscribed, "gateway", first))
 			return 0
@@ -48,7 +54,13 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 		s.writeControl(ctx, protocol.EncodePong(s.enc, cmd.ID, cmd.HasID))
 	case protocol.OpPong:
 		// lastRead is already updated
-	case protocol.OpAuth, protocol.OpRefresh:
+	case protocol.OpAuth:
+		// auth is the first message of a connection whose hello said
+		// auth_required, handled by authenticateInBand; once
+		// authenticated, an identity is never replaced by another.
+		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeBadRequest,
+			"already authenticated: auth is accepted once, as the first message after a hello with auth_required; use refresh to extend a browser token"))
+	case protocol.OpRefresh:
 		return s.refresh(ctx, client, cmd)
 	default:
 		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeUnknownOp, "%q is not supported by this hub", cmd.Op))
@@ -195,7 +207,7 @@ func resumePosition(positions []protocol.ResumePosition, pattern string) (protoc
 	var best protocol.ResumePosition
 	found := false
 	for _, p := range positions {
-		if p.Subject != pattern && (fanout.ValidateSubject(p.Subject) != nil || !fanout.MatchSubject(pattern, p.Subject)) {
+		if p.Subject != pattern && (subject.Validate(p.Subject) != nil || !subject.Match(pattern, p.Subject)) {
 			continue
 		}
 		if !found || p.Seq > best.Seq {
@@ -207,7 +219,7 @@ func resumePosition(positions []protocol.ResumePosition, pattern string) (protoc
 
 func subscribeError(pattern string, err error) *protocol.Error {
 	switch {
-	case errors.Is(err, fanout.ErrInvalidSubject):
+	case errors.Is(err, subject.ErrInvalid):
 		return protocol.WrapError(protocol.CodeInvalidSubject, "gateway", err)
 	case errors.Is(err, fanout.ErrInvalidOption):
 		return protocol.WrapError(protocol.CodeInvalidOption, "gateway", err)
@@ -259,7 +271,7 @@ func (s *session) authenticateInBand(ctx context.Context) bool {
 		if !timer.Stop() {
 			return false // the timeout closed the connection meanwhile
 		}
-		s.id = id
+		s.id, s.inBand = id, true
 		if reason := s.g.sessions.setKey(s, id.KeyID); reason != 0 {
 			s.closeConn(reason) // serve releases s.id
 			return false
@@ -269,11 +281,19 @@ func (s *session) authenticateInBand(ctx context.Context) bool {
 	}
 }
 
-// refresh replaces the connection's credentials with a fresh token of the
-// same key, extending its life.
+// refresh replaces the browser token of a connection that authenticated
+// in-band with a fresh token of the same key, extending its life. The new
+// token's scope applies to the subscriptions the connection already has:
+// those it no longer allows are removed, and the answer is a forbidden
+// error naming them (the new token is in effect all the same).
 func (s *session) refresh(ctx context.Context, client *fanout.Client, cmd protocol.Command) fanout.CloseReason {
 	if s.g.cfg.Auth == nil || s.id.Anonymous {
 		s.answerOK(ctx, cmd) // nothing to refresh on an unauthenticated hub
+		return 0
+	}
+	if !s.inBand {
+		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeBadRequest,
+			"refresh replaces a browser token; this connection authenticated with an API key, which a token cannot replace"))
 		return 0
 	}
 	id, err := s.g.cfg.Auth.VerifyToken(s.req, cmd.Token)
@@ -288,8 +308,50 @@ func (s *session) refresh(ctx context.Context, client *fanout.Client, cmd protoc
 	id.Release = s.id.Release // the connection keeps the slot it holds
 	s.id = id
 	s.armExpiry()
+	if dropped := s.dropOutOfScope(client); len(dropped) > 0 {
+		s.answerError(ctx, cmd, protocol.Errorf(protocol.CodeForbidden,
+			"token refreshed, but its scope does not allow %q: unsubscribed", dropped))
+		return 0
+	}
 	s.answerOK(ctx, cmd)
 	return 0
+}
+
+// track records the patterns a subscribe added (on) or an unsubscribe
+// removed, so that a refresh can check them against the new scope. It may
+// keep a pattern the client no longer has (a rolled-back subscribe);
+// dropOutOfScope asks the client.
+func (s *session) track(patterns []string, on bool) {
+	if s.subs == nil {
+		s.subs = make(map[string]struct{})
+	}
+	for _, p := range patterns {
+		if on {
+			s.subs[p] = struct{}{}
+		} else {
+			delete(s.subs, p)
+		}
+	}
+}
+
+// dropOutOfScope unsubscribes every pattern the connection's identity no
+// longer allows and returns them, sorted.
+func (s *session) dropOutOfScope(client *fanout.Client) []string {
+	var dropped []string
+	for p := range s.subs {
+		if !client.Subscribed(p) {
+			delete(s.subs, p)
+			continue
+		}
+		if s.g.allowed(s.id, p) {
+			continue
+		}
+		_ = client.Unsubscribe(p) // ErrNotSubscribed only if it raced away
+		delete(s.subs, p)
+		dropped = append(dropped, p)
+	}
+	slices.Sort(dropped)
+	return dropped
 }
 
 func authErrorText(err error) string {

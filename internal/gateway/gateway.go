@@ -32,11 +32,15 @@ type Config struct {
 	// ControlWriteTimeout bounds writing hello, answers and pings.
 	// Default 5 s.
 	ControlWriteTimeout time.Duration
-	// AllowedOrigins lists the browser origins, besides the hub's own
-	// host, that may open connections: exact "scheme://host[:port]"
-	// entries, or "*" for any (see auth.OriginAllowed). Default: only the
-	// hub's own host. Connections without an Origin header (agents) are not
-	// affected.
+	// PublicOrigins are the hub's own origins, "scheme://host[:port]",
+	// where browsers load its dashboard from; they may always connect.
+	// They are compared with the Origin header by scheme, host and port;
+	// the request's Host header is never trusted. Default none.
+	PublicOrigins []string
+	// AllowedOrigins lists the browser origins, besides PublicOrigins,
+	// that may open connections: exact "scheme://host[:port]" entries, or
+	// "*" for any (see auth.OriginAllowed). Default none. Connections
+	// without an Origin header (agents) are not affected by either list.
 	AllowedOrigins []string
 	// CommandsPerSecond and CommandsBurst bound each connection's commands
 	// (a token bucket) when its credentials set no limit. Defaults 20 and 40.
@@ -121,16 +125,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.draining {
 		g.mu.Unlock()
 		g.counters.Rejected.Add(1)
-		http.Error(w, "streamhub: shutting down; reconnect to another instance", http.StatusServiceUnavailable)
+		protocol.WriteHTTPError(w, http.StatusServiceUnavailable, protocol.CodeInternal, "shutting down; reconnect to another instance")
 		return
 	}
 	g.conns.Add(1)
 	g.mu.Unlock()
 	defer g.conns.Done()
 
-	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, r.Host, g.cfg.AllowedOrigins) {
+	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, g.cfg.PublicOrigins, g.cfg.AllowedOrigins) {
 		g.counters.Rejected.Add(1)
-		http.Error(w, "gateway: origin not allowed", http.StatusForbidden)
+		protocol.WriteHTTPError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
 		return
 	}
 	id, err := g.preAuthenticate(r)
@@ -197,6 +201,8 @@ type Counters struct {
 	Open     atomic.Int64  // connections being served now
 	Commands atomic.Uint64 // commands received
 	Errors   errorCounts   // error answers by code
+	// DeliveryLatency is the ingest-to-write latency of written batches.
+	DeliveryLatency LatencyHistogram
 }
 
 type errorCounts struct {

@@ -27,6 +27,8 @@ type session struct {
 	req     *http.Request // the upgrade request; only its headers and address are used
 
 	id       *Identity
+	inBand   bool                // id came from an auth token (refresh may replace it)
+	subs     map[string]struct{} // patterns subscribed, for refresh; see track
 	limiter  *rate.Limiter
 	rejected int // consecutive rate-limited commands
 
@@ -75,7 +77,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType}, s.enc)
+	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency}, s.enc)
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return

@@ -18,6 +18,7 @@ type wsSink struct {
 	enc     fanout.Encoding
 	msgType websocket.MessageType
 	buf     []byte // reused across batches; only the writer touches it
+	latency *LatencyHistogram
 }
 
 var _ fanout.Sink = (*wsSink)(nil)
@@ -31,6 +32,9 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 	err := s.conn.Write(ctx, s.msgType, s.buf)
 	if cap(s.buf) > maxKeptBuffer {
 		s.buf = nil
+	}
+	if err == nil && s.latency != nil {
+		s.latency.observeBatch(b, time.Now().UnixNano())
 	}
 	return err
 }

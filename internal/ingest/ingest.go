@@ -95,11 +95,12 @@ func (in *Ingester) Handle(pattern string, m *nats.Msg) {
 		return // NATS's own traffic (KV records, JetStream API) seen by a wildcard pattern
 	}
 	in.received.Add(1)
-	ev := Event(m.Subject, m.Header, m.Data, in.cfg.Now())
+	now := in.cfg.Now()
+	ev := Event(m.Subject, m.Header, m.Data, now)
 	if !UpstreamSeq(m.Header, &ev) {
 		ev.Epoch, ev.Seq = in.nextSeq(pattern, m.Subject)
 	}
-	in.publish(pattern, ev)
+	in.publish(pattern, ev, now)
 }
 
 // HandleStored converts a message of a stored family, positioned by its
@@ -107,17 +108,20 @@ func (in *Ingester) Handle(pattern string, m *nats.Msg) {
 // bus.StoredHandler.
 func (in *Ingester) HandleStored(pattern string, m bus.StoredMsg) {
 	in.received.Add(1)
-	ev := Event(m.Subject, m.Header, m.Data, in.cfg.Now())
+	now := in.cfg.Now()
+	ev := Event(m.Subject, m.Header, m.Data, now)
 	ev.Epoch, ev.Seq = m.Epoch, m.Seq
-	in.publish(pattern, ev)
+	in.publish(pattern, ev, now)
 }
 
-func (in *Ingester) publish(pattern string, ev protocol.Event) {
+// publish encodes ev, received at now, and publishes it.
+func (in *Ingester) publish(pattern string, ev protocol.Event, now time.Time) {
 	msg, err := protocol.NewMessage(ev)
 	if err != nil {
 		in.reject(ev.Subject, err)
 		return
 	}
+	msg.Ingested = now.UnixNano()
 	in.pub.PublishPattern(pattern, msg)
 }
 

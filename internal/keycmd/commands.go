@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/auth"
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 type runFunc = func(ctx context.Context, e *env, pos []string) error
@@ -35,8 +35,8 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 	var req auth.CreateRequest
 	fs.StringVar(&req.Name, "name", "", "name of the key, for people (required)")
 	fs.StringVar(&req.Env, "env", auth.EnvLive, "environment: live or test")
-	listFlag(fs, "subscribe", &req.Subscribe, "subject pattern the key may subscribe to, e.g. 'ticks.>'", fanout.ValidatePattern)
-	listFlag(fs, "publish", &req.Publish, "subject pattern the key may publish on, e.g. 'jobs.acme.>'", fanout.ValidatePattern)
+	listFlag(fs, "subscribe", &req.Subscribe, "subject pattern the key may subscribe to, e.g. 'ticks.>'", subject.ValidatePattern)
+	listFlag(fs, "publish", &req.Publish, "subject pattern the key may publish on, e.g. 'jobs.acme.>'", subject.ValidatePattern)
 	durationFlag(fs, "expires", &req.TTL, "lifetime from now, e.g. 720h or 30d (default: never)")
 	listFlag(fs, "cidr", &req.CIDRs, "network the key may be used from, e.g. 10.0.0.0/8 (default: anywhere)",
 		func(s string) error { _, err := netip.ParsePrefix(s); return err })
@@ -49,11 +49,11 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 		case len(pos) > 0:
 			return unexpectedArgs("create", pos)
 		case req.Name == "":
-			return errors.New("keycmd: create: --name is required")
+			return usage(errors.New("keycmd: create: --name is required"))
 		case len(req.Subscribe)+len(req.Publish) == 0:
-			return errors.New("keycmd: create: give at least one --subscribe or --publish pattern")
+			return usage(errors.New("keycmd: create: give at least one --subscribe or --publish pattern"))
 		case slices.ContainsFunc(slices.Concat([]string{req.Name}, req.Subscribe, req.Publish), keyPattern.MatchString):
-			return errors.New("keycmd: create: a flag value looks like an API key; keys are never arguments of create")
+			return usage(errors.New("keycmd: create: a flag value looks like an API key; keys are never arguments of create"))
 		}
 		st, err := e.openStore(ctx, true)
 		if err != nil {
@@ -271,18 +271,18 @@ func (e *env) openForID(ctx context.Context, cmd string, pos []string) (string, 
 // it may be a secret pasted in the wrong place.
 func oneID(cmd string, pos []string) (string, error) {
 	if len(pos) != 1 {
-		return "", fmt.Errorf("keycmd: %s: want exactly one key id, got %d arguments (ids are listed by 'hub keys list')", cmd, len(pos))
+		return "", usage(fmt.Errorf("keycmd: %s: want exactly one key id, got %d arguments (ids are listed by 'hub keys list')", cmd, len(pos)))
 	}
 	arg := pos[0]
 	if strings.HasPrefix(arg, "sh_") {
 		k, err := auth.ParseKey(arg) // its errors never quote the input
 		if err != nil {
-			return "", fmt.Errorf("keycmd: %s: the argument is neither a key id nor a valid key: %w", cmd, err)
+			return "", usage(fmt.Errorf("keycmd: %s: the argument is neither a key id nor a valid key: %w", cmd, err))
 		}
 		return k.ID(), nil
 	}
 	if len(arg) != idLen || strings.Trim(arg, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
-		return "", fmt.Errorf("keycmd: %s: the argument is not a key id (an id is %d letters and digits, as listed by 'hub keys list')", cmd, idLen)
+		return "", usage(fmt.Errorf("keycmd: %s: the argument is not a key id (an id is %d letters and digits, as listed by 'hub keys list')", cmd, idLen))
 	}
 	return arg, nil
 }
@@ -292,5 +292,5 @@ func unknownID(cmd, id string, err error) error {
 }
 
 func unexpectedArgs(cmd string, pos []string) error {
-	return fmt.Errorf("keycmd: %s: takes no positional arguments, got %d (flags start with --)", cmd, len(pos))
+	return usage(fmt.Errorf("keycmd: %s: takes no positional arguments, got %d (flags start with --)", cmd, len(pos)))
 }

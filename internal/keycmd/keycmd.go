@@ -48,6 +48,7 @@ type env struct {
 	stdout, stderr io.Writer
 	natsURL        string
 	dataDir        string
+	natsCreds      string   // --nats-creds
 	urlSet, dirSet bool     // given as flags (flags beat environment variables)
 	closers        []func() // see close
 }
@@ -56,7 +57,8 @@ type env struct {
 // (create, list, show, revoke, rotate) and its flags. Results go to stdout;
 // usage, flag errors and the store's audit lines go to stderr. -h prints
 // usage and returns nil. Errors are prefixed "keycmd:" and never contain a
-// secret. ctx bounds the command (which also gives up after 30 s).
+// secret; mistakes in args wrap a *UsageError. ctx bounds the command
+// (which also gives up after 30 s).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -81,7 +83,7 @@ func (e *env) run(ctx context.Context, args []string) error {
 	if top.NArg() == 0 || top.Arg(0) == "help" {
 		e.usage()
 		if top.NArg() == 0 {
-			return errors.New("keycmd: missing command (create, list, show, revoke or rotate)")
+			return usage(errors.New("keycmd: missing command (create, list, show, revoke or rotate)"))
 		}
 		return nil
 	}
@@ -101,17 +103,30 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return run(ctx, e, pos)
 	}
 	e.usage()
-	return fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke or rotate)", name)
+	return usage(fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke or rotate)", name))
 }
+
+// UsageError is a mistake in the command line: a bad flag, a missing or
+// unexpected argument, an unknown command. The command did nothing. Run's
+// errors wrap one when that is the cause (find it with errors.As).
+type UsageError struct{ Err error }
+
+// Error returns the mistake's description.
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error that describes the mistake.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(err error) error { return &UsageError{Err: err} }
 
 func helpOrErr(err error, cmd string) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if cmd == "" {
-		return fmt.Errorf("keycmd: %w", err)
+		return usage(fmt.Errorf("keycmd: %w", err))
 	}
-	return fmt.Errorf("keycmd: %s: %w", cmd, err)
+	return usage(fmt.Errorf("keycmd: %s: %w", cmd, err))
 }
 
 func (e *env) usage() {
@@ -121,7 +136,8 @@ func (e *env) usage() {
 	}
 	fmt.Fprintf(e.stderr, "\nRun 'hub keys COMMAND -h' for a command's flags.\n"+
 		"The store: --nats-url (or %s) for a running hub or cluster, otherwise\n"+
-		"--data-dir (or %s, default %s) while no hub runs on it.\n", EnvNATSURL, EnvDataDir, DefaultDataDir)
+		"--data-dir (or %s, default %s) while no hub runs on it. With a loopback\n"+
+		"--nats-url, the hub's NATS credentials are read from --data-dir.\n", EnvNATSURL, EnvDataDir, DefaultDataDir)
 }
 
 // flagSet returns a FlagSet with the store flags every command accepts.
@@ -130,8 +146,9 @@ func (e *env) flagSet(name, args, summary string) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.Func("nats-url", "NATS URL(s) of a running hub or cluster, comma-separated (env "+EnvNATSURL+")",
 		func(s string) error { e.natsURL, e.urlSet = s, true; return nil })
-	fs.Func("data-dir", "embedded store directory, when no hub is running on it (env "+EnvDataDir+", default "+DefaultDataDir+")",
+	fs.Func("data-dir", "embedded store directory, when no hub is running on it; with --nats-url on loopback, where the hub's NATS credentials are (env "+EnvDataDir+", default "+DefaultDataDir+")",
 		func(s string) error { e.dataDir, e.dirSet = s, true; return nil })
+	fs.StringVar(&e.natsCreds, "nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (default: those in --data-dir, for a loopback URL)`)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: hub keys %s %s\n\n%s.\n\nflags:\n", name, args, summary)
 		fs.PrintDefaults()
@@ -158,16 +175,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // openStore opens the key store the flags and environment point at.
 // Everything it starts is stopped by e.close, which Run defers.
 func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
+	// --nats-url talks to a running hub, whose data directory (--data-dir
+	// or its default) holds the credentials of its embedded NATS; a
+	// --data-dir alone opens that directory's store itself.
 	natsURL, dataDir := e.natsURL, e.dataDir
 	switch {
-	case e.urlSet && e.dirSet:
-		return nil, errors.New("keycmd: pass either --nats-url or --data-dir, not both")
+	case e.urlSet && !e.dirSet:
+		dataDir = e.getenv(EnvDataDir)
 	case !e.urlSet && !e.dirSet:
 		natsURL, dataDir = e.getenv(EnvNATSURL), e.getenv(EnvDataDir)
 	}
 	if dataDir == "" {
 		dataDir = DefaultDataDir
 	}
+	var creds bus.Credentials
 	if natsURL == "" {
 		if _, err := os.Stat(dataDir); !create && errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("keycmd: no key store in %s (the directory does not exist); "+
@@ -183,9 +204,18 @@ func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
 			return nil, fmt.Errorf("keycmd: open store in %s: %w", dataDir, err)
 		}
 		e.closers = append(e.closers, srv.Shutdown)
-		natsURL = srv.ClientURL()
+		natsURL, creds = srv.ClientURL(), srv.Credentials()
+	} else {
+		var err error
+		if creds, err = bus.ClientCredentials(natsURL, e.natsCreds, dataDir); err != nil {
+			return nil, fmt.Errorf("keycmd: %w", err)
+		}
 	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Name: "streamhub-keys", ConnectWait: connectWait})
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Credentials: creds, Name: "streamhub-keys", ConnectWait: connectWait})
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		return nil, redact(fmt.Errorf("keycmd: connect to NATS: %w (the hub's NATS needs the credentials in its data directory: "+
+			"pass the hub's --data-dir, or --nats-creds FILE)", err), natsURL)
+	}
 	if err != nil {
 		return nil, redact(fmt.Errorf("keycmd: connect to NATS: %w", err), natsURL)
 	}

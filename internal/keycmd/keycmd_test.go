@@ -172,10 +172,12 @@ func TestRoundTripDataDir(t *testing.T) {
 }
 
 func TestRoundTripNATSURL(t *testing.T) {
-	url := startNATS(t)
-	hub := openStore(t, url) // a running hub's store, following the bucket
-	byFlag := map[string]string{EnvDataDir: filepath.Join(t.TempDir(), "unused")}
-	byEnv := map[string]string{EnvNATSURL: url, EnvDataDir: filepath.Join(t.TempDir(), "unused")}
+	srv, hubDir := startNATS(t)
+	url := srv.ClientURL()
+	hub := openStore(t, url, srv.Credentials()) // a running hub's store, following the bucket
+	// The hub's data directory holds the credentials of its NATS server.
+	byFlag := map[string]string{EnvDataDir: hubDir}
+	byEnv := map[string]string{EnvNATSURL: url, EnvDataDir: hubDir}
 	authErr := func(k auth.Key) error {
 		_, err := hub.Authenticate(k.Reveal(), inside, time.Now())
 		return err
@@ -197,8 +199,18 @@ func TestRoundTripNATSURL(t *testing.T) {
 	secretFree(t, r, key, nu)
 	waitFor(t, 5*time.Second, "the hub to refuse the revoked key", func() bool { return errors.Is(authErr(nu), auth.ErrRevoked) })
 
-	if r := run(t, byEnv, "list", "--nats-url", url, "--data-dir", t.TempDir()); r.err == nil || !strings.Contains(r.err.Error(), "either --nats-url or --data-dir") {
-		t.Fatalf("both store flags: %v", r.err)
+	// Without the hub's credentials its NATS refuses the command, which
+	// says where they are.
+	if r := run(t, byEnv, "list", "--nats-url", url, "--data-dir", t.TempDir()); r.err == nil || !strings.Contains(r.err.Error(), "--nats-creds") {
+		t.Fatalf("a data directory without the hub's credentials: %v", r.err)
+	}
+	// --nats-creds names them explicitly, for any URL.
+	creds := filepath.Join(t.TempDir(), "creds.json")
+	if b, err := json.Marshal(srv.Credentials()); err != nil || os.WriteFile(creds, b, 0o600) != nil {
+		t.Fatal(err)
+	}
+	if r := mustRun(t, map[string]string{}, "list", "--nats-url", url, "--nats-creds", creds, "--data-dir", t.TempDir()); !strings.Contains(r.out, key.ID()) {
+		t.Fatalf("list with --nats-creds:\n%s", r.out)
 	}
 	// An explicit --data-dir beats STREAMHUB_NATS_URL.
 	if r := run(t, byEnv, "list", "--data-dir", filepath.Join(t.TempDir(), "missing")); r.err == nil || !strings.Contains(r.err.Error(), "does not exist") {
@@ -221,8 +233,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"create", "--bogus"}, "flag provided but not defined: -bogus", nil},
 		{[]string{"create", "--subscribe", "ticks.>"}, "--name is required", nil},
 		{[]string{"create", "--name", "x"}, "at least one --subscribe or --publish", nil},
-		{[]string{"create", "--name", "x", "--subscribe", "ticks..x"}, `flag -subscribe: fanout: invalid subject: empty token`, nil},
-		{[]string{"create", "--name", "x", "--publish", "jobs.>.x"}, `flag -publish: fanout: invalid subject: '>' must be the last`, nil},
+		{[]string{"create", "--name", "x", "--subscribe", "ticks..x"}, `flag -subscribe: subject: invalid subject: empty token`, nil},
+		{[]string{"create", "--name", "x", "--publish", "jobs.>.x"}, `flag -publish: subject: invalid subject: '>' must be the last`, nil},
 		{[]string{"create", "--name", "x", "--subscribe", "ticks.coin*"}, "wildcard character inside token", nil},
 		{[]string{"create", "--name", "x", "--subscribe", "a,,b"}, "empty element", nil},
 		{[]string{"create", "--name", "x", "--subscribe", "t", "--cidr", "10.0.0.0/33"}, "flag -cidr", nil},

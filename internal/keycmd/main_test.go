@@ -63,9 +63,9 @@ func oneSecret(t *testing.T, r result) auth.Key {
 
 // openStore opens a Store on url, as a running hub would; it is closed at
 // cleanup.
-func openStore(t *testing.T, url string) *auth.Store {
+func openStore(t *testing.T, url string, creds bus.Credentials) *auth.Store {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(0))
+	nc, err := nats.Connect(url, creds.Option(), nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func withDirStore(t *testing.T, dir string, fn func(st *auth.Store)) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(0))
+	nc, err := nats.Connect(srv.ClientURL(), srv.Credentials().Option(), nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +113,17 @@ func withDirStore(t *testing.T, dir string, fn func(st *auth.Store)) {
 	fn(st)
 }
 
-// startNATS starts an embedded nats-server standing for a running hub's.
-func startNATS(t *testing.T) string {
+// startNATS starts an embedded nats-server standing for a running hub's,
+// with its data directory (where its credentials are).
+func startNATS(t *testing.T) (*bus.Embedded, string) {
 	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
+	dir := t.TempDir()
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	return srv.ClientURL()
+	return srv, dir
 }
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.

@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/bus"
 )
 
 // SpawnConfig configures SpawnHub and SpawnNATSWS. The zero value of each
@@ -63,10 +67,12 @@ func (c SpawnConfig) withDefaults() (SpawnConfig, error) {
 // safe for concurrent use.
 type Broker struct {
 	// Target is the kind of broker; WSURL and NATSURL are where the
-	// clients and the publisher connect.
-	Target  Target
-	WSURL   string
-	NATSURL string
+	// clients and the publisher connect, the latter with NATSCredentials
+	// (a spawned hub's embedded server requires them).
+	Target          Target
+	WSURL           string
+	NATSURL         string
+	NATSCredentials bus.Credentials
 
 	cmd     *exec.Cmd
 	stderr  *tailBuffer
@@ -113,6 +119,14 @@ func SpawnHub(ctx context.Context, cfg SpawnConfig) (*Broker, error) {
 		_ = os.RemoveAll(dataDir)
 		return nil, err
 	}
+	// A ready hub has created its NATS credentials (a child that is not a
+	// hub, in tests, may have none).
+	creds, err := bus.ReadCredentials(filepath.Join(dataDir, bus.CredentialsFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		_ = b.Stop()
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	b.NATSCredentials = creds
 	return b, nil
 }
 

@@ -7,7 +7,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Target names the kind of broker a run drives.
@@ -65,6 +67,9 @@ type Config struct {
 	// NATSURL is the NATS server the publisher uses (the hub's, or the
 	// nats-server under test itself). Loopback only.
 	NATSURL string
+	// NATSCredentials are presented to NATSURL: a hub's embedded server
+	// requires them (see bus.CredentialsFile). Default none.
+	NATSCredentials bus.Credentials
 
 	// Clients is the number of WebSocket clients. Default 200.
 	Clients int
@@ -202,12 +207,12 @@ func (c Config) Validate() error {
 	case math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0) || c.MaxRate < 0:
 		return bad("max rate %v", c.MaxRate)
 	}
-	if err := fanout.ValidateSubject(c.SubjectPrefix + ".S0"); err != nil {
+	if err := subject.Validate(c.SubjectPrefix + ".S0"); err != nil {
 		return bad("subject prefix %q: %v", c.SubjectPrefix, err)
 	}
 	subjects := c.subjectNames()
 	for _, p := range c.Patterns {
-		if err := fanout.ValidatePattern(p); err != nil {
+		if err := subject.ValidatePattern(p); err != nil {
 			return bad("pattern %q: %v", p, err)
 		}
 		if len(matching(p, subjects)) == 0 {
@@ -237,7 +242,7 @@ func (c Config) patternOf(i int, subjects []string) string {
 func matching(pattern string, subjects []string) []int {
 	var out []int
 	for i, s := range subjects {
-		if fanout.MatchSubject(pattern, s) {
+		if subject.Match(pattern, s) {
 			out = append(out, i)
 		}
 	}

@@ -25,7 +25,7 @@ func newPublisher(ctx context.Context, cfg Config, subjects []string, base time.
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("streamhub-bench-publisher"), nats.Timeout(timeout), nats.NoReconnect())
+	nc, err := nats.Connect(cfg.NATSURL, cfg.NATSCredentials.Option(), nats.Name("streamhub-bench-publisher"), nats.Timeout(timeout), nats.NoReconnect())
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: publisher: connect %s: %w", cfg.NATSURL, err)
 	}

@@ -92,6 +92,7 @@ func TestRunStreamHub(t *testing.T) {
 
 	t.Run("json/all subjects", func(t *testing.T) {
 		cfg := tinyRun(TargetStreamHub, url, s.NATSURL())
+		cfg.NATSCredentials = s.NATSCredentials()
 		cfg.Patterns = []string{PatternAll("")}
 		cfg.HubPID = os.Getpid()
 		r := run(t, cfg)
@@ -105,6 +106,7 @@ func TestRunStreamHub(t *testing.T) {
 	})
 	t.Run("msgpack/one subject each", func(t *testing.T) {
 		cfg := tinyRun(TargetStreamHub, url, s.NATSURL())
+		cfg.NATSCredentials = s.NATSCredentials()
 		cfg.Encoding = fanout.EncodingMsgpack
 		r := run(t, cfg)
 		// Clients 0 and 4 share subject 0; the others have one each:

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Op is the value of a frame's "op" key.
@@ -160,6 +162,11 @@ func decodeCommandJSON(frame []byte, w *wireCommand) *Error {
 	// past type errors, so the id is filled in whenever it is well-typed.
 	err := json.Unmarshal(frame, w)
 	if err == nil {
+		// encoding/json silently turns invalid UTF-8 into U+FFFD; a
+		// subject or token must arrive as sent or not at all.
+		if !utf8.Valid(frame) {
+			return Errorf(CodeBadRequest, "a JSON frame must be valid UTF-8")
+		}
 		return nil
 	}
 	var te *json.UnmarshalTypeError
@@ -240,7 +247,7 @@ func (w *wireCommand) validateResume(c *Command) *Error {
 		return Errorf(CodeBadRequest, "resume carries %d positions, over the limit of %d", len(w.Resume), MaxSubjectsPerCommand)
 	}
 	for i, p := range w.Resume {
-		if err := fanout.ValidatePattern(p.Subject); err != nil {
+		if err := subject.ValidatePattern(p.Subject); err != nil {
 			return WrapError(CodeInvalidSubject, fmt.Sprintf("resume[%d] subject %s", i, quoteShort(p.Subject)), err)
 		}
 	}
@@ -255,7 +262,7 @@ func (w *wireCommand) validateSubjects(c *Command) *Error {
 		return Errorf(CodeBadRequest, `%s needs 1 to %d "subjects", got %d`, c.Op, MaxSubjectsPerCommand, n)
 	}
 	for i, s := range w.Subjects {
-		if err := fanout.ValidatePattern(s); err != nil {
+		if err := subject.ValidatePattern(s); err != nil {
 			return WrapError(CodeInvalidSubject, fmt.Sprintf("subjects[%d] %s", i, quoteShort(s)), err)
 		}
 		if ReservedSubject(s) {

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 func TestDecodeCommandValid(t *testing.T) {
@@ -84,8 +86,8 @@ func TestDecodeCommandErrors(t *testing.T) {
 		{"no subjects", []any{"op", "subscribe", "id", 2}, CodeBadRequest, 2, true, "subjects", nil},
 		{"empty subjects", []any{"op", "unsubscribe", "subjects", []string{}}, CodeBadRequest, 0, false, "subjects", nil},
 		{"17 subjects", []any{"op", "subscribe", "subjects", nSubjects(17)}, CodeBadRequest, 0, false, "subjects", nil},
-		{"invalid subject named", []any{"op", "subscribe", "id", 7, "subjects", []string{"ticks.>", "chain..x"}}, CodeInvalidSubject, 7, true, `subjects[1] "chain..x"`, fanout.ErrInvalidSubject},
-		{"wildcard inside token", []any{"op", "unsubscribe", "subjects", []string{"ti*ks"}}, CodeInvalidSubject, 0, false, "ti*ks", fanout.ErrInvalidSubject},
+		{"invalid subject named", []any{"op", "subscribe", "id", 7, "subjects", []string{"ticks.>", "chain..x"}}, CodeInvalidSubject, 7, true, `subjects[1] "chain..x"`, subject.ErrInvalid},
+		{"wildcard inside token", []any{"op", "unsubscribe", "subjects", []string{"ti*ks"}}, CodeInvalidSubject, 0, false, "ti*ks", subject.ErrInvalid},
 		{"unknown policy", []any{"op", "subscribe", "subjects", []string{"a"}, "policy", "newest"}, CodeInvalidOption, 0, false, "newest", nil},
 		{"negative max_rate", []any{"op", "subscribe", "subjects", []string{"a"}, "max_rate", -1}, CodeInvalidOption, 0, false, "max_rate", nil},
 		{"max_rate with drop-oldest", []any{"op", "subscribe", "subjects", []string{"a"}, "policy", "drop-oldest", "max_rate", 5}, CodeInvalidOption, 0, false, "drop-oldest", nil},
@@ -93,7 +95,7 @@ func TestDecodeCommandErrors(t *testing.T) {
 		{"mistyped max_rate", []any{"op", "subscribe", "subjects", []string{"a"}, "max_rate", "5"}, CodeBadRequest, 0, false, "max_rate", nil},
 		{"mistyped snapshot", []any{"op", "subscribe", "subjects", []string{"a"}, "snapshot", 1}, CodeBadRequest, 0, false, "snapshot", nil},
 		{"auth without token", []any{"op", "auth", "id", 1}, CodeBadRequest, 1, true, "token", nil},
-		{"resume invalid subject", []any{"op", "resume", "resume", []map[string]any{{"subject": "a..b"}}}, CodeInvalidSubject, 0, false, "resume[0]", fanout.ErrInvalidSubject},
+		{"resume invalid subject", []any{"op", "resume", "resume", []map[string]any{{"subject": "a..b"}}}, CodeInvalidSubject, 0, false, "resume[0]", subject.ErrInvalid},
 		{"resume too many", []any{"op", "resume", "resume", make([]map[string]any, 17)}, CodeBadRequest, 0, false, "resume", nil},
 	}
 	for _, tc := range cases {
@@ -114,6 +116,31 @@ func TestDecodeCommandErrors(t *testing.T) {
 					t.Errorf("error %v does not wrap %v", err, tc.errorIs)
 				}
 			})
+		}
+	}
+}
+
+// encoding/json would turn invalid UTF-8 into U+FFFD and the command
+// would go through with a subject or token the client never sent.
+func TestDecodeCommandJSONRefusesInvalidUTF8(t *testing.T) {
+	for _, f := range []string{
+		"{\"op\":\"subscribe\",\"id\":3,\"subjects\":[\"ticks.\xff\"]}",
+		"{\"op\":\"subscribe\",\"id\":3,\"subjects\":[\"ticks.\xc3\"]}",
+		"{\"op\":\"auth\",\"id\":3,\"token\":\"a\xed\xa0\x80b\"}", // a UTF-16 surrogate
+	} {
+		got, err := DecodeCommand(fanout.EncodingJSON, []byte(f))
+		if err == nil || err.Code != CodeBadRequest || !strings.Contains(err.Message, "UTF-8") {
+			t.Errorf("JSON %q: got %+v, %v; want bad_request naming UTF-8", f, got, err)
+			continue
+		}
+		if !got.HasID || got.ID != 3 {
+			t.Errorf("JSON %q: id not kept for the answer: %+v", f, got)
+		}
+	}
+	// Valid UTF-8 beyond ASCII, raw or escaped, still decodes.
+	for _, f := range []string{`{"op":"subscribe","subjects":["ticks.日本"]}`, `{"op":"subscribe","subjects":["ticks.\u00e9"]}`} {
+		if _, err := DecodeCommand(fanout.EncodingJSON, []byte(f)); err != nil {
+			t.Errorf("JSON %q: %v", f, err)
 		}
 	}
 }

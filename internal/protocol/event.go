@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // ErrInvalidEvent is wrapped by every error of EncodeEvent and NewMessage.
@@ -49,7 +50,7 @@ type Event struct {
 // are new slices owned by the caller; once published in a fanout.Message
 // they must not be modified.
 func EncodeEvent(ev Event) (frames [fanout.NumEncodings][]byte, err error) {
-	if err := fanout.ValidateSubject(ev.Subject); err != nil {
+	if err := subject.Validate(ev.Subject); err != nil {
 		return frames, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
 	if !json.Valid(ev.Data) {

@@ -5,9 +5,12 @@ import (
 	"math"
 	"reflect"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/streamhub/streamhub/internal/fanout"
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // seedCommands returns valid and invalid commands in one encoding.
@@ -42,7 +45,7 @@ func checkDecoded(t *testing.T, enc fanout.Encoding, c Command) {
 			t.Fatalf("accepted %d subjects", len(c.Subjects))
 		}
 		for _, s := range c.Subjects {
-			if err := fanout.ValidatePattern(s); err != nil {
+			if err := subject.ValidatePattern(s); err != nil {
 				t.Fatalf("accepted invalid subject %q", s)
 			}
 		}
@@ -74,7 +77,7 @@ func FuzzDecodeCommandJSON(f *testing.F) {
 		f.Add(b)
 	}
 	for _, s := range []string{``, `null`, `{}`, `[]`, `{"op":"subscribe","subjects":["a.>"],"max_rate":1e308}`,
-		`{"op":"ping","id":-0}`, `{"OP":"ping","Id":1}`, `{"op":"subscribe","subjects":["\u0000"]}`, `{"id":1,"op":5}`} {
+		`{"op":"ping","id":-0}`, `{"OP":"ping","Id":1}`, `{"op":"subscribe","subjects":["\u0000"]}`, `{"id":1,"op":5}`, "{\"op\":\"subscribe\",\"subjects\":[\"a.\xff\"]}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
@@ -85,6 +88,9 @@ func FuzzDecodeCommandJSON(f *testing.F) {
 			}
 			_ = EncodeCommandError(fanout.EncodingJSON, c, err)
 			return
+		}
+		if !utf8.Valid(frame) {
+			t.Fatalf("accepted a frame that is not valid UTF-8: %q", frame)
 		}
 		checkDecoded(t, fanout.EncodingJSON, c)
 	})

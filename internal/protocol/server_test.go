@@ -23,7 +23,7 @@ func TestServerMessagesJSONMatchSpec(t *testing.T) {
 			`{"op":"hello","version":1,"session":"s_8f3c","encoding":"json","heartbeat_ms":15000,"auth_required":false,"limits":{"max_subscriptions":128,"max_frame_bytes":4096,"max_queue_messages":4096,"max_queue_bytes":1048576,"max_batch_messages":256,"write_timeout_ms":10000}}`},
 		"ok":          {string(EncodeOK(j, 7, true)), `{"op":"ok","id":7}`},
 		"ok no id":    {string(EncodeOK(j, 0, false)), `{"op":"ok"}`},
-		"error":       {string(EncodeError(j, 7, true, Errorf(CodeInvalidSubject, "fanout: invalid subject: empty token at byte 6"))), `{"op":"error","id":7,"code":"invalid_subject","message":"fanout: invalid subject: empty token at byte 6"}`},
+		"error":       {string(EncodeError(j, 7, true, Errorf(CodeInvalidSubject, "subject: invalid subject: empty token at byte 6"))), `{"op":"error","id":7,"code":"invalid_subject","message":"subject: invalid subject: empty token at byte 6"}`},
 		"error no id": {string(EncodeError(j, 0, false, Errorf(CodeBadRequest, `bad "json"`))), `{"op":"error","code":"bad_request","message":"bad \"json\""}`},
 		"error nil":   {string(EncodeError(j, 3, true, nil)), `{"op":"error","id":3,"code":"internal","message":""}`},
 		"ping":        {string(EncodePing(j, 1732712345678)), `{"op":"ping","ts":1732712345678}`},

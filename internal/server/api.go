@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Limits of the HTTP API.
@@ -56,8 +59,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i, p := range req.Subscribe {
-		if err := fanout.ValidatePattern(p); err != nil {
-			writeAPIError(w, badRequest("subscribe[%d]: %v", i, err))
+		if err := subject.ValidatePattern(p); err != nil {
+			writeAPIError(w, invalidSubject("subscribe[%d]: %v", i, err))
 			return
 		}
 	}
@@ -66,13 +69,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // handleDemoToken gives the dashboard a read-only token for the demo streams
 // without any key handling. It exists only in demo mode.
-func (s *Server) handleDemoToken(w http.ResponseWriter, _ *http.Request) {
+// Each source address has a token rate (429 past it) and its issues are
+// audited in aggregate (see demoGuard).
+func (s *Server) handleDemoToken(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.demo.admitToken(w, auth.ClientIP(r, s.auth.trusted)) {
+		return
+	}
 	rec, ok := s.auth.store.Get(s.demoKeyID)
 	if !ok {
 		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "demo key unavailable"))
 		return
 	}
-	s.issueToken(w, &rec, auth.TokenRequest{})
+	s.issueToken(w, &rec, auth.TokenRequest{Unaudited: true})
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, rec *auth.KeyRecord, req auth.TokenRequest) {
@@ -160,8 +168,8 @@ func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, err
 		return nil, badRequest("a publish carries 1 to %d messages", maxPublishBatch)
 	}
 	for i, m := range msgs {
-		if err := fanout.ValidateSubject(m.Subject); err != nil {
-			return nil, badRequest("message %d: %v", i, err)
+		if err := subject.Validate(m.Subject); err != nil {
+			return nil, invalidSubject("message %d: %v", i, err)
 		}
 		if protocol.ReservedSubject(m.Subject) {
 			return nil, badRequest("message %d: subjects starting with $ or _INBOX belong to NATS itself", i)
@@ -173,13 +181,25 @@ func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, err
 	return msgs, nil
 }
 
-type apiError struct {
-	Error string `json:"error"`
-}
-
 func badRequest(format string, args ...any) error {
 	return gateway.NewAuthError(http.StatusBadRequest, fanout.ReasonProtocolError, format, args...)
 }
+
+// invalidSubject is a bad request about a subject: its body's code is
+// invalid_subject, as in an "error" frame.
+func invalidSubject(format string, args ...any) error {
+	return codedError{code: protocol.CodeInvalidSubject, err: badRequest(format, args...)}
+}
+
+// codedError gives an API error a more precise code than its HTTP status
+// implies (protocol.CodeForHTTPStatus).
+type codedError struct {
+	code protocol.ErrorCode
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
 
 func authOrRequestError(err error) error {
 	if errors.Is(err, auth.ErrInvalidRequest) {
@@ -189,14 +209,20 @@ func authOrRequestError(err error) error {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
+	case err != nil:
+		return badRequest("reading the body: %v", err)
+	case !utf8.Valid(body):
+		// encoding/json would silently turn the invalid bytes into U+FFFD.
+		return badRequest("the body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
-		}
 		return badRequest("invalid JSON body: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -205,16 +231,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return nil
 }
 
+// writeAPIError answers err as {"code","message"} (protocol.HTTPError).
 func writeAPIError(w http.ResponseWriter, err error) {
 	var ae *gateway.AuthError
 	status, msg := http.StatusInternalServerError, "internal error"
 	if errors.As(err, &ae) {
 		status, msg = ae.Status, ae.Msg
 	}
+	code := protocol.CodeForHTTPStatus(status)
+	var ce codedError
+	if errors.As(err, &ce) {
+		code = ce.code
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="streamhub"`)
 	}
-	writeJSON(w, status, apiError{Error: msg})
+	protocol.WriteHTTPError(w, status, code, msg)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"unicode/utf8"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // FuzzParsePublish feeds arbitrary bodies to the publish endpoint's parser:
@@ -19,6 +20,7 @@ func FuzzParsePublish(f *testing.F) {
 		`{"messages":[{"subject":"a.b","data":{}},{"subject":"a.c","data":{"y":[1,2]},"critical":true}]}`,
 		`{"subject":"a.>","data":{}}`, `{"subject":"$KV.x","data":{}}`, `{"messages":[]}`,
 		`{"subject":"a","data":[1]}`, `{"subject":"a","data":{}} trailing`, `{`, ``,
+		"{\"subject\":\"a.\xff\",\"data\":{}}", "{\"subject\":\"a.b\",\"data\":{\"x\":\"\xc3\"}}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,11 +34,14 @@ func FuzzParsePublish(f *testing.F) {
 			}
 			return
 		}
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted a body that is not valid UTF-8: %q", body)
+		}
 		if len(msgs) == 0 || len(msgs) > maxPublishBatch {
 			t.Fatalf("accepted %d messages", len(msgs))
 		}
 		for _, m := range msgs {
-			if fanout.ValidateSubject(m.Subject) != nil || len(m.Data) == 0 || m.Data[0] != '{' {
+			if subject.Validate(m.Subject) != nil || len(m.Data) == 0 || m.Data[0] != '{' {
 				t.Fatalf("accepted %+v", m)
 			}
 		}

@@ -20,6 +20,7 @@ type authenticator struct {
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	trusted []netip.Prefix
+	demo    *demoGuard // nil unless in demo mode
 
 	cancelWatch func() // stops onKeyChange notifications
 }
@@ -40,7 +41,7 @@ func bearer(r *http.Request) (string, bool) {
 func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
 	cred, ok := bearer(r)
 	if !ok {
-		return nil, gateway.NewAuthError(http.StatusUnauthorized, fanout.ReasonAuthFailed, "missing API key: send Authorization: Bearer <key>")
+		return nil, gateway.NewAuthError(http.StatusUnauthorized, fanout.ReasonAuthFailed, "missing or unsupported Authorization: send Authorization: Bearer <key>")
 	}
 	rec, err := a.store.Authenticate(cred, auth.ClientIP(r, a.trusted), time.Now())
 	if err != nil {
@@ -51,9 +52,12 @@ func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
 }
 
 func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) {
-	if _, ok := bearer(r); !ok {
+	if _, present := r.Header["Authorization"]; !present {
 		return nil, nil // a browser: it authenticates with its first message
 	}
+	// Any Authorization header is a claim to credentials: one that is not
+	// "Bearer <key>" (Basic, a bare key, an empty value) is refused here
+	// rather than upgraded as unauthenticated.
 	rec, err := a.key(r)
 	if err != nil {
 		return nil, err
@@ -72,6 +76,12 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 	}
 	if err := a.acquire(id); err != nil {
 		return nil, err
+	}
+	if a.demo != nil && id.KeyID == a.demo.keyID {
+		if err := a.demo.acquireConn(a.limiter, id, auth.ClientIP(r, a.trusted)); err != nil {
+			id.Release()
+			return nil, err
+		}
 	}
 	return id, nil
 }

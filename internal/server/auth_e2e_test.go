@@ -129,7 +129,7 @@ func TestAuthRevocationReachesEveryHub(t *testing.T) {
 	t.Parallel()
 	e := newAuthEnv(t)
 	a, _ := e.hub(t, nil)
-	b, _ := e.hub(t, func(c *Config) { c.NATSURL = a.NATSURL() })
+	b, _ := e.hub(t, func(c *Config) { useNATS(c, a.NATSURL(), a.NATSCredentials()) })
 	if b.embedded != nil {
 		t.Fatal("hub B embeds its own NATS server")
 	}
@@ -165,7 +165,7 @@ func TestAuthRevocationReachesEveryHub(t *testing.T) {
 			t.Errorf("hub %s after revocation: %d %q, want 401 revoked", name, code, body)
 		}
 	}
-	c, _ := e.hub(t, func(cfg *Config) { cfg.NATSURL = a.NATSURL() })
+	c, _ := e.hub(t, func(cfg *Config) { useNATS(cfg, a.NATSURL(), a.NATSCredentials()) })
 	if code, body := upgradeStatus(t, c, authHeader(secret)); code != http.StatusUnauthorized || !strings.Contains(body, "revoked") {
 		t.Fatalf("hub started after the revocation: %d %q, want 401 revoked", code, body)
 	}

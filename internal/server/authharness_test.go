@@ -247,9 +247,17 @@ func awaitClose(t testing.TB, ch <-chan closeEvent, want protocol.CloseCode) clo
 // HTTP status (101 when the upgrade succeeded) and the refusal's body.
 func upgradeStatus(t testing.TB, s *Server, header http.Header) (int, string) {
 	t.Helper()
+	return upgradeStatusHost(t, s, "", header)
+}
+
+// upgradeStatusHost is upgradeStatus with the Host header set to host
+// (empty: the hub's address), as a browser sends it for a name that
+// resolves to the hub.
+func upgradeStatusHost(t testing.TB, s *Server, host string, header http.Header) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/v1/ws", &websocket.DialOptions{HTTPHeader: header})
+	conn, resp, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/v1/ws", &websocket.DialOptions{HTTPHeader: header, Host: host})
 	if err == nil {
 		_ = conn.CloseNow()
 		return http.StatusSwitchingProtocols, ""
@@ -302,7 +310,7 @@ func failures(s *Server, reason string) uint64 {
 // outside ingestor would.
 func natsPublisher(t testing.TB, s *Server) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.NATSURL(), nats.MaxReconnects(0))
+	nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option(), nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
 	}

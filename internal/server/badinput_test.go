@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestSilentClientIsClosedByHeartbeat(t *testing.T) {
 	}
 }
 
-// Browser origins: the hub's own host and the configured ones, exactly.
+// Browser origins: the hub's public origins and the configured ones, exactly.
 func TestOriginAllowlist(t *testing.T) {
 	s := startHub(t, func(c *Config) { c.Gateway.AllowedOrigins = []string{"https://app.example"} })
 	for origin, want := range map[string]int{
@@ -135,5 +136,46 @@ func TestOriginAllowlist(t *testing.T) {
 		if got, _ := upgradeStatus(t, s, h); got != want {
 			t.Errorf("Origin %q: status %d, want %d", origin, got, want)
 		}
+	}
+}
+
+// The hub's own origin is its configured public origin (by default the
+// loopback http origins of its port), compared by scheme, host and port;
+// the Host header is not trusted.
+func TestOriginMustBeAPublicOrigin(t *testing.T) {
+	t.Parallel()
+	s := startHub(t, nil)
+	_, port, _ := net.SplitHostPort(s.Addr())
+	for _, tc := range []struct {
+		host, origin string
+		want         int
+	}{
+		{"", "http://127.0.0.1:" + port, http.StatusSwitchingProtocols},
+		{"localhost:" + port, "http://localhost:" + port, http.StatusSwitchingProtocols},
+		{"", "https://127.0.0.1:" + port, http.StatusForbidden}, // https on an http hub
+		{"", "http://127.0.0.1:1", http.StatusForbidden},
+		// DNS rebinding: a page on a name the attacker points at the hub
+		// sends a Host and an Origin that agree with each other.
+		{"rebound.example:" + port, "http://rebound.example:" + port, http.StatusForbidden},
+		{"rebound.example", "http://rebound.example", http.StatusForbidden},
+	} {
+		if got, body := upgradeStatusHost(t, s, tc.host, http.Header{"Origin": {tc.origin}}); got != tc.want {
+			t.Errorf("Host %q, Origin %q: %d %q, want %d", tc.host, tc.origin, got, body, tc.want)
+		}
+	}
+
+	configured := startHub(t, func(c *Config) { c.PublicOrigins = []string{"https://hub.example.com"} })
+	for origin, want := range map[string]int{
+		"https://hub.example.com":         http.StatusSwitchingProtocols,
+		"http://hub.example.com":          http.StatusForbidden,
+		"http://" + configured.Addr():     http.StatusForbidden, // the default is replaced, not extended
+		"https://hub.example.com.evil.io": http.StatusForbidden,
+	} {
+		if got, body := upgradeStatusHost(t, configured, "hub.example.com", http.Header{"Origin": {origin}}); got != want {
+			t.Errorf("configured public origin, Origin %q: %d %q, want %d", origin, got, body, want)
+		}
+	}
+	if _, err := Start(context.Background(), Config{PublicOrigins: []string{"hub.example.com"}}); err == nil || !strings.Contains(err.Error(), "public origin") {
+		t.Fatalf("a public origin without scheme: %v, want a configuration error", err)
 	}
 }

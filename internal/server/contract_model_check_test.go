@@ -12,6 +12,7 @@ import (
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // The checker of the delivery-contract model: each connection's received
@@ -201,7 +202,7 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 			if sr.recovered() {
 				lo, ok = sr.resume.Seq, true
 				for _, r := range c.rx {
-					if !r.gap && !r.ev.Snapshot && r.ev.Seq <= lo && fanout.MatchSubject(p, r.ev.Subject) {
+					if !r.gap && !r.ev.Snapshot && r.ev.Seq <= lo && subject.Match(p, r.ev.Subject) {
 						bad("5 recovered", r.ev.Subject, r.ev.Seq, "%s repeated after a recovered resume from #%d", r, lo)
 					}
 				}
@@ -261,7 +262,7 @@ func (k *modelChecker) checkSnapshot(bad func(rule, subject string, seq uint64, 
 	snap := make(map[string]uint64)
 	whole := false
 	for _, r := range c.rx {
-		if r.gap || !fanout.MatchSubject(sr.pattern, r.ev.Subject) {
+		if r.gap || !subject.Match(sr.pattern, r.ev.Subject) {
 			continue
 		}
 		if !r.ev.Snapshot {
@@ -316,13 +317,13 @@ func (k *modelChecker) classify(bad func(rule, subject string, seq uint64, forma
 	}
 }
 
-// connRange returns the range of c on pattern p (subject "") or on one
-// subject of p: from its first live event (exclusive) to the newest seq it
+// connRange returns the range of c on pattern p (only "") or on its
+// subject only: from its first live event (exclusive) to the newest seq it
 // received or was told it lost. ok is false when nothing live arrived.
-func connRange(c *connRec, p, subject string) (lo, hi uint64, ok bool) {
+func connRange(c *connRec, p, only string) (lo, hi uint64, ok bool) {
 	for _, r := range c.rx {
 		s := r.subject()
-		if subject != "" && s != subject || subject == "" && !fanout.MatchSubject(p, s) {
+		if only != "" && s != only || only == "" && !subject.Match(p, s) {
 			continue
 		}
 		if r.gap {

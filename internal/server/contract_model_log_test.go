@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // What the delivery-contract model (contract_model_test.go) records: the
@@ -75,7 +76,7 @@ func (l *pubLog) newest(subject string) (pubMsg, bool) {
 func (l *pubLog) subjects(pattern string) []string {
 	var out []string
 	for s := range l.bySubject {
-		if fanout.MatchSubject(pattern, s) {
+		if subject.Match(pattern, s) {
 			out = append(out, s)
 		}
 	}
@@ -225,11 +226,11 @@ func (c *connRec) sub(pattern string) *subRec {
 	return nil
 }
 
-// patternOf returns the subscribed pattern subject falls under (the model
+// patternOf returns the subscribed pattern literal falls under (the model
 // subscribes each connection to non-overlapping patterns).
-func (c *connRec) patternOf(subject string) (string, bool) {
+func (c *connRec) patternOf(literal string) (string, bool) {
 	for _, s := range c.subs {
-		if fanout.MatchSubject(s.pattern, subject) {
+		if subject.Match(s.pattern, literal) {
 			return s.pattern, true
 		}
 	}

@@ -106,9 +106,9 @@ func TestMaxRateNeverSendsOlderEventsAfterACriticalOne(t *testing.T) {
 	}
 }
 
-// floodChain publishes n messages of size bytes on subject, flushing now and
-// then, so that a client that does not keep up overflows its queue.
-func floodChain(t testing.TB, s *Server, subject string, n, size int) {
+// floodChain publishes n messages of size bytes on subject, one every
+// pause, so that a client that does not keep up overflows its queue.
+func floodChain(t testing.TB, s *Server, subject string, n, size int, pause time.Duration) {
 	t.Helper()
 	nc := natsPublisher(t, s)
 	body := []byte(`{"blob":"` + strings.Repeat("x", size) + `"}`)
@@ -121,6 +121,7 @@ func floodChain(t testing.TB, s *Server, subject string, n, size int) {
 				t.Fatal(err)
 			}
 		}
+		time.Sleep(pause)
 	}
 }
 
@@ -133,7 +134,7 @@ func TestSlowConsumerThatStillReadsGets4001(t *testing.T) {
 	c.subscribe(protocol.Command{Policy: fanout.Disconnect}, "chain.test.>")
 	waitPatterns(t, s, "chain.test.>")
 	code := make(chan websocket.StatusCode, 1)
-	go func() { // a slow reader: one frame every 20 ms
+	go func() { // a slow reader: one frame every 50 ms
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -143,11 +144,14 @@ func TestSlowConsumerThatStillReadsGets4001(t *testing.T) {
 				code <- websocket.CloseStatus(err)
 				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 		code <- -1
 	}()
-	floodChain(t, s, "chain.test.big", 400, 64<<10)
+	// Faster than the reader, but slowly enough that the socket's buffers
+	// fill before the queue overflows: the hub then finds the client slow
+	// with a write in flight.
+	floodChain(t, s, "chain.test.big", 600, 64<<10, 5*time.Millisecond)
 	if got := <-code; got != websocket.StatusCode(protocol.CloseSlowConsumer) {
 		t.Fatalf("slow client's connection ended with status %d, want %d (slow_consumer)", got, protocol.CloseSlowConsumer)
 	}
@@ -168,7 +172,7 @@ func TestStalledConsumerIsTornDownAfterTheGrace(t *testing.T) {
 	c.subscribe(protocol.Command{Policy: fanout.Disconnect}, "chain.test.>")
 	waitPatterns(t, s, "chain.test.>")
 	start := time.Now()
-	floodChain(t, s, "chain.test.big", 400, 64<<10)
+	floodChain(t, s, "chain.test.big", 400, 64<<10, 0)
 	waitFor(t, "the stalled client gone from the hub", 15*time.Second, func() bool {
 		return s.Hub().Stats().Disconnects[fanout.ReasonSlowConsumer] == 1 && s.Hub().NumClients() == 0
 	})

@@ -85,7 +85,7 @@ func TestOutsidePublisherReachesSubscribers(t *testing.T) {
 	c := dial(t, s, "")
 	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>", "ticks.test.>")
 
-	nc, err := nats.Connect(s.NATSURL())
+	nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestSlowClientDoesNotSlowOthers(t *testing.T) {
 	for _, policy := range []fanout.Policy{fanout.Disconnect, fanout.DropOldest} {
 		t.Run(policy.String(), func(t *testing.T) {
 			s := startHub(t, func(c *Config) { c.Fanout.MaxQueueBytes = 256 << 10 })
-			nc, err := nats.Connect(s.NATSURL())
+			nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ type collector struct {
 	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
+	buildInfo, deliveryLatency                                   *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -52,6 +53,9 @@ func newCollector(s *Server) *collector {
 		authOK:        d("auth_success_total", "Successful authentications, by credential.", "credential"),
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
+		buildInfo:     d("build_info", "Always 1; its labels say which build of the hub runs.", "version", "commit", "goversion"),
+		deliveryLatency: d("delivery_latency_seconds", "Per written batch: from the hub receiving the batch's oldest live message from NATS "+
+			"to the batch's WebSocket write returning (queueing plus write). Batches of snapshots or replays only are not observed."),
 	}
 }
 
@@ -64,6 +68,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
+	b := c.s.cfg.Build
+	gauge(c.buildInfo, 1, b.Version, b.Commit, b.GoVersion)
+
 	gw := c.s.gateway.Counters()
 	gauge(c.connections, float64(gw.Open.Load()))
 	counter(c.connAccepted, gw.Accepted.Load())
@@ -72,6 +79,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for code, n := range gw.Errors.Snapshot() {
 		counter(c.cmdErrors, n, string(code))
 	}
+	n, sum, buckets := gw.DeliveryLatency.Snapshot()
+	ch <- prometheus.MustNewConstHistogram(c.deliveryLatency, n, sum, buckets)
 
 	st := c.s.hub.Stats()
 	gauge(c.subscriptions, float64(st.Clients))

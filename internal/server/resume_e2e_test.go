@@ -27,8 +27,8 @@ type jobPublisher struct {
 	seqs []uint64
 }
 
-func newJobPublisher(t testing.TB, url string) *jobPublisher {
-	nc, err := nats.Connect(url)
+func newJobPublisher(t testing.TB, s *Server) *jobPublisher {
+	nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func checkExactlyOnce(t *testing.T, before, after []protocol.EventFrame, publish
 
 func TestResumeAfterADroppedConnectionLosesNothing(t *testing.T) {
 	s := startHub(t, nil)
-	pub := newJobPublisher(t, s.NATSURL())
+	pub := newJobPublisher(t, s)
 	c := dial(t, s, "")
 	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
 	done := pub.run(1000, 5*time.Millisecond)
@@ -146,9 +146,9 @@ func TestResumeAfterADroppedConnectionLosesNothing(t *testing.T) {
 
 func TestResumeOnAnotherHubInstance(t *testing.T) {
 	nats := startNATS(t)
-	hubA := startHub(t, func(c *Config) { c.NATSURL = nats })
-	hubB := startHub(t, func(c *Config) { c.NATSURL = nats })
-	pub := newJobPublisher(t, nats)
+	hubA := startHub(t, func(c *Config) { useNATS(c, nats.ClientURL(), nats.Credentials()) })
+	hubB := startHub(t, func(c *Config) { useNATS(c, nats.ClientURL(), nats.Credentials()) })
+	pub := newJobPublisher(t, hubA)
 	c := dial(t, hubA, "")
 	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
 	done := pub.run(1000, 3*time.Millisecond)
@@ -180,20 +180,27 @@ func TestResumeOnAnotherHubInstance(t *testing.T) {
 	checkExactlyOnce(t, before, after, published)
 }
 
-// startNATS starts a nats-server that outlives the hubs of a test.
-func startNATS(t testing.TB) string {
+// startNATS starts a nats-server that outlives the hubs of a test; use
+// it with useNATS.
+func startNATS(t testing.TB) *bus.Embedded {
 	t.Helper()
 	e, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Shutdown)
-	return e.ClientURL()
+	return e
+}
+
+// useNATS points a hub's configuration at the NATS server of e (an
+// embedded server or another hub), with its credentials.
+func useNATS(c *Config, url string, creds bus.Credentials) {
+	c.NATSURL, c.NATSCredentials = url, creds
 }
 
 func TestResumeOutsideTheWindowIsRefused(t *testing.T) {
 	s := startHub(t, nil)
-	pub := newJobPublisher(t, s.NATSURL())
+	pub := newJobPublisher(t, s)
 	for i := range 20 {
 		pub.publish("jobs.acme.j1", i)
 	}
@@ -248,7 +255,7 @@ func TestResumeOutsideTheWindowIsRefused(t *testing.T) {
 
 func TestSnapshotThenLiveHasNoGapOrDuplicate(t *testing.T) {
 	s := startHub(t, nil)
-	pub := newJobPublisher(t, s.NATSURL())
+	pub := newJobPublisher(t, s)
 	for i := range 50 {
 		pub.publish("jobs.acme.j_snap", i)
 	}
@@ -288,7 +295,7 @@ func TestSnapshotThenLiveHasNoGapOrDuplicate(t *testing.T) {
 
 func TestTickSnapshotGivesTheLatestPrice(t *testing.T) {
 	s := startHub(t, fastDemo)
-	js := newJobPublisher(t, s.NATSURL()).js
+	js := newJobPublisher(t, s).js
 	waitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
 		st, err := js.Stream(context.Background(), bus.StreamTicks)
 		return err == nil && st.CachedInfo().State.NumSubjects == 20
@@ -313,7 +320,7 @@ func TestJSONAndMsgpackClientsSeeTheSameEvents(t *testing.T) {
 	j, m := dial(t, s, protocol.SubprotocolJSON), dial(t, s, protocol.SubprotocolMsgpack)
 	j.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
 	m.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
-	pub := newJobPublisher(t, s.NATSURL())
+	pub := newJobPublisher(t, s)
 	for i := range 50 {
 		pub.publish("jobs.acme.j_same", i)
 	}
@@ -342,7 +349,7 @@ func jsonEqual(a, b any) bool {
 // answers recovered: false and delivers the current values instead.
 func TestResumeOnTicksFallsBackToTheSnapshot(t *testing.T) {
 	s := startHub(t, fastDemo)
-	js := newJobPublisher(t, s.NATSURL()).js
+	js := newJobPublisher(t, s).js
 	waitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
 		st, err := js.Stream(context.Background(), bus.StreamTicks)
 		return err == nil && st.CachedInfo().State.NumSubjects == 20
@@ -362,7 +369,7 @@ func TestResumeOnTicksFallsBackToTheSnapshot(t *testing.T) {
 // drains: it arrives whole, without gap notices.
 func TestResumeLongerThanTheQueueArrivesWhole(t *testing.T) {
 	s := startHub(t, func(c *Config) { c.Fanout.MaxQueueMessages = 64 })
-	pub := newJobPublisher(t, s.NATSURL())
+	pub := newJobPublisher(t, s)
 	c := dial(t, s, "")
 	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
 	pub.publish("jobs.acme.j_0", 0)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,12 +53,16 @@ type Server struct {
 // Start brings a hub up: NATS, streams, the hub and its gateway, the demo
 // feeds when configured, and the HTTP listener. On error, whatever it
 // started is stopped again.
-func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+//
+// The returned server is nil exactly when err is not nil. s is not a named
+// result on purpose: "return nil, err" must not clear the server that the
+// deferred teardown and the demo goroutine still use.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s = &Server{cfg: cfg, log: cfg.Logger, serveErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger, serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.teardown()
@@ -98,6 +103,18 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		gcfg.Auth = s.auth
 	}
+	// Listening before the gateway exists gives it the actual port for
+	// its default public origins; connections wait for Serve below.
+	if s.listener = cfg.Listener; s.listener == nil {
+		s.listener, err = net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("server: listen: %w", err)
+		}
+	}
+	gcfg.PublicOrigins = cfg.PublicOrigins
+	if len(gcfg.PublicOrigins) == 0 {
+		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr())
+	}
 	s.gateway = gateway.New(s.hub, gcfg)
 	if s.auth != nil {
 		// Registered after the gateway exists; the store's initial load is
@@ -113,6 +130,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		s.demo = upstream.NewDemo(s.conn.NATS(), dcfg)
 		demoCtx, cancel := context.WithCancel(context.Background())
 		s.cancelDemo = cancel
+		s.startDemoAudit(demoCtx)
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
@@ -122,15 +140,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}()
 	}
 
-	if s.listener = cfg.Listener; s.listener == nil {
-		s.listener, err = net.Listen("tcp", cfg.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("server: listen: %w", err)
-		}
-	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout, // net/http lifts the deadlines of a hijacked (upgraded) connection
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.bg.Add(1)
@@ -140,12 +154,13 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 			s.serveErr <- fmt.Errorf("server: http: %w", err)
 		}
 	}()
-	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo)
+	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo,
+		"public_origins", strings.Join(gcfg.PublicOrigins, ","))
 	return s, nil
 }
 
 func (s *Server) startNATS(ctx context.Context) error {
-	url := s.cfg.NATSURL
+	url, creds := s.cfg.NATSURL, s.cfg.NATSCredentials
 	if url == "" {
 		host, portStr, _ := net.SplitHostPort(s.cfg.NATSListen)
 		port, err := strconv.Atoi(portStr)
@@ -158,10 +173,10 @@ func (s *Server) startNATS(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: embedded NATS: %w", err)
 		}
-		url = s.embedded.ClientURL()
+		url, creds = s.embedded.ClientURL(), s.embedded.Credentials()
 	}
 	var err error
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Name: "streamhub", Logger: s.log})
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
 	}
@@ -188,14 +203,23 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	for _, rec := range store.List() {
 		if rec.Name == demoKeyName && rec.Active(now) {
 			s.demoKeyID = rec.ID
-			return nil
+			break
 		}
 	}
-	_, rec, err := store.Create(ctx, auth.CreateRequest{Name: demoKeyName, Env: auth.EnvTest, Subscribe: demoScopes})
-	if err != nil {
-		return fmt.Errorf("server: demo key: %w", err)
+	if s.demoKeyID == "" {
+		_, rec, err := store.Create(ctx, auth.CreateRequest{Name: demoKeyName, Env: auth.EnvTest, Subscribe: demoScopes})
+		if err != nil {
+			return fmt.Errorf("server: demo key: %w", err)
+		}
+		s.demoKeyID = rec.ID
 	}
-	s.demoKeyID = rec.ID
+	s.auth.demo = &demoGuard{
+		sources:  newDemoSources(s.cfg.DemoTokenRate, s.cfg.DemoTokenBurst, maxDemoSources),
+		keyID:    s.demoKeyID,
+		maxConns: s.cfg.DemoConnsPerSource,
+		interval: s.cfg.DemoAuditInterval,
+		log:      s.log,
+	}
 	return nil
 }
 
@@ -241,6 +265,8 @@ func (s *Server) teardown() {
 	}
 	if s.http != nil && s.listener != nil {
 		_ = s.http.Close()
+	} else if s.listener != nil {
+		_ = s.listener.Close() // Start failed between Listen and Serve
 	}
 	s.bg.Wait()
 	if s.router != nil {
@@ -273,6 +299,15 @@ func (s *Server) NATSURL() string {
 		return s.embedded.ClientURL()
 	}
 	return s.cfg.NATSURL
+}
+
+// NATSCredentials returns the credentials the hub presents to NATS: the
+// embedded server's, or the configured ones. They are secret.
+func (s *Server) NATSCredentials() bus.Credentials {
+	if s.embedded != nil {
+		return s.embedded.Credentials()
+	}
+	return s.cfg.NATSCredentials
 }
 
 // Hub returns the fan-out hub, for tests and metrics.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Defaults for the zero values of Config.
@@ -181,7 +181,7 @@ func (c Config) validate() error {
 // validToken checks that t can be one token of a literal subject.
 func validToken(t string) error {
 	if strings.Contains(t, ".") {
-		return fmt.Errorf("%w: token contains '.'", fanout.ErrInvalidSubject)
+		return fmt.Errorf("%w: token contains '.'", subject.ErrInvalid)
 	}
-	return fanout.ValidateSubject(t)
+	return subject.Validate(t)
 }

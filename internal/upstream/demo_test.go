@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // fastConfig gives every family traffic within a fraction of a second.
@@ -164,8 +164,8 @@ func TestRunRejectsBadConfigAndSecondRun(t *testing.T) {
 		}
 	}
 	err := NewTickFeed(&fakePublisher{}, Config{Venues: []string{"a.b"}}).Run(context.Background())
-	if !errors.Is(err, fanout.ErrInvalidSubject) {
-		t.Errorf("TickFeed with a bad venue: %v, want ErrInvalidSubject", err)
+	if !errors.Is(err, subject.ErrInvalid) {
+		t.Errorf("TickFeed with a bad venue: %v, want subject.ErrInvalid", err)
 	}
 
 	d := NewDemo(&fakePublisher{}, fastConfig())

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/subject"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -143,7 +143,7 @@ func checkConvention(t *testing.T, msgs []received) int64 {
 	seq := map[string]int64{}
 	epoch := int64(-1)
 	for _, m := range msgs {
-		if err := fanout.ValidateSubject(m.subject); err != nil {
+		if err := subject.Validate(m.subject); err != nil {
 			t.Fatalf("subject %q: %v", m.subject, err)
 		}
 		if ts := headerInt(t, m, headerTs); ts <= 0 {

@@ -395,6 +395,29 @@ describe('reconnect', () => {
   });
 });
 
+describe('delivery contract', () => {
+  // docs/protocol.md: the TypeScript client keeps no buffer of its own, so it
+  // can never drop an event, critical ones above all.
+  it('hands every event of a burst to the handler, in order, critical ones included', () => {
+    const { client, sock } = setup();
+    const got: StreamEvent[] = [];
+    client.subscribe(['jobs.acme.>'], { onEvent: (ev) => got.push(ev) });
+    void client.connect(URL);
+    sock().open();
+    sock().receive(hello());
+    okAll(sock(), 'subscribe');
+    const events = Array.from({ length: 5000 }, (_, i) =>
+      tick(i + 1, '1', { subject: `jobs.acme.j${i % 50}`, critical: i % 100 === 99 ? true : undefined }),
+    );
+    for (let i = 0; i < events.length; i += 250) {
+      sock().receive({ op: 'batch', sent: Date.now(), events: events.slice(i, i + 250) });
+    }
+    expect(got).toHaveLength(5000);
+    expect(got.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+    expect(got.filter((e) => e.critical)).toHaveLength(50);
+  });
+});
+
 describe('auth and tokens', () => {
   it('sends auth first when required and goes live only after ok', async () => {
     const { client, sock } = setup();

@@ -1,5 +1,5 @@
 // Subject matching (NATS wildcards) and family detection, mirroring the hub's
-// fanout.MatchSubject for the client-side routing of events to subscriptions.
+// subject.Match (internal/subject) for the client-side routing of events to subscriptions.
 
 import type { EventKind } from './types.js';
 

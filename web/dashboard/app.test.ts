@@ -82,7 +82,7 @@ describe('Dashboard', () => {
       op: 'batch',
       sent: now,
       events: [
-        { subject: 'ticks.coinbase.BTC-USD', epoch: 1, seq: 1, ts: now - 20, ingest: now - 10, data: { venue: 'coinbase', symbol: 'BTC-USD', bid: '67012.10', ask: '67012.55', last: '67012.30', size: '0.01', ts: now - 20 } },
+        { subject: 'ticks.coinbase.BTC-USD', epoch: 1, seq: 1, ts: now - 220, ingest: now - 200, data: { venue: 'coinbase', symbol: 'BTC-USD', bid: '67012.10', ask: '67012.55', last: '67012.30', size: '0.01', ts: now - 220 } },
         { subject: 'chain.eth.block', epoch: 1, seq: 1, ts: now, ingest: now, data: { network: 'eth', height: 21000000, hash: '0x' + 'a'.repeat(64), parent_hash: '0x', time: now - 3000, tx_count: 153, gas_used: 1 } },
         { subject: 'chain.eth.reorg', epoch: 1, seq: 1, ts: now, ingest: now, critical: true, data: { network: 'eth', depth: 2, fork_height: 20999998, old_head: '0xold', new_head: '0xnew', ts: now } },
         { subject: 'chain.eth.transfer', epoch: 1, seq: 1, ts: now, ingest: now, data: { network: 'eth', tx_hash: '0x1', block_height: 21000000, from: '0xf', to: '0xt', asset: 'USDC', amount: '1250000.00', usd_value: '1250000.00', ts: now } },
@@ -90,12 +90,16 @@ describe('Dashboard', () => {
       ],
     });
     d.flush();
-    expect(q('[data-testid="tick-row-coinbase-BTC-USD"] [data-testid="last"]')?.textContent).toBe('67012.30');
+    expect(q('[data-testid="tick-row-coinbase-BTC-USD"] [data-testid="last"]')?.textContent).toBe('67,012.30');
     expect(q('[data-testid="block-row"]')?.dataset['height']).toBe('21000000');
     expect(q('[data-testid="block-row"] [data-testid="tx-count"]')?.textContent).toBe('153 tx');
     expect(q('[data-testid="reorg-row"]')?.textContent).toContain('depth 2');
     expect(q('[data-testid="transfer-row"]')?.textContent).toContain('$1.25M');
+    expect(q('[data-testid="transfer-row"]')?.textContent).toContain('1,250,000.00 USDC');
     expect(q('[data-testid="job-row"]')?.dataset['state']).toBe('done');
+    // The tick waited 200 ms in the hub for its max_rate slot: not hub latency.
+    await vi.waitFor(() => expect(q('[data-testid="counter-hub-latency"]')?.textContent).toBe('<1 ms'));
+    expect(q('[data-testid="counter-hub-latency"]')?.previousElementSibling?.textContent).toBe('in hub');
   });
 
   it('gets a fresh demo token when a restarted hub refuses the old one (4502)', async () => {

@@ -15,6 +15,7 @@ import { h } from './dom.js';
 import { fmtDuration } from './format.js';
 import { DEFAULT_FILTER, FilterBar, specsFor, type FilterState } from './filter.js';
 import { JobsPanel } from './jobs.js';
+import { HubLatency } from './latency.js';
 import { demoToken, exchangeKey, HttpError, KeyForm } from './login.js';
 import { MarketBoard } from './market.js';
 import { StatusBar } from './statusbar.js';
@@ -47,6 +48,7 @@ export class Dashboard {
   private readonly chart: ChartPanel;
   private readonly filter: FilterBar;
   private readonly keyForm: KeyForm;
+  private readonly hubLatency = new HubLatency();
   private readonly subs = new Map<string, Subscription>();
   private readonly url: string;
   private readonly encoding: Encoding;
@@ -187,7 +189,7 @@ export class Dashboard {
       this.status.notice(err.message);
     });
     this.timers.push(
-      setInterval(() => this.status.setCounters(c.stats()), 500),
+      setInterval(() => this.status.setCounters(c.stats(), this.hubLatency.ms), 500),
       setInterval(() => {
         this.chain.tick();
         this.jobs.sweep();
@@ -196,6 +198,7 @@ export class Dashboard {
   }
 
   private route(e: StreamEvent): void {
+    this.hubLatency.observe(e);
     switch (e.kind) {
       case 'tick': {
         const row = this.market.update(e);

@@ -1,8 +1,9 @@
 // Chain panel: latest blocks, large transfers, reorg notices.
 
 import type { BlockEvent, ReorgEvent, TransferEvent } from '../client/index.js';
-import { h, setText } from './dom.js';
-import { fmtDuration, fmtInt, fmtUsd, shortHash } from './format.js';
+import { h, hashEl, setText } from './dom.js';
+import { fmtDecimal, fmtDuration, fmtInt, fmtUsd, fmtUsdExact } from './format.js';
+import { ReorgNotices, type ReorgOptions } from './reorgs.js';
 
 /** Settings of ChainPanel; zero fields take the defaults. */
 export interface ChainOptions {
@@ -10,8 +11,8 @@ export interface ChainOptions {
   maxBlocks?: number;
   /** Transfers listed (default 6). */
   maxTransfers?: number;
-  /** Reorg notices listed (default 4). */
-  maxReorgs?: number;
+  /** Reorg notices (default: ReorgNotices' defaults). */
+  reorgs?: ReorgOptions;
   /** Smallest USD value of a transfer shown as large (default 100000). */
   largeTransferUsd?: number;
 }
@@ -31,18 +32,17 @@ export class ChainPanel {
   readonly el: HTMLElement;
   private readonly blocksEl: HTMLElement;
   private readonly transfersEl: HTMLElement;
-  private readonly reorgsEl: HTMLElement;
+  private readonly reorgs: ReorgNotices;
   private blocks: BlockRow[] = [];
-  private readonly opts: Required<ChainOptions>;
+  private readonly opts: Required<Omit<ChainOptions, 'reorgs'>>;
 
   constructor(opts: ChainOptions = {}, private readonly now: () => number = Date.now) {
     this.opts = {
       maxBlocks: opts.maxBlocks || 8,
       maxTransfers: opts.maxTransfers || 6,
-      maxReorgs: opts.maxReorgs || 4,
       largeTransferUsd: opts.largeTransferUsd || 100_000,
     };
-    this.reorgsEl = h('ul', { class: 'reorgs', 'data-testid': 'reorgs' });
+    this.reorgs = new ReorgNotices(opts.reorgs, now);
     this.blocksEl = h('ol', { class: 'blocks', 'data-testid': 'blocks' }, h('li', { class: 'empty' }, 'Waiting for blocks…'));
     this.transfersEl = h(
       'ol',
@@ -53,7 +53,7 @@ export class ChainPanel {
       'section',
       { class: 'panel chain', 'aria-label': 'Chain' },
       h('h2', {}, 'Chain'),
-      this.reorgsEl,
+      this.reorgs.el,
       h('h3', {}, 'Latest blocks'),
       this.blocksEl,
       h('h3', {}, 'Large transfers'),
@@ -73,7 +73,7 @@ export class ChainPanel {
       h('span', { class: 'height' }, `#${fmtInt(d.height)}`),
       h('span', { class: 'net' }, network),
       h('span', { class: 'txs', 'data-testid': 'tx-count' }, `${fmtInt(d.tx_count)} tx`),
-      h('span', { class: 'hash', title: d.hash }, shortHash(d.hash)),
+      hashEl(d.hash),
       h('span', { class: 'age', 'data-testid': 'age' }),
     );
     const row: BlockRow = { network, height: d.height, time: d.time || ev.ts, el };
@@ -96,33 +96,27 @@ export class ChainPanel {
     if (!Number.isFinite(usd) || usd < this.opts.largeTransferUsd) return;
     const el = h(
       'li',
-      { class: 'transfer', 'data-testid': 'transfer-row' },
-      h('span', { class: 'usd' }, fmtUsd(usd)),
-      h('span', { class: 'asset' }, `${d.amount} ${d.asset}`),
-      h('span', { class: 'addr', title: `${d.from} → ${d.to}` }, `${shortHash(d.from)} → ${shortHash(d.to)}`),
+      { class: 'transfer', 'data-testid': 'transfer-row', title: `block #${fmtInt(d.block_height)}` },
+      h('span', { class: 'usd', title: fmtUsdExact(usd) }, fmtUsd(usd)),
+      h('span', { class: 'asset' }, `${fmtDecimal(d.amount)} ${d.asset}`),
+      h('span', { class: 'addr' }, hashEl(d.from), h('span', { class: 'arrow' }, '→'), hashEl(d.to)),
       h('span', { class: 'height' }, `#${fmtInt(d.block_height)}`),
     );
     this.prepend(this.transfersEl, el, this.opts.maxTransfers);
   }
 
-  /** reorg shows a highlighted notice and marks replaced blocks. */
+  /** reorg shows a notice and marks the replaced blocks. */
   reorg(ev: ReorgEvent): void {
+    if (!this.reorgs.add(ev)) return;
     const d = ev.data;
-    if (typeof d?.fork_height !== 'number') return;
-    const el = h(
-      'li',
-      { class: 'reorg', 'data-testid': 'reorg-row', role: 'alert' },
-      h('strong', {}, `Reorg on ${d.network}`),
-      ` depth ${d.depth} at #${fmtInt(d.fork_height)}: ${shortHash(d.old_head)} → ${shortHash(d.new_head)}`,
-    );
-    this.prepend(this.reorgsEl, el, this.opts.maxReorgs);
     for (const b of this.blocks) {
       if (b.network === d.network && b.height > d.fork_height) b.el.classList.add('reorged');
     }
   }
 
-  /** tick refreshes the block ages. */
+  /** tick refreshes the ages of blocks and reorg notices. */
   tick(): void {
+    this.reorgs.tick();
     const now = this.now();
     for (const b of this.blocks) {
       const age = b.el.querySelector('.age');
@@ -135,7 +129,7 @@ export class ChainPanel {
     this.blocks = [];
     this.blocksEl.replaceChildren(h('li', { class: 'empty' }, 'Not subscribed'));
     this.transfersEl.replaceChildren();
-    this.reorgsEl.replaceChildren();
+    this.reorgs.clear();
   }
 
   private prepend(list: HTMLElement, el: HTMLElement, max: number): void {

@@ -1,5 +1,7 @@
 // Tiny DOM helpers: the dashboard uses no framework.
 
+import { shortHash } from './format.js';
+
 type Child = Node | string | null | undefined | false;
 
 /** h creates an element with attributes (class, data-*, aria-*, …) and children. */
@@ -34,4 +36,13 @@ export function byTestId<T extends Element = HTMLElement>(root: ParentNode, id: 
 /** testIdPart makes a value safe inside a data-testid (letters, digits, - and _). */
 export function testIdPart(s: string): string {
   return s.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/**
+ * hashEl shows a hash or address shortened in the middle (0x1234…abcd), on
+ * one line, with the full value as its tooltip. A shortened hash must never
+ * wrap: the break the browser allows after "…" would split it in two.
+ */
+export function hashEl(full: string | undefined): HTMLSpanElement {
+  return h('span', { class: 'hash', title: full || undefined, 'data-testid': 'hash' }, shortHash(full));
 }

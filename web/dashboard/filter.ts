@@ -78,7 +78,9 @@ export class FilterBar {
     const text = h('input', {
       type: 'text',
       name: 'patterns',
-      placeholder: 'extra subjects, e.g. chain.eth.reorg ticks.*.BTC-USD',
+      // Short enough to show in full on a 360 px phone; the tooltip has more.
+      placeholder: 'extra subjects, e.g. ticks.*.BTC-USD',
+      title: 'Extra subject patterns, separated by spaces or commas, e.g. chain.eth.reorg ticks.*.BTC-USD',
       'aria-label': 'Extra subject patterns',
       'data-testid': 'filter-patterns',
       spellcheck: 'false',

@@ -1,21 +1,11 @@
 // @vitest-environment jsdom
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TickEvent } from '../client/index.js';
+import { tickEvent } from './events.testutil.js';
 import { MarketBoard, type MarketRow } from './market.js';
 
 function tick(venue: string, symbol: string, last: string, ts = 1_700_000_000_000): TickEvent {
-  return {
-    kind: 'tick',
-    subject: `ticks.${venue}.${symbol}`,
-    epoch: 1,
-    seq: 1,
-    ts,
-    ingest: ts,
-    sent: ts,
-    received: ts,
-    critical: false,
-    data: { venue, symbol, bid: '1.0', ask: '1.2', last, size: '0.1', ts },
-  };
+  return tickEvent(venue, symbol, last, ts);
 }
 
 beforeAll(() => {
@@ -34,7 +24,7 @@ describe('MarketBoard', () => {
     const ids = [...b.el.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-testid'));
     expect(ids).toEqual(['tick-row-binance-BTC-USD', 'tick-row-coinbase-BTC-USD', 'tick-row-coinbase-ETH-USD']);
     const row = b.el.querySelector('[data-testid="tick-row-coinbase-BTC-USD"]');
-    expect(row?.querySelector('[data-testid="last"]')?.textContent).toBe('67671.01');
+    expect(row?.querySelector('[data-testid="last"]')?.textContent).toBe('67,671.01');
     expect(row?.querySelector<HTMLElement>('[data-testid="last"]')?.dataset['dir']).toBe('up');
     expect(row?.querySelector('[data-testid="change"]')?.textContent).toBe('+1.00%');
     expect(row?.querySelector('[data-testid="bid"]')?.textContent).toBe('1.0');

@@ -2,7 +2,7 @@
 
 import type { TickEvent } from '../client/index.js';
 import { h, setText, testIdPart } from './dom.js';
-import { pctChange } from './format.js';
+import { fmtDecimal, pctChange } from './format.js';
 import { drawSparkline } from './sparkline.js';
 
 /** One point of a row's history: time in Unix seconds, last price. */
@@ -114,7 +114,7 @@ export class MarketBoard {
       const cells = row.el.cells;
       const last = cells[1];
       if (last) {
-        setText(last, row.last);
+        setText(last, fmtDecimal(row.last));
         last.dataset['dir'] = row.lastNum > row.prevNum ? 'up' : row.lastNum < row.prevNum ? 'down' : 'flat';
       }
       const chg = cells[2];
@@ -122,8 +122,8 @@ export class MarketBoard {
         setText(chg, pctChange(row.first, row.lastNum));
         chg.dataset['dir'] = row.lastNum > row.first ? 'up' : row.lastNum < row.first ? 'down' : 'flat';
       }
-      if (cells[3]) setText(cells[3], row.bid);
-      if (cells[4]) setText(cells[4], row.ask);
+      if (cells[3]) setText(cells[3], fmtDecimal(row.bid));
+      if (cells[4]) setText(cells[4], fmtDecimal(row.ask));
       const canvas = row.el.querySelector('canvas');
       if (canvas) drawSparkline(canvas, row.spark);
     }

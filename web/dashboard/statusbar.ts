@@ -37,8 +37,13 @@ export class StatusBar {
       { class: 'statusbar' },
       this.status,
       this.access,
-      counter('latency', 'e2e', 'End-to-end latency: receive time − event timestamp'),
-      counter('hub-latency', 'hub', 'Hub latency: frame sent − ingest time'),
+      counter('latency', 'e2e', 'End-to-end latency: receive time − source timestamp, smoothed (for ticks it includes the wait for their max-rate slot)'),
+      counter(
+        'hub-latency',
+        'in hub',
+        'Time chain and job events spend in the hub: frame sent − ingest, on the hub clock, smoothed. ' +
+          'Ticks are left out: this page takes at most a few per second per symbol, so the hub holds them back on purpose.',
+      ),
       counter('eps', 'rate', 'Events per second (last 5 s)'),
       counter('gaps', 'gaps', 'Gap notices: messages the hub dropped for this page'),
       counter('conflated', 'conflated', 'Estimated updates skipped by keep-latest / max rate'),
@@ -61,10 +66,13 @@ export class StatusBar {
     setText(this.access, ACCESS_LABEL[mode]);
   }
 
-  /** setCounters shows a counters snapshot. */
-  setCounters(c: CounterSnapshot): void {
+  /**
+   * setCounters shows a counters snapshot, and hubMs as the time in the hub
+   * (see HubLatency: the snapshot's hubLatencyMs includes max-rate waits).
+   */
+  setCounters(c: CounterSnapshot, hubMs: number | undefined): void {
     this.set('latency', fmtMs(c.latencyMs));
-    this.set('hub-latency', fmtMs(c.hubLatencyMs));
+    this.set('hub-latency', fmtMs(hubMs));
     this.set('eps', fmtRate(c.eventsPerSec));
     this.set('gaps', fmtInt(c.gaps));
     this.set('conflated', fmtInt(c.conflated));

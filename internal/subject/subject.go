@@ -1,27 +1,28 @@
-package fanout
+package subject
 
 import (
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
 // Limits on subjects and patterns. They are the same for both.
 const (
-	// MaxSubjectBytes is the longest subject or pattern accepted, in bytes.
-	MaxSubjectBytes = 256
-	// MaxSubjectTokens is the most dot-separated tokens accepted.
-	MaxSubjectTokens = 16
+	// MaxBytes is the longest subject or pattern accepted, in bytes.
+	MaxBytes = 256
+	// MaxTokens is the most dot-separated tokens accepted.
+	MaxTokens = 16
 )
 
-// ErrInvalidSubject is wrapped by every subject and pattern validation error.
-var ErrInvalidSubject = errors.New("fanout: invalid subject")
+// ErrInvalid is wrapped by every subject and pattern validation error.
+var ErrInvalid = errors.New("subject: invalid subject")
 
-// ValidateSubject checks that s is a literal subject a message can be
-// published on: 1 to MaxSubjectTokens non-empty tokens separated by '.', at
-// most MaxSubjectBytes bytes of printable UTF-8 without spaces, and no
+// Validate checks that s is a literal subject a message can be
+// published on: 1 to MaxTokens non-empty tokens separated by '.', at
+// most MaxBytes bytes of printable UTF-8 without spaces, and no
 // wildcard tokens.
-func ValidateSubject(s string) error { return validate(s, false) }
+func Validate(s string) error { return validate(s, false) }
 
 // ValidatePattern checks that p is a subscription pattern: like a subject,
 // but a token may be "*" (exactly one token) and the last token may be ">"
@@ -31,47 +32,56 @@ func ValidatePattern(p string) error { return validate(p, true) }
 
 func validate(s string, wildcards bool) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidSubject)
+		return fmt.Errorf("%w: empty", ErrInvalid)
 	}
-	if len(s) > MaxSubjectBytes {
-		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalidSubject, len(s), MaxSubjectBytes)
+	if len(s) > MaxBytes {
+		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalid, len(s), MaxBytes)
 	}
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidSubject)
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
 	}
 	tokens, start := 0, 0
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && s[i] != '.' {
 			c := s[i]
 			if c <= ' ' || c == 0x7f {
-				return fmt.Errorf("%w: control character or space at byte %d", ErrInvalidSubject, i)
+				return fmt.Errorf("%w: control character or space at byte %d", ErrInvalid, i)
+			}
+			if c >= utf8.RuneSelf {
+				// Beyond ASCII only printable characters count: no NBSP or
+				// other spaces, no zero-width or bidi formatting characters.
+				r, size := utf8.DecodeRuneInString(s[i:])
+				if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+					return fmt.Errorf("%w: unprintable character or space %U at byte %d", ErrInvalid, r, i)
+				}
+				i += size - 1
 			}
 			continue
 		}
 		tok := s[start:i]
 		tokens++
-		if tokens > MaxSubjectTokens {
-			return fmt.Errorf("%w: more than %d tokens", ErrInvalidSubject, MaxSubjectTokens)
+		if tokens > MaxTokens {
+			return fmt.Errorf("%w: more than %d tokens", ErrInvalid, MaxTokens)
 		}
 		if tok == "" {
-			return fmt.Errorf("%w: empty token at byte %d", ErrInvalidSubject, start)
+			return fmt.Errorf("%w: empty token at byte %d", ErrInvalid, start)
 		}
 		switch {
 		case tok == "*":
 			if !wildcards {
-				return fmt.Errorf("%w: wildcard '*' in a literal subject", ErrInvalidSubject)
+				return fmt.Errorf("%w: wildcard '*' in a literal subject", ErrInvalid)
 			}
 		case tok == ">":
 			if !wildcards {
-				return fmt.Errorf("%w: wildcard '>' in a literal subject", ErrInvalidSubject)
+				return fmt.Errorf("%w: wildcard '>' in a literal subject", ErrInvalid)
 			}
 			if i != len(s) {
-				return fmt.Errorf("%w: '>' must be the last token", ErrInvalidSubject)
+				return fmt.Errorf("%w: '>' must be the last token", ErrInvalid)
 			}
 		default:
 			for j := 0; j < len(tok); j++ {
 				if tok[j] == '*' || tok[j] == '>' {
-					return fmt.Errorf("%w: wildcard character inside token %q", ErrInvalidSubject, tok)
+					return fmt.Errorf("%w: wildcard character inside token %q", ErrInvalid, tok)
 				}
 			}
 		}
@@ -94,13 +104,13 @@ func IsLiteral(p string) bool {
 	return true
 }
 
-// MatchSubject reports whether the literal subject matches the pattern, with
+// Match reports whether the literal subject matches the pattern, with
 // NATS semantics: "*" matches exactly one token, a trailing ">" one or more.
 // Both arguments are assumed valid. It does not allocate.
-func MatchSubject(pattern, subject string) bool {
+func Match(pattern, subject string) bool {
 	for {
-		pt, prest, pmore := cut(pattern)
-		st, srest, smore := cut(subject)
+		pt, prest, pmore := Cut(pattern)
+		st, srest, smore := Cut(subject)
 		switch {
 		case pt == ">":
 			return true // ">" is last, and subject has at least this token
@@ -115,9 +125,9 @@ func MatchSubject(pattern, subject string) bool {
 	}
 }
 
-// cut splits s at its first '.': the token, the rest, and whether there was
+// Cut splits s at its first '.': the token, the rest, and whether there was
 // a rest.
-func cut(s string) (tok, rest string, more bool) {
+func Cut(s string) (tok, rest string, more bool) {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '.' {
 			return s[:i], s[i+1:], true
@@ -126,14 +136,14 @@ func cut(s string) (tok, rest string, more bool) {
 	return s, "", false
 }
 
-// PatternSubset reports whether every subject matched by pattern sub is also
+// Subset reports whether every subject matched by pattern sub is also
 // matched by pattern super. Both are assumed valid. For example
 // "ticks.coinbase.*" is a subset of "ticks.>" and of "ticks.*.*", while
 // "ticks.>" is not a subset of "ticks.*.*" (it also matches "ticks.a").
-func PatternSubset(sub, super string) bool {
+func Subset(sub, super string) bool {
 	for {
-		st, srest, smore := cut(sub)
-		pt, prest, pmore := cut(super)
+		st, srest, smore := Cut(sub)
+		pt, prest, pmore := Cut(super)
 		switch {
 		case pt == ">":
 			return true

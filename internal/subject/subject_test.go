@@ -1,13 +1,15 @@
-package fanout
+package subject
 
 import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestValidatePattern(t *testing.T) {
-	long := strings.Repeat("a", MaxSubjectBytes+1)
+	long := strings.Repeat("a", MaxBytes+1)
 	tests := []struct {
 		in      string
 		pattern bool // valid as a pattern
@@ -35,22 +37,32 @@ func TestValidatePattern(t *testing.T) {
 		{"a.>b", false, false},
 		{"\xff\xfe", false, false},
 		{long, false, false},
-		{strings.Repeat("a", MaxSubjectBytes), true, true},
-		{strings.Repeat("a.", MaxSubjectTokens-1) + "a", true, true},
-		{strings.Repeat("a.", MaxSubjectTokens) + "a", false, false},
+		{strings.Repeat("a", MaxBytes), true, true},
+		{strings.Repeat("a.", MaxTokens-1) + "a", true, true},
+		{strings.Repeat("a.", MaxTokens) + "a", false, false},
 		{"jobs.acme.j_1", true, true},
 		{"ünïcode.ok", true, true},
+		{"日本.株価", true, true},
+		{"ticks.\u00a0BTC", false, false},     // NBSP
+		{"ticks.BTC\u200b", false, false},     // zero-width space
+		{"ticks.\u202eDSU-CTB", false, false}, // right-to-left override
+		{"ticks.\u2066x\u2069", false, false}, // bidi isolates
+		{"a.\u3000.b", false, false},          // ideographic space
+		{"a.\u0085", false, false},            // C1 control (NEL)
+		{"a.\ufeff", false, false},            // byte order mark
+		{"a.\ufffd", true, true},              // the replacement character is printable
+		{"a.b\xc3", false, false},             // truncated UTF-8
 	}
 	for _, tt := range tests {
 		err := ValidatePattern(tt.in)
 		if (err == nil) != tt.pattern {
 			t.Errorf("ValidatePattern(%q) = %v, want valid=%v", tt.in, err, tt.pattern)
 		}
-		if err != nil && !errors.Is(err, ErrInvalidSubject) {
-			t.Errorf("ValidatePattern(%q) error %v does not wrap ErrInvalidSubject", tt.in, err)
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidatePattern(%q) error %v does not wrap ErrInvalid", tt.in, err)
 		}
-		if err := ValidateSubject(tt.in); (err == nil) != tt.literal {
-			t.Errorf("ValidateSubject(%q) = %v, want valid=%v", tt.in, err, tt.literal)
+		if err := Validate(tt.in); (err == nil) != tt.literal {
+			t.Errorf("Validate(%q) = %v, want valid=%v", tt.in, err, tt.literal)
 		}
 		if tt.pattern && IsLiteral(tt.in) != tt.literal {
 			t.Errorf("IsLiteral(%q) = %v, want %v", tt.in, !tt.literal, tt.literal)
@@ -58,7 +70,7 @@ func TestValidatePattern(t *testing.T) {
 	}
 }
 
-func TestMatchSubject(t *testing.T) {
+func TestMatch(t *testing.T) {
 	tests := []struct {
 		pattern, subject string
 		want             bool
@@ -84,13 +96,13 @@ func TestMatchSubject(t *testing.T) {
 		{"a", "ab", false},
 	}
 	for _, tt := range tests {
-		if got := MatchSubject(tt.pattern, tt.subject); got != tt.want {
-			t.Errorf("MatchSubject(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
+		if got := Match(tt.pattern, tt.subject); got != tt.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
 		}
 	}
 }
 
-func TestPatternSubset(t *testing.T) {
+func TestSubset(t *testing.T) {
 	tests := []struct {
 		sub, super string
 		want       bool
@@ -114,14 +126,14 @@ func TestPatternSubset(t *testing.T) {
 		{"a.*", "a.b", false},
 	}
 	for _, tt := range tests {
-		if got := PatternSubset(tt.sub, tt.super); got != tt.want {
-			t.Errorf("PatternSubset(%q, %q) = %v, want %v", tt.sub, tt.super, got, tt.want)
+		if got := Subset(tt.sub, tt.super); got != tt.want {
+			t.Errorf("Subset(%q, %q) = %v, want %v", tt.sub, tt.super, got, tt.want)
 		}
 	}
 }
 
 func FuzzValidatePattern(f *testing.F) {
-	for _, s := range []string{"a.b", "a.*", "a.>", ">", "", "a..b", "a b", "\xff"} {
+	for _, s := range []string{"a.b", "a.*", "a.>", ">", "", "a..b", "a b", "\xff", "a.\u00a0", "a.\u200b", "a.\u202e", "é.ü"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -130,13 +142,18 @@ func FuzzValidatePattern(f *testing.F) {
 			return
 		}
 		// A valid pattern has no empty tokens, no spaces, and fits the limits.
-		if len(s) > MaxSubjectBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") {
+		if len(s) > MaxBytes || strings.Contains(s, "..") || strings.ContainsAny(s, " \t\r\n") || !utf8.ValidString(s) {
 			t.Fatalf("accepted %q", s)
 		}
-		if IsLiteral(s) != (ValidateSubject(s) == nil) {
-			t.Fatalf("IsLiteral and ValidateSubject disagree on %q", s)
+		for _, r := range s {
+			if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+				t.Fatalf("accepted %q with the unprintable or space character %U", s, r)
+			}
 		}
-		if !PatternSubset(s, s) {
+		if IsLiteral(s) != (Validate(s) == nil) {
+			t.Fatalf("IsLiteral and Validate disagree on %q", s)
+		}
+		if !Subset(s, s) {
 			t.Fatalf("%q is not a subset of itself", s)
 		}
 	})
