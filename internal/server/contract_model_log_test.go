@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 // What the delivery-contract model (contract_model_test.go) records: the
 // log of everything published, and everything each client sent and
-// received, connection by connection.
+// received, connection by connection; and the trace a failure prints.
 
 // pubMsg is one published message as its publisher saw it.
 type pubMsg struct {
@@ -244,4 +245,90 @@ func (c *connRec) summary() string {
 		fmt.Fprintf(&b, "\n      subscribe %s", s)
 	}
 	return b.String()
+}
+
+// report fails the test with the seed and a compact trace of the first
+// violations: the client's connections and, around each violation, what
+// the connection received on that subject next to what was published.
+func (k *modelChecker) report(seed uint64, clients []*modelClient) {
+	if len(k.out) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "delivery contract violated: %d violations; seed %d (STREAMHUB_MODEL_SEED=%d)\n", len(k.out), seed, seed)
+	byRule := map[string]int{}
+	for _, v := range k.out {
+		byRule[v.rule]++
+	}
+	fmt.Fprintf(&b, "by rule: %s\n", fmtCounts(byRule))
+	for i, v := range k.out {
+		if i == 8 {
+			fmt.Fprintf(&b, "... and %d more\n", len(k.out)-i)
+			break
+		}
+		mc := clients[v.client]
+		fmt.Fprintf(&b, "\n[%s] client %d, conn %d: %s\n  client patterns %v\n", v.rule, v.client, v.conn, v.msg, mc.patterns)
+		for _, c := range mc.conns {
+			if c.n >= v.conn-1 && c.n <= v.conn+1 {
+				fmt.Fprintf(&b, "    %s\n", c.summary())
+				if c.n == v.conn && v.subject != "" {
+					fmt.Fprintf(&b, "      received on %s: %s\n", v.subject, k.window(c, v.subject, v.seq))
+				}
+			}
+		}
+		if v.subject != "" {
+			fmt.Fprintf(&b, "  published on %s: %s\n", v.subject, k.published(v.subject, v.seq))
+		}
+	}
+	k.t.Error(b.String())
+}
+
+// window lists what c received on subject around seq.
+func (k *modelChecker) window(c *connRec, subject string, seq uint64) string {
+	var items []string
+	at := -1
+	for _, r := range c.rx {
+		if r.subject() != subject {
+			continue
+		}
+		if at < 0 && (r.gap && r.g.To >= seq || !r.gap && r.ev.Seq >= seq) {
+			at = len(items)
+		}
+		items = append(items, r.String()+" @"+r.at.Format("05.000"))
+	}
+	if at < 0 {
+		at = len(items)
+	}
+	from, to := max(0, at-6), min(len(items), at+6)
+	return fmt.Sprintf("[%d items] … %s …", len(items), strings.Join(items[from:to], ", "))
+}
+
+// published lists the messages published on subject around seq.
+func (k *modelChecker) published(subject string, seq uint64) string {
+	msgs := k.log.bySubject[subject]
+	i, _ := slices.BinarySearchFunc(msgs, seq, func(m pubMsg, seq uint64) int { return cmpU64(m.seq, seq) })
+	var items []string
+	for _, m := range msgs[max(0, i-6):min(len(msgs), i+6)] {
+		s := "#" + fmtU64(m.seq)
+		if m.critical {
+			s += " critical"
+		}
+		items = append(items, s+" @"+m.at.Format("05.000"))
+	}
+	return fmt.Sprintf("[%d] … %s …", len(msgs), strings.Join(items, ", "))
+}
+
+func fmtU64(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func fmtCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + strconv.Itoa(m[k])
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }
