@@ -194,12 +194,12 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 
 	// Rules 2 to 5, over each pattern's range.
 	for _, p := range subscribedPatterns(c) {
-		sr := c.sub(p)
-		k.checkSnapshot(bad, c, sr, gaps)
+		sr, first := c.sub(p), c.first(p)
+		k.checkSnapshot(bad, c, first, gaps)
 		lo, hi, ok := connRange(c, p, "")
 		if storedFamily(p) {
-			if sr.recovered() {
-				lo, ok = sr.resume.Seq, true
+			if first.recovered() {
+				lo, ok = first.resume.Seq, true
 				for _, r := range c.rx {
 					if !r.gap && !r.ev.Snapshot && r.ev.Seq <= lo && subject.Match(p, r.ev.Subject) {
 						bad("5 recovered", r.ev.Subject, r.ev.Seq, "%s repeated after a recovered resume from #%d", r, lo)
@@ -211,7 +211,7 @@ func (k *modelChecker) checkConn(client int, c *connRec) {
 			}
 			for _, s := range k.log.subjects(p) {
 				for _, m := range k.log.between(s, lo, hi) {
-					replay := sr.recovered() && m.at.Before(sr.sent)
+					replay := first.recovered() && m.at.Before(first.sent)
 					k.classify(bad, sr, s, m, delivered[s][m.seq], gapped(gaps[s], m.seq), replay)
 				}
 			}

@@ -133,6 +133,20 @@ func (mc *modelClient) subscribe(c *wsClient, rec *connRec, sr *subRec) error {
 	return err
 }
 
+// resubscribe subscribes again to one of the connection's patterns, which
+// replaces its options (docs, "subscribe"), when that keeps what the
+// checker expects of it: keep-latest before and after, with another
+// max_rate (or none), so that the pacer of the old subscription retires
+// while messages flow.
+func (mc *modelClient) resubscribe(c *wsClient, rec *connRec) error {
+	sr := rec.sub(mc.patterns[mc.rng.IntN(len(mc.patterns))])
+	if sr == nil || !sr.answered || sr.answer.Op != protocol.OpOK || sr.policy != fanout.KeepLatest && sr.maxRate == 0 {
+		return nil
+	}
+	again := &subRec{pattern: sr.pattern, policy: fanout.KeepLatest, maxRate: []float64{0, 2, 5, 20}[mc.rng.IntN(4)]}
+	return mc.subscribe(c, rec, again)
+}
+
 // frame is what the connection's reader hands the client's loop.
 type frame struct {
 	m   protocol.ServerMessage
@@ -189,6 +203,9 @@ func (mc *modelClient) read(c *wsClient, rec *connRec, deadline time.Time) (drai
 			rec.paused += d
 			rec.reading = time.Now()
 			nextPause = time.Now().Add(mc.pauseEvery())
+			if mc.rng.IntN(4) == 0 {
+				_ = mc.resubscribe(c, rec) // an error shows as the reader's
+			}
 		}
 		select {
 		case <-mc.r.stop:

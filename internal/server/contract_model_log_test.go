@@ -204,8 +204,11 @@ func (r rxItem) String() string {
 type connRec struct {
 	n      int
 	opened time.Time
-	subs   []*subRec // in the order sent; a pattern's last one is in force
-	rx     []rxItem
+	// subs are the subscribes in the order sent; a pattern's last one is
+	// in force (a later one replaces its options: the model only replaces
+	// keep-latest with keep-latest).
+	subs []*subRec
+	rx   []rxItem
 	// How it ended: "cut" (the client dropped it), "closed <code>", "torn"
 	// (no close frame) or "drained" (the run ended with it open).
 	end    string
@@ -222,6 +225,17 @@ func (c *connRec) sub(pattern string) *subRec {
 	for i := len(c.subs) - 1; i >= 0; i-- {
 		if c.subs[i].pattern == pattern {
 			return c.subs[i]
+		}
+	}
+	return nil
+}
+
+// first returns the first subscription to pattern (the one that carried
+// the connection's resume or snapshot, if any).
+func (c *connRec) first(pattern string) *subRec {
+	for _, s := range c.subs {
+		if s.pattern == pattern {
+			return s
 		}
 	}
 	return nil

@@ -24,7 +24,8 @@ import (
 // The model-based test of the delivery contract (docs/protocol.md,
 // "Delivery contract"; issue 9). A seeded random driver runs clients
 // against a real hub over real WebSockets: random patterns, policies,
-// max_rate and snapshot flags, pauses in reading of random length, abrupt
+// max_rate and snapshot flags, pauses in reading of random length, slow
+// readers, subscriptions replaced by a subscribe with other options, abrupt
 // disconnects, and reconnects that resume from the positions the client
 // holds. Meanwhile one publisher emits ticks (core NATS, numbered with
 // Sh-Epoch/Sh-Seq), chain events (some critical) and jobs that end on a
@@ -324,7 +325,7 @@ func modelOptions(rng *rand.Rand, sr *subRec, policy fanout.Policy) {
 
 // modelStats summarizes what a run exercised.
 func modelStats(log *pubLog, clients []*modelClient) string {
-	published, conns, slow, events, snapshots, gaps, resumed, recovered, truncated := 0, 0, 0, 0, 0, 0, 0, 0, 0
+	published, conns, slow, events, snapshots, gaps, resumed, recovered, truncated, replaced := 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 	for _, msgs := range log.bySubject {
 		published += len(msgs)
 	}
@@ -347,6 +348,9 @@ func modelStats(log *pubLog, clients []*modelClient) string {
 				}
 			}
 			for _, s := range c.subs {
+				if c.first(s.pattern) != s && !s.snapshot { // not the snapshot that follows insufficient_state
+					replaced++
+				}
 				if s.resume != nil {
 					resumed++
 				}
@@ -359,8 +363,8 @@ func modelStats(log *pubLog, clients []*modelClient) string {
 			}
 		}
 	}
-	return fmt.Sprintf("published %d; %d connections %s, %d of them slow readers; received %d events, %d snapshot events (%d snapshots truncated), %d gap notices; %d resumes, %d recovered",
-		published, conns, fmtCounts(ends), slow, events, snapshots, truncated, gaps, resumed, recovered)
+	return fmt.Sprintf("published %d; %d connections %s, %d of them slow readers; received %d events, %d snapshot events (%d snapshots truncated), %d gap notices; %d resumes, %d recovered; %d subscriptions replaced",
+		published, conns, fmtCounts(ends), slow, events, snapshots, truncated, gaps, resumed, recovered, replaced)
 }
 
 // modelCloseStatus is how a connection's read error reads in the log.
