@@ -34,6 +34,11 @@ type Config struct {
 	// Listen is the HTTP address (WebSocket, health, metrics, dashboard).
 	// Default DefaultListen (127.0.0.1:8080). Port 0 picks a free port (see Server.Addr).
 	Listen string
+	// Listener, when set, is served instead of listening on Listen (for a
+	// socket handed over by a supervisor, or a test that shapes the
+	// connections). The hub owns it once Start has it: Shutdown closes it,
+	// and so does a Start that fails after taking it.
+	Listener net.Listener
 	// NATSURL lists the NATS servers to use (comma-separated). Empty means
 	// start an embedded nats-server (with JetStream) in this process.
 	NATSURL string

@@ -23,8 +23,16 @@ import (
 // and returns its stream sequence.
 func publishJob(t testing.TB, js jetstream.JetStream, subject, state string, critical bool) uint64 {
 	t.Helper()
+	return publishStored(t, js, subject, []byte(`{"tenant":"acme","state":"`+state+`"}`), critical)
+}
+
+// publishStored stores one message of a stored family (chain, jobs)
+// through JetStream and returns its stream sequence, which is its seq on
+// the wire.
+func publishStored(t testing.TB, js jetstream.JetStream, subject string, data []byte, critical bool) uint64 {
+	t.Helper()
 	m := nats.NewMsg(subject)
-	m.Data = []byte(`{"tenant":"acme","state":"` + state + `"}`)
+	m.Data = data
 	if critical {
 		m.Header.Set(ingest.HeaderCritical, "true")
 	}

@@ -78,46 +78,69 @@ func dial(t testing.TB, s *Server, subprotocol string) *wsClient {
 
 func dialRaw(t testing.TB, s *Server, subprotocol string, header http.Header) *wsClient {
 	t.Helper()
+	c, err := dialConn(t, s, subprotocol, &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.conn.CloseNow() })
+	return c
+}
+
+// dialConn opens a connection without reading hello and without failing
+// the test, so that goroutines other than the test's may use it; the caller
+// closes it.
+func dialConn(t testing.TB, s *Server, subprotocol string, opts *websocket.DialOptions) (*wsClient, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	opts := &websocket.DialOptions{HTTPHeader: header}
 	if subprotocol != "" {
 		opts.Subprotocols = []string{subprotocol}
 	}
 	conn, _, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/v1/ws", opts)
 	if err != nil {
-		t.Fatalf("dial: %v", err)
+		return nil, err
 	}
 	conn.SetReadLimit(8 << 20)
-	t.Cleanup(func() { _ = conn.CloseNow() })
 	enc, _ := protocol.EncodingForSubprotocol(conn.Subprotocol())
-	return &wsClient{t: t, conn: conn, enc: enc}
+	return &wsClient{t: t, conn: conn, enc: enc}, nil
 }
 
 // send writes a raw command frame in the connection's encoding.
 func (c *wsClient) send(cmd protocol.Command) uint64 {
 	c.t.Helper()
+	id, err := c.trySend(cmd)
+	if err != nil {
+		c.t.Fatalf("send %v: %v", cmd.Op, err)
+	}
+	return id
+}
+
+// trySend is send for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func (c *wsClient) trySend(cmd protocol.Command) (uint64, error) {
 	c.nextID++
 	cmd.ID, cmd.HasID = c.nextID, true
 	frame, err := protocol.EncodeCommand(c.enc, cmd)
 	if err != nil {
-		c.t.Fatalf("encode %v: %v", cmd.Op, err)
+		return 0, err
 	}
-	c.write(frame)
-	return cmd.ID
+	return cmd.ID, c.tryWrite(frame)
 }
 
 func (c *wsClient) write(frame []byte) {
 	c.t.Helper()
+	if err := c.tryWrite(frame); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *wsClient) tryWrite(frame []byte) error {
 	typ := websocket.MessageText
 	if c.enc == fanout.EncodingMsgpack {
 		typ = websocket.MessageBinary
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.conn.Write(ctx, typ, frame); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	return c.conn.Write(ctx, typ, frame)
 }
 
 // next reads the next server message (answering pings as a live client
@@ -149,8 +172,9 @@ func (c *wsClient) read(timeout time.Duration) (protocol.ServerMessage, error) {
 			return protocol.ServerMessage{}, fmt.Errorf("decode %q: %w", frame, err)
 		}
 		if m.Op == protocol.OpPing {
+			// A pong that cannot be written shows as the next read's error.
 			pong, _ := protocol.EncodeCommand(c.enc, protocol.Command{Op: protocol.OpPong})
-			c.write(pong)
+			_ = c.tryWrite(pong)
 			continue
 		}
 		return m, nil

@@ -105,9 +105,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	// Listening before the gateway exists gives it the actual port for
 	// its default public origins; connections wait for Serve below.
-	s.listener, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen: %w", err)
+	if s.listener = cfg.Listener; s.listener == nil {
+		s.listener, err = net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("server: listen: %w", err)
+		}
 	}
 	gcfg.PublicOrigins = cfg.PublicOrigins
 	if len(gcfg.PublicOrigins) == 0 {
