@@ -33,6 +33,12 @@ type subscription struct {
 	policy  Policy
 	// pace is set when the subscription has a max rate; see pacer.
 	pace *pacer
+	// retired is set, under the client's mu, when the subscription was
+	// replaced (successor is the replacement) or removed (successor is
+	// nil): a publisher that still reaches it sends the message on to the
+	// successor, or drops it. See Client.handOver.
+	retired   bool
+	successor *subscription
 	// hold, when set, holds live messages aside until Release (see
 	// SubscribeHeld); nil for ordinary subscriptions.
 	hold *hold
@@ -273,11 +279,17 @@ func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
 	if frame == nil {
 		return
 	}
+	c.mu.Lock()
+	for s.retired {
+		if s = s.successor; s == nil {
+			c.mu.Unlock() // unsubscribed meanwhile
+			return
+		}
+	}
 	policy := s.policy
 	if policy == PolicyDefault {
 		policy = def
 	}
-	c.mu.Lock()
 	if s.hold != nil {
 		if s.hold.active {
 			overflow := s.hold.add(m, c.hub.cfg.MaxQueueMessages)

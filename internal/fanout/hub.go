@@ -200,16 +200,20 @@ func (h *Hub) subscribe(c *Client, s *subscription) error {
 	if old == nil && len(c.subs) >= h.cfg.MaxSubscriptions {
 		return fmt.Errorf("%w: the limit is %d", ErrTooManySubscriptions, h.cfg.MaxSubscriptions)
 	}
+	if old != nil {
+		// Replace in place: first hand old's place in line over to s, then
+		// swap the two in the registry in one step. A publisher holding a
+		// registry snapshot from before the swap still reaches old, and is
+		// sent on to s; no snapshot holds both.
+		c.handOver(old, s)
+		h.reg.replace(old, s)
+		c.subs[s.pattern] = s
+		return nil
+	}
 	if h.reg.add(s) && h.cfg.OnInterest != nil {
 		if err := h.cfg.OnInterest(s.pattern, true); err != nil {
 			h.reg.remove(s)
 			return fmt.Errorf("fanout: subscribe %q upstream: %w", s.pattern, err)
-		}
-	}
-	if old != nil {
-		h.reg.remove(old) // the new one keeps the pattern alive
-		if old.pace != nil {
-			c.retirePacer(old.pace)
 		}
 	}
 	c.subs[s.pattern] = s
@@ -226,9 +230,7 @@ func (h *Hub) unsubscribe(c *Client, pattern string) error {
 	}
 	delete(c.subs, pattern)
 	h.dropSub(s)
-	if s.pace != nil {
-		c.retirePacer(s.pace)
-	}
+	c.handOver(s, nil)
 	return nil
 }
 

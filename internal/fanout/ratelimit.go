@@ -81,21 +81,34 @@ func (c *Client) releaseLocked(r *pushResults, p *pacer, now time.Time) {
 	c.armLocked(now, p.next[p.held[0].Subject])
 }
 
-// retirePacer queues, at once and in order, what the pacer of a subscription
-// being replaced or removed still holds, so that its successor's messages
-// cannot overtake them.
-func (c *Client) retirePacer(p *pacer) {
+// handOver retires s, which next replaces (or nil: s was removed), so that
+// nothing s accepted is overtaken by what next receives. What s's pacer
+// still holds moves to next's pacer, in order and with its subjects' slots,
+// when next paces too; otherwise it is queued at once. From then on a
+// publisher that still reaches s is sent on to next (see enqueue).
+func (c *Client) handOver(s, next *subscription) {
 	c.mu.Lock()
-	if len(p.held) == 0 || c.closing.Load() {
+	s.retired, s.successor = true, next
+	p := s.pace
+	if p == nil || len(p.held) == 0 || c.closing.Load() {
 		c.mu.Unlock()
 		return
 	}
+	delete(c.pacers, p)
 	var r pushResults
-	for _, m := range p.held {
-		c.pushLocked(&r, m, KeepLatest)
+	if next != nil && next.pace != nil {
+		np := next.pace
+		np.held = append(np.held, p.held...)
+		for subj, t := range p.next {
+			np.next[subj] = t
+		}
+		c.releaseLocked(&r, np, time.Now())
+	} else {
+		for _, m := range p.held {
+			c.pushLocked(&r, m, KeepLatest)
+		}
 	}
 	p.held = nil
-	delete(c.pacers, p)
 	wake := r.queued && c.wakeLocked()
 	c.mu.Unlock()
 	c.account(r.result(), r.dropped, wake)

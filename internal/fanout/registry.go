@@ -81,6 +81,26 @@ func (r *registry) remove(s *subscription) (last bool) {
 	return true
 }
 
+// replace puts s where old was, in one step: no reader sees both or
+// neither. Both have the same pattern.
+func (r *registry) replace(old, s *subscription) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pe := r.patterns[old.pattern]
+	if pe == nil {
+		return
+	}
+	subs := make([]*subscription, len(pe.subs))
+	for i, x := range pe.subs {
+		if x == old {
+			x = s
+		}
+		subs[i] = x
+	}
+	pe.subs = subs
+	r.invalidate()
+}
+
 func (r *registry) invalidate() {
 	if len(r.cache) > 0 {
 		r.cache = make(map[string][]*subscription)

@@ -26,6 +26,9 @@ func (s *session) handle(ctx context.Context, client *fanout.Client, cmd protoco
 	case protocol.OpSubscribe:
 		res, e := s.subscribe(ctx, client, cmd)
 		switch {
+		case e != nil && client.Reason() != 0:
+			// The hub is closing this client (a slow consumer, say): the
+			// close code about to follow is the answer, not an internal error.
 		case e != nil && e.Code == protocol.CodeInsufficientState:
 			s.g.counters.Errors.add(e.Code)
 			s.writeControl(ctx, protocol.EncodeResumeError(s.enc, cmd.ID, cmd.HasID, e))

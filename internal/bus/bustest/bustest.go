@@ -1,0 +1,49 @@
+// Package bustest starts the NATS servers that tests need, so that each
+// package's tests do not keep their own copy. Only tests import it.
+package bustest
+
+import (
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/streamhub/streamhub/internal/bus"
+)
+
+// StartNATS runs a plain nats-server with JetStream on a random loopback
+// port, with no authentication, standing for an external NATS; it is shut
+// down when the test ends. Its URL is ClientURL().
+func StartNATS(t testing.TB) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns
+}
+
+// StartEmbedded starts the hub's own embedded nats-server (JetStream, the
+// credentials it generates) on a random loopback port with its store in a
+// fresh directory, as a running hub has it; it is shut down when the test
+// ends. The directory holds the credentials file the hub's commands read.
+func StartEmbedded(t testing.TB) (e *bus.Embedded, dataDir string) {
+	t.Helper()
+	dataDir = t.TempDir()
+	e, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	return e, dataDir
+}
