@@ -21,6 +21,8 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/server/servertest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // createKey makes an API key in the hub's key store, as `hub keys create`
@@ -51,7 +53,7 @@ func createKey(t testing.TB, s *server.Server, subscribe ...string) string {
 func dialKey(t testing.TB, s *server.Server, key string, opts *client.Options) *client.Client {
 	t.Helper()
 	var c *client.Client
-	waitFor(t, "the hub to accept the new key", 10*time.Second, func() bool {
+	testsupport.WaitFor(t, "the hub to accept the new key", 10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
@@ -119,7 +121,7 @@ func (l *logBuffer) String() string {
 }
 
 func TestAuthWithKeysAndTokens(t *testing.T) {
-	s := startHub(t, func(c *server.Config) {
+	s := servertest.Start(t, func(c *server.Config) {
 		fastDemo(c)
 		c.InsecureNoAuth = false
 	})
@@ -158,7 +160,7 @@ func TestAuthWithKeysAndTokens(t *testing.T) {
 			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		sub := subscribe(t, c, "ticks.*.ETH-USD", client.SubscribeOptions{})
 		collect(t, sub, 1, 5*time.Second)
-		waitFor(t, "a refresh", 10*time.Second, func() bool { return p.calls.Load() >= 2 })
+		testsupport.WaitFor(t, "a refresh", 10*time.Second, func() bool { return p.calls.Load() >= 2 })
 		// The refreshed connection goes on delivering, on the same
 		// connection, and nothing about the refresh was a warning.
 		collect(t, sub, 3, 5*time.Second)

@@ -17,11 +17,13 @@ import (
 	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/server/servertest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
 func TestSubscribeTicks(t *testing.T) {
-	s := startHub(t, fastDemo)
+	s := servertest.Start(t, fastDemo)
 	for _, enc := range []client.Encoding{client.EncodingDefault, client.EncodingJSON} {
 		t.Run(enc.String(), func(t *testing.T) {
 			c := dial(t, s, &client.Options{Encoding: enc})
@@ -53,7 +55,7 @@ func TestSubscribeTicks(t *testing.T) {
 // same subjects, positions and flags, and data that decodes to the same
 // values. The JSON client gets the publisher's bytes as they are.
 func TestJSONAndMsgpackSeeSameEvents(t *testing.T) {
-	s := startHub(t, nil)
+	s := servertest.Start(t, nil)
 	jc := dial(t, s, &client.Options{Encoding: client.EncodingJSON})
 	mc := dial(t, s, nil)
 	opts := client.SubscribeOptions{Policy: client.PolicyDropOldest, Buffer: 1024}
@@ -114,7 +116,7 @@ func TestJSONAndMsgpackSeeSameEvents(t *testing.T) {
 }
 
 func TestErrorsAreTyped(t *testing.T) {
-	s := startHub(t, nil)
+	s := servertest.Start(t, nil)
 	c := dial(t, s, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -148,7 +150,7 @@ func TestErrorsAreTyped(t *testing.T) {
 	if _, ok := <-sub.C(); ok || sub.Err() != nil {
 		t.Fatalf("after Unsubscribe the channel must be closed and Err nil, got %v", sub.Err())
 	}
-	waitFor(t, "the hub to drop the pattern", 5*time.Second, func() bool { return s.Hub().NumPatterns() == 0 })
+	testsupport.WaitFor(t, "the hub to drop the pattern", 5*time.Second, func() bool { return s.Hub().NumPatterns() == 0 })
 	if _, err := c.Subscribe(ctx, "chain.eth.>", client.SubscribeOptions{}); err != nil {
 		t.Fatalf("subscribe again after unsubscribe: %v", err)
 	}
@@ -169,7 +171,7 @@ func TestErrorsAreTyped(t *testing.T) {
 // edge 6): the client used to drop the oldest buffered events, critical
 // ones too, reporting only a local gap.
 func TestSlowApplicationLosesNothing(t *testing.T) {
-	s := startHub(t, nil)
+	s := servertest.Start(t, nil)
 	var g gaps
 	c := dial(t, s, &client.Options{OnGap: g.record})
 	const buffer, n = 4, 300
@@ -184,7 +186,7 @@ func TestSlowApplicationLosesNothing(t *testing.T) {
 		publish(t, nc, "lab.test.other", 5, i, false, `{"i":2}`)
 	}
 	// The hub has queued what the client could not take yet.
-	waitFor(t, "the hub holding the backlog", 10*time.Second, func() bool {
+	testsupport.WaitFor(t, "the hub holding the backlog", 10*time.Second, func() bool {
 		st := s.Hub().Stats()
 		return st.QueuedMessages > 0 || st.Delivered >= 2*n
 	})
@@ -210,7 +212,7 @@ func TestSlowApplicationLosesNothing(t *testing.T) {
 // (4001), and the client reconnects and resumes from the last event it
 // handed over, so the replay brings what the hub could not queue.
 func TestStuckApplicationGetsEveryCriticalEventAfterResume(t *testing.T) {
-	s := startHub(t, func(c *server.Config) {
+	s := servertest.Start(t, func(c *server.Config) {
 		c.Fanout.MaxQueueMessages = 16
 		c.Gateway.Heartbeat = time.Second
 	})
@@ -253,7 +255,7 @@ func TestStuckApplicationGetsEveryCriticalEventAfterResume(t *testing.T) {
 	// The application is stuck until the hub gives up on the connection
 	// (queue overflow, a ping or batch that cannot be written, or no pong
 	// for two heartbeats); then it reads.
-	waitFor(t, "the hub closing the stuck client", 15*time.Second, func() bool { return closes() > 0 })
+	testsupport.WaitFor(t, "the hub closing the stuck client", 15*time.Second, func() bool { return closes() > 0 })
 	t.Logf("hub closes: %v", s.Hub().Stats().Disconnects)
 	got := map[uint64]int{}
 	last := map[string]uint64{}
@@ -283,7 +285,7 @@ func TestStuckApplicationGetsEveryCriticalEventAfterResume(t *testing.T) {
 // Overlapping patterns make the hub send a message once per pattern; each
 // subscription still sees each message once.
 func TestOverlappingPatternsDeliverOnce(t *testing.T) {
-	s := startHub(t, nil)
+	s := servertest.Start(t, nil)
 	c := dial(t, s, &client.Options{Encoding: client.EncodingJSON})
 	wide := subscribe(t, c, "lab.test.>", client.SubscribeOptions{Policy: client.PolicyDropOldest})
 	narrow := subscribe(t, c, "lab.test.x", client.SubscribeOptions{Policy: client.PolicyDropOldest})
@@ -317,7 +319,7 @@ func TestOverlappingPatternsDeliverOnce(t *testing.T) {
 }
 
 func TestCloseEndsEverything(t *testing.T) {
-	s := startHub(t, fastDemo)
+	s := servertest.Start(t, fastDemo)
 	var st states
 	c := dial(t, s, &client.Options{OnStateChange: st.record})
 	sub := subscribe(t, c, "ticks.>", client.SubscribeOptions{})
@@ -354,7 +356,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	if c.State() != client.StateClosed || st.String() != "connected closed" {
 		t.Fatalf("state %v, changes %q", c.State(), st.String())
 	}
-	waitFor(t, "the hub to see the client leave", 5*time.Second, func() bool { return s.Hub().NumClients() == 0 })
+	testsupport.WaitFor(t, "the hub to see the client leave", 5*time.Second, func() bool { return s.Hub().NumClients() == 0 })
 
 }
 
@@ -391,7 +393,7 @@ func TestPayloadTypesMatchUpstream(t *testing.T) {
 // A snapshot cut to the hub's cap says so, and holds the subjects that
 // changed most recently.
 func TestSnapshotTruncatedIsReported(t *testing.T) {
-	s := startHub(t, func(c *server.Config) { c.History.MaxSnapshot = 2 })
+	s := servertest.Start(t, func(c *server.Config) { c.History.MaxSnapshot = 2 })
 	js, err := jetstream.New(natsConn(t, s))
 	if err != nil {
 		t.Fatal(err)

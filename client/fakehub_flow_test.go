@@ -13,6 +13,7 @@ import (
 	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // dialFake dials the fake hub, which answers with h, and returns the
@@ -136,7 +137,7 @@ func TestResubscribeSendsResumePositions(t *testing.T) {
 	if ev := collect(t, sub, 1, 5*time.Second)[0]; ev.Seq != 4 {
 		t.Fatalf("after the resume got seq %d, want 4", ev.Seq)
 	}
-	waitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
+	testsupport.WaitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
 	if got := st.String(); got != "connected reconnecting connected" {
 		t.Fatalf("states %q", got)
 	}
@@ -182,7 +183,7 @@ func TestResumeFallsBackToSnapshot(t *testing.T) {
 	}
 	fc.send(protocol.EncodeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInvalidOption, "not stored")))
 	fc.ok(fc.expect(protocol.OpSubscribe))
-	waitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
+	testsupport.WaitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
 
 	fc.close(protocol.CloseShutdown)
 	fc = f.accept(resumeHello())
@@ -191,7 +192,7 @@ func TestResumeFallsBackToSnapshot(t *testing.T) {
 		t.Fatalf("third resubscribe: %s, want a snapshot without positions", fc.last)
 	}
 	fc.ok(cmd)
-	waitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
+	testsupport.WaitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
 	want := "ticks.*.BTC-USD=snapshot ticks.*.BTC-USD=snapshot ticks.*.BTC-USD=snapshot"
 	if got := rec.String(); got != want {
 		t.Fatalf("OnRecovered calls %q, want %q", got, want)
@@ -259,7 +260,7 @@ func TestSilentHubIsDropped(t *testing.T) {
 	}
 	// From here on the fake hub says nothing.
 	f.accept(h)
-	waitFor(t, "connected again", 5*time.Second, func() bool { return st.String() == "connected reconnecting connected" })
+	testsupport.WaitFor(t, "connected again", 5*time.Second, func() bool { return st.String() == "connected reconnecting connected" })
 }
 
 // The hub closing with a code that forbids reconnecting stops the client.

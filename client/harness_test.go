@@ -13,38 +13,9 @@ import (
 
 	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
-
-// startHub starts a whole hub in-process (embedded NATS on a random port,
-// HTTP on another, or on cfg.Listen when mutate sets it) and shuts it down
-// when the test ends.
-func startHub(t testing.TB, mutate func(*server.Config)) *server.Server {
-	t.Helper()
-	cfg := server.Config{Listen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", DataDir: t.TempDir(),
-		// Most tests are about delivery; the auth tests turn this off.
-		InsecureNoAuth: true}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start hub: %v", err)
-	}
-	t.Cleanup(func() { shutdown(t, s) })
-	return s
-}
-
-func shutdown(t testing.TB, s *server.Server) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-}
 
 // fastDemo runs the demo feeds fast enough for tests.
 func fastDemo(c *server.Config) {
@@ -100,23 +71,11 @@ func collect(t testing.TB, sub *client.Subscription, n int, timeout time.Duratio
 	return evs
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitForPattern waits until the hub holds a NATS subscription for
 // pattern, so that a publisher's messages reach it.
 func waitForPattern(t testing.TB, s *server.Server, pattern string) {
 	t.Helper()
-	waitFor(t, "the hub's NATS subscription for "+pattern, 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "the hub's NATS subscription for "+pattern, 5*time.Second, func() bool {
 		for _, p := range s.Router().Patterns() {
 			if p == pattern {
 				return true

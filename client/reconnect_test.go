@@ -8,6 +8,8 @@ import (
 	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/server/servertest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // The hub the client is connected to shuts down (4000) and a new one comes
@@ -20,7 +22,7 @@ func TestReconnectToNewHubOnSameAddress(t *testing.T) {
 			c.Listen = listen
 		}
 	}
-	first := startHub(t, cfg("127.0.0.1:0"))
+	first := servertest.Start(t, cfg("127.0.0.1:0"))
 	addr := first.Addr()
 	var st states
 	c := dial(t, first, &client.Options{
@@ -30,11 +32,11 @@ func TestReconnectToNewHubOnSameAddress(t *testing.T) {
 	sub := subscribe(t, c, "ticks.*.BTC-USD", client.SubscribeOptions{Buffer: 4096})
 	before := collect(t, sub, 1, 5*time.Second)[0]
 
-	shutdown(t, first)
-	waitFor(t, "reconnecting", 5*time.Second, func() bool { return c.State() == client.StateReconnecting })
+	servertest.Shutdown(t, first)
+	testsupport.WaitFor(t, "reconnecting", 5*time.Second, func() bool { return c.State() == client.StateReconnecting })
 
-	second := startHub(t, cfg(addr))
-	waitFor(t, "connected again", 10*time.Second, func() bool { return c.State() == client.StateConnected })
+	second := servertest.Start(t, cfg(addr))
+	testsupport.WaitFor(t, "connected again", 10*time.Second, func() bool { return c.State() == client.StateConnected })
 	if got := st.String(); got != "connected reconnecting connected" {
 		t.Fatalf("state changes %q", got)
 	}
@@ -57,7 +59,7 @@ func TestReconnectToNewHubOnSameAddress(t *testing.T) {
 // A hub with a short heartbeat closes clients that do not answer pings;
 // this client answers them and keeps its one connection.
 func TestHeartbeatsAreAnswered(t *testing.T) {
-	s := startHub(t, func(c *server.Config) {
+	s := servertest.Start(t, func(c *server.Config) {
 		fastDemo(c)
 		c.Gateway.Heartbeat = 150 * time.Millisecond // short, yet robust to a loaded machine
 	})
@@ -77,11 +79,11 @@ func TestHeartbeatsAreAnswered(t *testing.T) {
 
 // Subscribe while the client is reconnecting waits for the connection.
 func TestSubscribeWhileReconnecting(t *testing.T) {
-	first := startHub(t, fastDemo)
+	first := servertest.Start(t, fastDemo)
 	addr := first.Addr()
 	c := dial(t, first, &client.Options{Backoff: client.Backoff{Base: 20 * time.Millisecond, Cap: 100 * time.Millisecond}})
-	shutdown(t, first)
-	waitFor(t, "reconnecting", 5*time.Second, func() bool { return c.State() == client.StateReconnecting })
+	servertest.Shutdown(t, first)
+	testsupport.WaitFor(t, "reconnecting", 5*time.Second, func() bool { return c.State() == client.StateReconnecting })
 
 	type result struct {
 		sub *client.Subscription
@@ -94,7 +96,7 @@ func TestSubscribeWhileReconnecting(t *testing.T) {
 		sub, err := c.Subscribe(ctx, "ticks.binance.ETH-USD", client.SubscribeOptions{})
 		res <- result{sub, err}
 	}()
-	startHub(t, func(cfg *server.Config) {
+	servertest.Start(t, func(cfg *server.Config) {
 		fastDemo(cfg)
 		cfg.Listen = addr
 	})

@@ -6,45 +6,28 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamhub/streamhub/client"
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/server/servertest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
-
-// startNATS runs a nats-server with JetStream that several hubs share.
-func startNATS(t testing.TB) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
 
 // A job listener whose hub stops resumes on a new hub instance (same NATS,
 // same address) and gets every event it missed, exactly once, in order,
 // with OnRecovered reporting true.
 func TestResumeOnAnotherHubInstance(t *testing.T) {
-	ns := startNATS(t)
+	ns := bustest.StartNATS(t)
 	hubCfg := func(listen string) func(*server.Config) {
 		return func(c *server.Config) {
 			c.NATSURL = ns.ClientURL()
 			c.Listen = listen
 		}
 	}
-	first := startHub(t, hubCfg("127.0.0.1:0"))
+	first := servertest.Start(t, hubCfg("127.0.0.1:0"))
 	addr := first.Addr()
 	var rec recoveries
 	c := dial(t, first, &client.Options{OnRecovered: rec.record,
@@ -77,11 +60,11 @@ func TestResumeOnAnotherHubInstance(t *testing.T) {
 	publishN(100)
 	got = append(got, collect(t, sub, 100, 10*time.Second)...)
 
-	shutdown(t, first)
-	waitFor(t, "reconnecting", 5*time.Second, func() bool { return c.State() == client.StateReconnecting })
+	servertest.Shutdown(t, first)
+	testsupport.WaitFor(t, "reconnecting", 5*time.Second, func() bool { return c.State() == client.StateReconnecting })
 	publishN(100) // missed while no hub is up
-	second := startHub(t, hubCfg(addr))
-	waitFor(t, "connected to the second hub", 10*time.Second, func() bool { return c.State() == client.StateConnected })
+	second := servertest.Start(t, hubCfg(addr))
+	testsupport.WaitFor(t, "connected to the second hub", 10*time.Second, func() bool { return c.State() == client.StateConnected })
 	waitForPattern(t, second, "jobs.acme.>")
 	publishN(50)
 	got = append(got, collect(t, sub, 150, 10*time.Second)...)

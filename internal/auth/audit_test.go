@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // syncBuffer is a bytes.Buffer safe for the store goroutine and the test.
@@ -39,7 +42,7 @@ func (s *syncBuffer) String() string {
 func TestAuditLogNeverLeaks(t *testing.T) {
 	var buf syncBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	s := openStore(t, url, StoreConfig{Logger: log})
 	ti := NewTokenIssuer(s, TokenConfig{})
 	ctx := ctxT(t)
@@ -102,7 +105,7 @@ func TestAuditLogNeverLeaks(t *testing.T) {
 	for _, r := range s.List() {
 		log.Info("list entry", "text", fmt.Sprintf("%+v %#v", r, r))
 	}
-	waitFor(t, 5*time.Second, "the old key's expiry event", func() bool {
+	testsupport.WaitFor(t, "the old key's expiry event", 5*time.Second, func() bool {
 		return strings.Contains(buf.String(), EventKeyExpired)
 	})
 

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 func TestLimitsDefaults(t *testing.T) {
@@ -86,10 +88,10 @@ func TestLimiterPublishAndCommands(t *testing.T) {
 	if l.AllowPublish("k3", Limits{PublishPerSec: 100, PublishBurst: 10}, 15) {
 		t.Fatal("batch over the burst allowed")
 	}
-	waitFor(t, 5*time.Second, "a 15-batch under the raised burst", func() bool {
+	testsupport.WaitFor(t, "a 15-batch under the raised burst", 5*time.Second, func() bool {
 		return l.AllowPublish("k3", Limits{PublishPerSec: 100, PublishBurst: 20}, 15)
 	})
-	waitFor(t, 5*time.Second, "the bucket to refill", func() bool { return l.AllowPublish("k", lim, 1) })
+	testsupport.WaitFor(t, "the bucket to refill", 5*time.Second, func() bool { return l.AllowPublish("k", lim, 1) })
 	l.Forget("k")
 	if !l.AllowPublish("k", lim, 10) {
 		t.Fatal("Forget did not drop the bucket")

@@ -7,12 +7,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // Two hub instances (two NATS connections) on one bucket: a revocation on
 // one reaches the other within 1 s, and a store opened later refuses it.
 func TestStoreTwoInstancesSeeRevocation(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	a := openStore(t, url, StoreConfig{})
 	b := openStore(t, url, StoreConfig{})
 	if string(a.signingSecret()) != string(b.signingSecret()) {
@@ -23,7 +26,7 @@ func TestStoreTwoInstancesSeeRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "b sees the new key", func() bool {
+	testsupport.WaitFor(t, "b sees the new key", 5*time.Second, func() bool {
 		_, err := b.Authenticate(key.Reveal(), ipInside, time.Now())
 		return err == nil
 	})
@@ -78,7 +81,7 @@ func TestStoreTwoInstancesSeeRevocation(t *testing.T) {
 }
 
 func TestStoreRotationOverlap(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	a := openStore(t, url, StoreConfig{})
 	b := openStore(t, url, StoreConfig{})
 	ctx := ctxT(t)
@@ -109,7 +112,7 @@ func TestStoreRotationOverlap(t *testing.T) {
 		t.Fatalf("old record after rotation %+v", r)
 	}
 	// Both keys work on both instances during the overlap.
-	waitFor(t, 5*time.Second, "b sees the rotation", func() bool {
+	testsupport.WaitFor(t, "b sees the rotation", 5*time.Second, func() bool {
 		r, ok := b.Get(old.ID())
 		_, err := b.Authenticate(nu.Reveal(), ipInside, time.Now())
 		return ok && r.RotatedTo == nu.ID() && err == nil
@@ -151,7 +154,7 @@ func TestStoreRotationOverlap(t *testing.T) {
 }
 
 func TestStoreTouch(t *testing.T) {
-	s := openStore(t, startNATS(t), StoreConfig{TouchInterval: 300 * time.Millisecond})
+	s := openStore(t, bustest.StartNATS(t).ClientURL(), StoreConfig{TouchInterval: 300 * time.Millisecond})
 	ctx := ctxT(t)
 	key, _, err := s.Create(ctx, basicRequest())
 	if err != nil {
@@ -174,7 +177,7 @@ func TestStoreTouch(t *testing.T) {
 	if rev2 != rev1 {
 		t.Fatalf("Touch wrote %d times within the interval", rev2-rev1)
 	}
-	waitFor(t, 5*time.Second, "a second LastUsed write after the interval", func() bool {
+	testsupport.WaitFor(t, "a second LastUsed write after the interval", 5*time.Second, func() bool {
 		if err := s.Touch(ctx, key.ID()); err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +192,7 @@ func TestStoreTouch(t *testing.T) {
 // Hubs starting at the same time on an empty server create the bucket and
 // the signing secret once and agree on it.
 func TestStoresOpenedConcurrentlyAgree(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	const n = 4
 	jss := make([]jetstream.JetStream, n)
 	for i := range jss {

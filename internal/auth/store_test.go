@@ -11,7 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 var (
@@ -24,7 +27,7 @@ func basicRequest() CreateRequest {
 }
 
 func TestStoreCreateAuthenticate(t *testing.T) {
-	s := openStore(t, startNATS(t), StoreConfig{})
+	s := openStore(t, bustest.StartNATS(t).ClientURL(), StoreConfig{})
 	ctx := ctxT(t)
 	req := basicRequest()
 	req.CIDRs = []string{"10.0.0.0/8", "2001:db8::1/32"}
@@ -106,7 +109,7 @@ func forgeSecret(t *testing.T, k Key) string {
 }
 
 func TestStoreCreateValidation(t *testing.T) {
-	s := openStore(t, startNATS(t), StoreConfig{})
+	s := openStore(t, bustest.StartNATS(t).ClientURL(), StoreConfig{})
 	ctx := ctxT(t)
 	for name, mod := range map[string]func(*CreateRequest){
 		"no name":         func(r *CreateRequest) { r.Name = "" },
@@ -131,7 +134,7 @@ func TestStoreCreateValidation(t *testing.T) {
 }
 
 func TestStoreRevokeAndExpire(t *testing.T) {
-	s := openStore(t, startNATS(t), StoreConfig{})
+	s := openStore(t, bustest.StartNATS(t).ClientURL(), StoreConfig{})
 	ctx := ctxT(t)
 	var mu sync.Mutex
 	var changes []Change
@@ -156,7 +159,7 @@ func TestStoreRevokeAndExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "created change", func() bool { return seen(ChangeCreated, key.ID()) })
+	testsupport.WaitFor(t, "created change", 5*time.Second, func() bool { return seen(ChangeCreated, key.ID()) })
 	rec, err := s.Revoke(ctx, key.ID())
 	if err != nil || !rec.Revoked || rec.RevokedAt.IsZero() {
 		t.Fatalf("Revoke = %+v, %v", rec, err)
@@ -165,7 +168,7 @@ func TestStoreRevokeAndExpire(t *testing.T) {
 	if _, err := s.Authenticate(key.Reveal(), ipInside, time.Now()); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("after revoke: %v", err)
 	}
-	waitFor(t, 5*time.Second, "revoked change", func() bool { return seen(ChangeRevoked, key.ID()) })
+	testsupport.WaitFor(t, "revoked change", 5*time.Second, func() bool { return seen(ChangeRevoked, key.ID()) })
 	if (Change{Kind: ChangeRevoked}).CloseReason() != fanout.ReasonKeyRevoked {
 		t.Fatal("revoked change does not map to key_revoked")
 	}
@@ -192,7 +195,7 @@ func TestStoreRevokeAndExpire(t *testing.T) {
 	if _, err := s.Authenticate(short.Reveal(), ipInside, srec.Expires); !errors.Is(err, ErrExpired) || CloseReasonFor(err) != fanout.ReasonKeyExpired {
 		t.Fatalf("at expiry: %v", err)
 	}
-	waitFor(t, 5*time.Second, "expired change", func() bool { return seen(ChangeExpired, short.ID()) })
+	testsupport.WaitFor(t, "expired change", 5*time.Second, func() bool { return seen(ChangeExpired, short.ID()) })
 	if time.Now().Before(srec.Expires) {
 		t.Fatal("expiry announced early")
 	}
@@ -218,7 +221,7 @@ func TestStoreRevokeAndExpire(t *testing.T) {
 }
 
 func TestStoreClosedRefuses(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	s := openStore(t, url, StoreConfig{Bucket: "other_bucket"})
 	key, _, err := s.Create(ctxT(t), basicRequest())
 	if err != nil {
@@ -245,7 +248,7 @@ func TestStoreClosedRefuses(t *testing.T) {
 // Records deleted or corrupted in the bucket by something else are dropped
 // and announced as deleted (fail closed).
 func TestStoreDeletedAndCorruptRecords(t *testing.T) {
-	s := openStore(t, startNATS(t), StoreConfig{})
+	s := openStore(t, bustest.StartNATS(t).ClientURL(), StoreConfig{})
 	ctx := ctxT(t)
 	deleted := make(chan string, 4)
 	defer s.OnChange(func(c Change) {
@@ -289,7 +292,7 @@ func TestStoreDeletedAndCorruptRecords(t *testing.T) {
 // If the NATS connection goes away under the store, it refuses to
 // authenticate instead of serving stale data, and Close still returns.
 func TestStoreFailsClosedWhenWatchEnds(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	nc, err := nats.Connect(url, nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +312,7 @@ func TestStoreFailsClosedWhenWatchEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
-	waitFor(t, 5*time.Second, "the store to refuse", func() bool {
+	testsupport.WaitFor(t, "the store to refuse", 5*time.Second, func() bool {
 		_, err := s.Authenticate(key.Reveal(), ipInside, time.Now())
 		return errors.Is(err, ErrClosed)
 	})
@@ -317,7 +320,7 @@ func TestStoreFailsClosedWhenWatchEnds(t *testing.T) {
 }
 
 func TestOpenStoreContextBoundsOpening(t *testing.T) {
-	js := connectJS(t, startNATS(t))
+	js := connectJS(t, bustest.StartNATS(t).ClientURL())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := OpenStore(ctx, js, StoreConfig{}); err == nil {

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 func tokenFixture(t *testing.T) (*Store, *TokenIssuer, *KeyRecord) {
 	t.Helper()
-	s := openStore(t, startNATS(t), StoreConfig{})
+	s := openStore(t, bustest.StartNATS(t).ClientURL(), StoreConfig{})
 	req := basicRequest()
 	req.Subscribe = []string{"ticks.coinbase.*", "jobs.acme.>"}
 	key, _, err := s.Create(ctxT(t), req)

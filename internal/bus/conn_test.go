@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // refusingListener takes a loopback port and closes every connection at
@@ -58,7 +60,7 @@ func TestConnectWaitsForAServerStartedLater(t *testing.T) {
 		res <- result{c, err}
 	}()
 
-	eventually(t, "a failed connection attempt", func() bool { return attempts.Load() >= 2 })
+	testsupport.WaitFor(t, "a failed connection attempt", waitTimeout, func() bool { return attempts.Load() >= 2 })
 	_ = ln.Close()
 	<-done
 	startServer(t, port, storeDir)
@@ -120,15 +122,15 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	}
 
 	e.Shutdown()
-	eventually(t, "Connected() to turn false", func() bool { return !c.Connected() })
+	testsupport.WaitFor(t, "Connected() to turn false", waitTimeout, func() bool { return !c.Connected() })
 	// Interest changes while disconnected are buffered, not refused.
 	mustSet(t, r, "jobs.>", true)
 
 	e2 := startServer(t, port, storeDir)
-	eventually(t, "Connected() to turn true again", func() bool { return c.Connected() })
+	testsupport.WaitFor(t, "Connected() to turn true again", waitTimeout, func() bool { return c.Connected() })
 	// nats.go runs the state handlers on its own goroutine, after the state
 	// changed.
-	eventually(t, "the state changes to be logged", func() bool {
+	testsupport.WaitFor(t, "the state changes to be logged", waitTimeout, func() bool {
 		return logs.contains("disconnected from NATS") && logs.contains("reconnected to NATS")
 	})
 
@@ -139,7 +141,7 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	pub := publisher(t, e2)
 	publish(t, pub, "ticks.coinbase.BTC-USD", "1")
 	publish(t, pub, "jobs.acme.j1", "2")
-	eventually(t, "messages after the reconnect", func() bool {
+	testsupport.WaitFor(t, "messages after the reconnect", waitTimeout, func() bool {
 		return rec.count("ticks.>", "") == 1 && rec.count("jobs.>", "") == 1
 	})
 }
@@ -152,7 +154,7 @@ func TestConnDrain(t *testing.T) {
 	mustSet(t, r, "ticks.>", true)
 	pub := publisher(t, e)
 	publish(t, pub, "ticks.a.b", "1")
-	eventually(t, "the tick", func() bool { return rec.count("", "") == 1 })
+	testsupport.WaitFor(t, "the tick", waitTimeout, func() bool { return rec.count("", "") == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()

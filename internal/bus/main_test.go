@@ -21,18 +21,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // shared and small.
 const waitTimeout = 15 * time.Second
 
-// eventually polls cond every 10ms until it holds or waitTimeout passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // startServer starts an embedded server on a loopback port (-1: random) and
 // shuts it down at the end of the test.
 func startServer(t *testing.T, port int, storeDir string) *Embedded {

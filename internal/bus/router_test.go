@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/streamhub/streamhub/internal/subject"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // routerSetup starts a server, a Conn and a Router recording deliveries.
@@ -53,11 +54,11 @@ func TestRouterOneServerSubscriptionPerPattern(t *testing.T) {
 
 	pub := publisher(t, e)
 	publish(t, pub, "ticks.coinbase.BTC-USD", `{"price":1}`)
-	eventually(t, "the tick", func() bool { return rec.count("", "") >= 1 })
+	testsupport.WaitFor(t, "the tick", waitTimeout, func() bool { return rec.count("", "") >= 1 })
 	want := delivery{pattern: p, subject: "ticks.coinbase.BTC-USD", data: `{"price":1}`}
 	// A marker published after it proves no duplicate is on its way.
 	publish(t, pub, "ticks.coinbase.MARK", "m")
-	eventually(t, "the marker", func() bool { return rec.count(p, "ticks.coinbase.MARK") == 1 })
+	testsupport.WaitFor(t, "the marker", waitTimeout, func() bool { return rec.count(p, "ticks.coinbase.MARK") == 1 })
 	if got := rec.snapshot(); got[0] != want || len(got) != 2 {
 		t.Fatalf("deliveries = %v, want %v then the marker", got, want)
 	}
@@ -75,7 +76,7 @@ func TestRouterOverlappingPatternsEachGetTheirCopy(t *testing.T) {
 	pub := publisher(t, e)
 	publish(t, pub, "ticks.coinbase.BTC-USD", "b")
 	publish(t, pub, "ticks.coinbase.ETH-USD", "e")
-	eventually(t, "both copies of the BTC tick and the ETH tick", func() bool {
+	testsupport.WaitFor(t, "both copies of the BTC tick and the ETH tick", waitTimeout, func() bool {
 		return rec.count("ticks.>", "") == 2 && rec.count("ticks.*.BTC-USD", "") == 1
 	})
 	if n := rec.count("ticks.*.BTC-USD", "ticks.coinbase.BTC-USD"); n != 1 {
@@ -96,7 +97,7 @@ func TestRouterRemovingInterestUnsubscribes(t *testing.T) {
 	mustSet(t, r, "mark", true)
 	pub := publisher(t, e)
 	publish(t, pub, "chain.eth.block", "1")
-	eventually(t, "the first block", func() bool { return rec.count(p, "") == 1 })
+	testsupport.WaitFor(t, "the first block", waitTimeout, func() bool { return rec.count(p, "") == 1 })
 
 	mustSet(t, r, p, false)
 	mustSet(t, r, p, false)            // idempotent
@@ -110,7 +111,7 @@ func TestRouterRemovingInterestUnsubscribes(t *testing.T) {
 
 	publish(t, pub, "chain.eth.block", "2")
 	publish(t, pub, "mark", "m")
-	eventually(t, "the marker", func() bool { return rec.count("mark", "") == 1 })
+	testsupport.WaitFor(t, "the marker", waitTimeout, func() bool { return rec.count("mark", "") == 1 })
 	if n := rec.count(p, ""); n != 1 {
 		t.Fatalf("%d deliveries on %q, want only the one before unsubscribing", n, p)
 	}
@@ -121,7 +122,7 @@ func TestRouterRemovingInterestUnsubscribes(t *testing.T) {
 		t.Fatalf("server holds %d subscriptions after re-subscribing, want 1", n)
 	}
 	publish(t, pub, "chain.eth.block", "3")
-	eventually(t, "the third block", func() bool { return rec.count(p, "") == 2 })
+	testsupport.WaitFor(t, "the third block", waitTimeout, func() bool { return rec.count(p, "") == 2 })
 }
 
 func TestRouterRejectsInvalidPatternsAndWorksNotAfterClose(t *testing.T) {
@@ -255,19 +256,19 @@ func TestRouterSlowConsumerDropsAreCountedAndRecoverable(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatalf("the handler was never called")
 	}
-	eventually(t, "drops to be counted", func() bool { return c.Dropped() > 0 && c.SlowConsumerEvents() > 0 })
+	testsupport.WaitFor(t, "drops to be counted", waitTimeout, func() bool { return c.Dropped() > 0 && c.SlowConsumerEvents() > 0 })
 
 	// With one handler blocked, the rest of the router still works.
 	mustSet(t, r, "other.*", true)
 	publish(t, pub, "other.x", "y")
-	eventually(t, "a message on another pattern", func() bool { return count("other.*") == 1 })
+	testsupport.WaitFor(t, "a message on another pattern", waitTimeout, func() bool { return count("other.*") == 1 })
 	if !c.Connected() {
 		t.Fatalf("connection lost while a handler blocks")
 	}
 
 	close(release)
 	// Every message was either delivered or counted as dropped.
-	eventually(t, "delivered + dropped to account for every message", func() bool {
+	testsupport.WaitFor(t, "delivered + dropped to account for every message", waitTimeout, func() bool {
 		return uint64(count("ticks.>"))+c.Dropped() == total
 	})
 	if d := c.Dropped(); d < total-20 {
@@ -277,7 +278,7 @@ func TestRouterSlowConsumerDropsAreCountedAndRecoverable(t *testing.T) {
 	// After release the pattern delivers again.
 	before := count("ticks.>")
 	publish(t, pub, "ticks.v.after", "z")
-	eventually(t, "a message after release", func() bool { return count("ticks.>") == before+1 })
+	testsupport.WaitFor(t, "a message after release", waitTimeout, func() bool { return count("ticks.>") == before+1 })
 
 	// Drops stay counted once the subscription is gone.
 	dropped := c.Dropped()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // Stored patterns are routed through a JetStream consumer, so each message
@@ -50,7 +52,7 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 			want = append(want, ack.Sequence)
 		}
 	}
-	eventually(t, "two stored messages", func() bool {
+	testsupport.WaitFor(t, "two stored messages", waitTimeout, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) == 2
@@ -99,7 +101,7 @@ func TestStoredPatternFailsFastWhileDisconnected(t *testing.T) {
 	r := NewRouter(c, func(string, *nats.Msg) {}, RouterConfig{JetStream: js, Stored: func(string, StoredMsg) {}})
 	t.Cleanup(func() { _ = r.Close() })
 	e.Shutdown()
-	eventually(t, "disconnected", func() bool { return !c.Connected() })
+	testsupport.WaitFor(t, "disconnected", waitTimeout, func() bool { return !c.Connected() })
 	start := time.Now()
 	if err := r.SetInterest("jobs.acme.>", true); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("SetInterest while disconnected: %v", err)

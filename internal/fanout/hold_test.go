@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // A replay fetched while live messages keep coming is followed by exactly
@@ -31,7 +33,7 @@ func TestReleaseJoinsReplayAndLiveWithoutGapOrDuplicate(t *testing.T) {
 	must(t, c.Release("jobs.acme.>", replay))
 	m := g.msg("jobs.acme.j1", 10, false)
 	h.Publish(m) // live as usual after the release
-	waitFor(t, "11 messages", 5*time.Second, func() bool { return sink.count() == 11 })
+	testsupport.WaitFor(t, "11 messages", 5*time.Second, func() bool { return sink.count() == 11 })
 	msgs, _ := sink.received()
 	if got := seqsOf(msgs, "jobs.acme.j1"); !slices.Equal(got, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
 		t.Fatalf("delivered %v", got)
@@ -54,7 +56,7 @@ func TestHoldIsBounded(t *testing.T) {
 	for range 17 {
 		h.Publish(g.msg("chain.eth.block", 10, false))
 	}
-	waitFor(t, "slow-consumer close", 5*time.Second, func() bool { return sink.reason() == ReasonSlowConsumer })
+	testsupport.WaitFor(t, "slow-consumer close", 5*time.Second, func() bool { return sink.reason() == ReasonSlowConsumer })
 }
 
 func TestReleasedSnapshotIsNotConflatedAway(t *testing.T) {
@@ -71,7 +73,7 @@ func TestReleasedSnapshotIsNotConflatedAway(t *testing.T) {
 	h.Publish(live2) // held too; released behind the snapshot, it supersedes live1 only
 	must(t, c.Release("ticks.>", []*Message{snap}))
 	close(sink.gate)
-	waitFor(t, "snapshot then newest", 5*time.Second, func() bool { return sink.count() == 2 })
+	testsupport.WaitFor(t, "snapshot then newest", 5*time.Second, func() bool { return sink.count() == 2 })
 	msgs, _ := sink.received()
 	if msgs[0] != snap || msgs[1] != live2 {
 		t.Fatalf("delivered seqs %v, want the snapshot then the newest", seqsOf(msgs, "ticks.a.X"))
@@ -96,7 +98,7 @@ func TestLateLiveCopiesOfFedMessagesAreDropped(t *testing.T) {
 		h.Publish(m)
 	}
 	h.Publish(all[2]) // after 6: the subject moved on; not suppressed any more
-	waitFor(t, "deliveries", 5*time.Second, func() bool { return sink.count() == 3 })
+	testsupport.WaitFor(t, "deliveries", 5*time.Second, func() bool { return sink.count() == 3 })
 	time.Sleep(10 * time.Millisecond)
 	msgs, _ := sink.received()
 	if got := seqsOf(msgs, "jobs.acme.j1"); !slices.Equal(got, []uint64{5, 6, 3}) {

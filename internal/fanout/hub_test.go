@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/subject"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 func TestDependsOnStandardLibraryOnly(t *testing.T) {
@@ -46,7 +47,7 @@ func TestDeliversInOrderToMatchingSubscriptionsOnly(t *testing.T) {
 			h.Publish(g.msg(s, 10, false))
 		}
 	}
-	waitFor(t, "deliveries", 5*time.Second, func() bool { return all.count() == 300 && btc.count() == 200 && eth.count() == 100 })
+	testsupport.WaitFor(t, "deliveries", 5*time.Second, func() bool { return all.count() == 300 && btc.count() == 200 && eth.count() == 100 })
 	msgs, _ := all.received()
 	for _, s := range []string{"ticks.coinbase.BTC-USD", "ticks.binance.BTC-USD", "ticks.coinbase.ETH-USD"} {
 		if got := seqsOf(msgs, s); len(got) != 100 || !slices.IsSorted(got) || got[0] != 1 {
@@ -61,7 +62,7 @@ func TestDeliversInOrderToMatchingSubscriptionsOnly(t *testing.T) {
 	must(t, cb.Unsubscribe("ticks.*.BTC-USD"))
 	h.Publish(g.msg("ticks.coinbase.BTC-USD", 10, false))
 	h.Publish(g.msg("ticks.coinbase.ETH-USD", 10, false))
-	waitFor(t, "eth tick", 5*time.Second, func() bool { return eth.count() == 101 })
+	testsupport.WaitFor(t, "eth tick", 5*time.Second, func() bool { return eth.count() == 101 })
 	if n := btc.count(); n != 200 {
 		t.Errorf("after unsubscribe the BTC client got %d messages, want 200", n)
 	}
@@ -81,7 +82,7 @@ func TestPublishPatternDeliversOnlyToThatPattern(t *testing.T) {
 	g := newSeqGen()
 	h.PublishPattern("ticks.*.BTC-USD", g.msg("ticks.coinbase.BTC-USD", 10, false))
 	h.PublishPattern("ticks.*.BTC-USD", g.msg("ticks.coinbase.ETH-USD", 10, false)) // does not match: ignored
-	waitFor(t, "narrow delivery", 5*time.Second, func() bool { return narrow.count() == 1 })
+	testsupport.WaitFor(t, "narrow delivery", 5*time.Second, func() bool { return narrow.count() == 1 })
 	time.Sleep(20 * time.Millisecond) // give a wrong delivery the chance to show
 	if wide.count() != 0 || narrow.count() != 1 {
 		t.Fatalf("wide got %d, narrow got %d; want 0 and 1", wide.count(), narrow.count())
@@ -171,7 +172,7 @@ func TestKeepLatestConflatesPerSubject(t *testing.T) {
 		}
 	}
 	close(sink.gate) // let everything through
-	waitFor(t, "newest values", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "newest values", 5*time.Second, func() bool {
 		msgs, _ := sink.received()
 		for _, s := range subjects {
 			seqs := seqsOf(msgs, s)
@@ -212,7 +213,7 @@ func TestMaxRateDeliversNewestAtThePace(t *testing.T) {
 		time.Sleep(500 * time.Microsecond)
 	}
 	elapsed := time.Since(start)
-	waitFor(t, "the newest value", 2*time.Second, func() bool {
+	testsupport.WaitFor(t, "the newest value", 2*time.Second, func() bool {
 		msgs, _ := sink.received()
 		return len(msgs) > 0 && msgs[len(msgs)-1] == last
 	})
@@ -231,7 +232,7 @@ func TestMaxRateDeliversNewestAtThePace(t *testing.T) {
 	crit := g.msg("ticks.a.X", 10, true)
 	h.Publish(g.msg("ticks.a.X", 10, false))
 	h.Publish(crit)
-	waitFor(t, "critical message", 2*time.Second, func() bool {
+	testsupport.WaitFor(t, "critical message", 2*time.Second, func() bool {
 		msgs, _ := sink.received()
 		return slices.Contains(msgs, crit)
 	})
@@ -250,7 +251,7 @@ func TestCriticalMessagesAreDeliveredOrTheClientIsClosed(t *testing.T) {
 			// The writer takes a first message and waits at the gate, so
 			// that all of the following stay queued.
 			h.Publish(g.msg("jobs.acme.j0", 10, false))
-			waitFor(t, "writer busy", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
+			testsupport.WaitFor(t, "writer busy", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
 			var critical []*Message
 			for i := range 40 {
 				m := g.msg("jobs.acme.j1", 10, i%5 == 4)
@@ -260,7 +261,7 @@ func TestCriticalMessagesAreDeliveredOrTheClientIsClosed(t *testing.T) {
 				h.Publish(m)
 			}
 			close(sink.gate)
-			waitFor(t, "close", 5*time.Second, func() bool { return sink.reason() != 0 || sink.count() > 0 })
+			testsupport.WaitFor(t, "close", 5*time.Second, func() bool { return sink.reason() != 0 || sink.count() > 0 })
 			c.Close(ReasonNormal)
 			<-sink.closedCh
 			msgs, _ := sink.received()
@@ -288,7 +289,7 @@ func TestCriticalMessagesAreDeliveredOrTheClientIsClosed(t *testing.T) {
 		h.Publish(g.msg("jobs.acme.j1", 10, false))
 		h.Publish(g.msg("jobs.acme.j1", 10, false))
 		close(sink.gate)
-		waitFor(t, "deliveries", 5*time.Second, func() bool {
+		testsupport.WaitFor(t, "deliveries", 5*time.Second, func() bool {
 			msgs, _ := sink.received()
 			return len(msgs) > 0 && msgs[len(msgs)-1].Seq == 5
 		})
@@ -311,7 +312,7 @@ func TestDisconnectPolicyClosesSlowConsumer(t *testing.T) {
 	for range 100 {
 		h.Publish(g.msg("chain.eth.block", 10, false))
 	}
-	waitFor(t, "slow consumer close", 5*time.Second, func() bool { return sink.reason() == ReasonSlowConsumer })
+	testsupport.WaitFor(t, "slow consumer close", 5*time.Second, func() bool { return sink.reason() == ReasonSlowConsumer })
 	if got := h.Stats().Disconnects[ReasonSlowConsumer]; got != 1 {
 		t.Errorf("slow-consumer disconnects = %d, want 1", got)
 	}
@@ -328,10 +329,10 @@ func TestWriteErrorsAndDeadlinesEndTheClient(t *testing.T) {
 	must(t, cf.Subscribe(">", SubOptions{}))
 	must(t, cs.Subscribe(">", SubOptions{}))
 	h.Publish(newSeqGen().msg("x", 10, false))
-	waitFor(t, "both closed", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "both closed", 5*time.Second, func() bool {
 		return failing.reason() == ReasonWriteFailed && stuck.reason() == ReasonWriteFailed
 	})
-	waitFor(t, "clients unregistered", 5*time.Second, func() bool { return h.NumClients() == 0 && h.NumPatterns() == 0 })
+	testsupport.WaitFor(t, "clients unregistered", 5*time.Second, func() bool { return h.NumClients() == 0 && h.NumPatterns() == 0 })
 }
 
 func TestBatchesAreCapped(t *testing.T) {
@@ -348,7 +349,7 @@ func TestBatchesAreCapped(t *testing.T) {
 	for range 1000 {
 		sink.gate <- struct{}{}
 	}
-	waitFor(t, "all messages", 5*time.Second, func() bool { return sink.count() == 1000 })
+	testsupport.WaitFor(t, "all messages", 5*time.Second, func() bool { return sink.count() == 1000 })
 	sink.mu.Lock()
 	batches := sink.batches
 	sink.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // stream numbers messages the way a JetStream stream does: one sequence
@@ -42,13 +44,13 @@ func TestConflationNeverOvertakesOlderMessages(t *testing.T) {
 	must(t, c.Subscribe("jobs.>", SubOptions{Policy: KeepLatest}))
 	var st stream
 	h.Publish(st.msg("jobs.acme.a", false)) // 1: taken by the writer, which waits at the gate
-	waitFor(t, "writer busy", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
+	testsupport.WaitFor(t, "writer busy", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
 	h.Publish(st.msg("jobs.acme.a", false)) // 2: queued
 	done := st.msg("jobs.acme.b", true)     // 3: b's terminal event, queued behind 2
 	h.Publish(done)
 	h.Publish(st.msg("jobs.acme.a", false)) // 4: supersedes 2
 	close(sink.gate)
-	waitFor(t, "newest value of a", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "newest value of a", 5*time.Second, func() bool {
 		msgs, _ := sink.received()
 		return len(msgs) > 0 && msgs[len(msgs)-1].Seq == 4
 	})
@@ -77,7 +79,7 @@ func TestMaxRateNeverSendsAHeldValueAfterACritical(t *testing.T) {
 	h.Publish(st.msg("jobs.acme.a", false)) // 2: held for a's next slot
 	done := st.msg("jobs.acme.a", true)     // 3: critical: 2 is discarded
 	h.Publish(done)
-	waitFor(t, "critical", time.Second, func() bool {
+	testsupport.WaitFor(t, "critical", time.Second, func() bool {
 		msgs, _ := sink.received()
 		return slices.Contains(msgs, done)
 	})
@@ -110,7 +112,7 @@ func TestMaxRateKeepsStreamOrderAcrossSubjects(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	waitFor(t, "newest value of every subject", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "newest value of every subject", 5*time.Second, func() bool {
 		msgs, _ := sink.received()
 		for i, s := range subjects {
 			if got := seqsOf(msgs, s); len(got) == 0 || got[len(got)-1] != last[i].Seq {
@@ -205,7 +207,7 @@ func TestResubscribeNeverReorders(t *testing.T) {
 	close(stop)
 	<-done
 	must(t, c.Subscribe("jobs.>", SubOptions{Policy: KeepLatest})) // flush what is held
-	waitFor(t, "the queue to drain", 5*time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
+	testsupport.WaitFor(t, "the queue to drain", 5*time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
 	msgs, _ := sink.received()
 	last := map[string]uint64{}
 	for _, m := range msgs {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // TestFastClientsUnaffectedBySlowOnes is the core promise: 200 clients that
@@ -61,7 +63,7 @@ func TestFastClientsUnaffectedBySlowOnes(t *testing.T) {
 			h.Publish(g.msg(subjects[published%len(subjects)], frameSize, false))
 			published++
 		}
-		waitFor(t, "fast clients to catch up", 30*time.Second, func() bool {
+		testsupport.WaitFor(t, "fast clients to catch up", 30*time.Second, func() bool {
 			for _, s := range fastSinks {
 				if s.count() != published {
 					return false
@@ -117,7 +119,7 @@ func TestFastClientsUnaffectedBySlowOnes(t *testing.T) {
 			}
 		case Disconnect:
 			if s.sink.reason() != ReasonSlowConsumer {
-				waitFor(t, "slow-consumer close", 5*time.Second, func() bool { return s.sink.reason() == ReasonSlowConsumer })
+				testsupport.WaitFor(t, "slow-consumer close", 5*time.Second, func() bool { return s.sink.reason() == ReasonSlowConsumer })
 			}
 		}
 	}
@@ -170,7 +172,7 @@ func checkGapProperty(t *testing.T, policy Policy, seed uint64) {
 	}
 	// Drain: open the gate for good and wait until the queue is empty.
 	close(sink.gate)
-	waitFor(t, "drain", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "drain", 5*time.Second, func() bool {
 		n, _ := c.QueueLen()
 		return n == 0 || sink.reason() != 0
 	})

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 )
 
 // fakeSink records what a client's writer hands it. When blocked is set,
@@ -141,18 +140,6 @@ func runClient(t testing.TB, h *Hub, sink Sink) (*Client, func()) {
 	}
 	t.Cleanup(stop)
 	return c, func() { stop() }
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // seqGen hands out per-subject sequence numbers and builds messages.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/streamhub/streamhub/internal/bus"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/bus/bustest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 
 	"github.com/streamhub/streamhub/internal/auth"
 )
@@ -172,7 +175,7 @@ func TestRoundTripDataDir(t *testing.T) {
 }
 
 func TestRoundTripNATSURL(t *testing.T) {
-	srv, hubDir := startNATS(t)
+	srv, hubDir := bustest.StartEmbedded(t)
 	url := srv.ClientURL()
 	hub := openStore(t, url, srv.Credentials()) // a running hub's store, following the bucket
 	// The hub's data directory holds the credentials of its NATS server.
@@ -184,7 +187,7 @@ func TestRoundTripNATSURL(t *testing.T) {
 	}
 
 	key := oneSecret(t, mustRun(t, byFlag, "create", "--nats-url", url, "--name", "agent", "--subscribe", "ticks.coinbase.*"))
-	waitFor(t, 5*time.Second, "the hub to accept the new key", func() bool { return authErr(key) == nil })
+	testsupport.WaitFor(t, "the hub to accept the new key", 5*time.Second, func() bool { return authErr(key) == nil })
 	r := mustRun(t, byEnv, "list")
 	if !strings.Contains(r.out, key.ID()) || !strings.Contains(r.out, "ticks.coinbase.*") {
 		t.Fatalf("list:\n%s", r.out)
@@ -192,12 +195,12 @@ func TestRoundTripNATSURL(t *testing.T) {
 	secretFree(t, r, key)
 
 	nu := oneSecret(t, mustRun(t, byEnv, "rotate", key.ID(), "--overlap", "0s"))
-	waitFor(t, 5*time.Second, "the hub to refuse the rotated key", func() bool { return errors.Is(authErr(key), auth.ErrExpired) })
-	waitFor(t, 5*time.Second, "the hub to accept the new key", func() bool { return authErr(nu) == nil })
+	testsupport.WaitFor(t, "the hub to refuse the rotated key", 5*time.Second, func() bool { return errors.Is(authErr(key), auth.ErrExpired) })
+	testsupport.WaitFor(t, "the hub to accept the new key", 5*time.Second, func() bool { return authErr(nu) == nil })
 
 	r = mustRun(t, byEnv, "revoke", nu.ID())
 	secretFree(t, r, key, nu)
-	waitFor(t, 5*time.Second, "the hub to refuse the revoked key", func() bool { return errors.Is(authErr(nu), auth.ErrRevoked) })
+	testsupport.WaitFor(t, "the hub to refuse the revoked key", 5*time.Second, func() bool { return errors.Is(authErr(nu), auth.ErrRevoked) })
 
 	// Without the hub's credentials its NATS refuses the command, which
 	// says where they are.

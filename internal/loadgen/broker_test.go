@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // TestSpawnNATSWS runs the peer broker as a child process (this test
@@ -45,7 +47,7 @@ func TestSpawnNATSWS(t *testing.T) {
 	}
 	defer b2.Stop()
 	ccancel()
-	waitFor(t, "the child to exit after its context ended", 15*time.Second, b2.Exited)
+	testsupport.WaitFor(t, "the child to exit after its context ended", 15*time.Second, b2.Exited)
 }
 
 func TestSpawnReportsAChildThatDies(t *testing.T) {
@@ -75,17 +77,5 @@ func TestProcessCPU(t *testing.T) {
 	}
 	if _, err := parseStat([]byte("1234 (x) S 1 2")); err == nil {
 		t.Error("a short stat line was accepted")
-	}
-}
-
-// waitFor polls cond every 10 ms until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

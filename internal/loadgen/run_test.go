@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
-	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/server/servertest"
 )
 
 // tinyRun is a workload small enough that nothing may be lost, even under
@@ -22,24 +22,6 @@ func tinyRun(target Target, wsURL, natsURL string) Config {
 		Clients: 5, Rate: 200, Duration: time.Second, Subjects: 4,
 		Policy: fanout.DropOldest,
 	}
-}
-
-func startHub(t *testing.T) *server.Server {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", DataDir: t.TempDir(), InsecureNoAuth: true})
-	if err != nil {
-		t.Fatalf("start hub: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s
 }
 
 func run(t *testing.T, cfg Config) Result {
@@ -87,7 +69,7 @@ func checkNoLoss(t *testing.T, r Result, wantExpected uint64) {
 }
 
 func TestRunStreamHub(t *testing.T) {
-	s := startHub(t)
+	s := servertest.Start(t, nil)
 	url := "ws://" + s.Addr() + "/v1/ws"
 
 	t.Run("json/all subjects", func(t *testing.T) {

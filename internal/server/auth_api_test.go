@@ -10,6 +10,7 @@ import (
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // Browser tokens: issued for a key, never wider than it, sent in-band,
@@ -96,13 +97,13 @@ func TestAuthBrowserTokens(t *testing.T) {
 			t.Fatalf("the key holds %d connection slots after the refreshes, want 1", n)
 		}
 		// The refreshed connection outlives its first token.
-		waitFor(t, "the first token's expiry", 5*time.Second, func() bool {
+		testsupport.WaitFor(t, "the first token's expiry", 5*time.Second, func() bool {
 			return time.Now().After(time.UnixMilli(first.ExpiresAt).Add(300 * time.Millisecond))
 		})
 		c.alive()
 		c.subscribe(protocol.Command{}, "ticks.>")
 		_ = c.conn.CloseNow()
-		waitFor(t, "the slot released", 5*time.Second, func() bool { return s.auth.limiter.Conns(ownRec.ID) == 0 })
+		testsupport.WaitFor(t, "the slot released", 5*time.Second, func() bool { return s.auth.limiter.Conns(ownRec.ID) == 0 })
 	})
 
 	t.Run("expiring token gets a notice, then 4004", func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // These tests run whole hubs with authentication on: real embedded NATS,
@@ -136,7 +137,7 @@ func TestAuthRevocationReachesEveryHub(t *testing.T) {
 	secret, rec := e.key(t, a, auth.CreateRequest{Subscribe: []string{"ticks.>"}})
 	other, _ := e.key(t, a, auth.CreateRequest{Subscribe: []string{"ticks.>"}})
 	otherID := strings.Split(other, "_")[2]
-	waitFor(t, "hub B to see the keys", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "hub B to see the keys", 5*time.Second, func() bool {
 		_, ok1 := b.auth.store.Get(rec.ID)
 		_, ok2 := b.auth.store.Get(otherID)
 		return ok1 && ok2
@@ -246,7 +247,7 @@ func TestAuthRevocationDuringConnects(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "connections before the revocation", 10*time.Second, func() bool {
+	testsupport.WaitFor(t, "connections before the revocation", 10*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(conns) >= 6

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // Every way of failing gets its documented answer.
@@ -158,7 +159,7 @@ func TestAuthFailuresGetTheirAnswers(t *testing.T) {
 		awaitClose(t, watchClose(c, 10*time.Second), protocol.CloseLimitExceeded)
 		// A closed connection gives its slot back.
 		_ = first.conn.CloseNow()
-		waitFor(t, "the slot released", 5*time.Second, func() bool { return s.auth.limiter.Conns(rec.ID) == 1 })
+		testsupport.WaitFor(t, "the slot released", 5*time.Second, func() bool { return s.auth.limiter.Conns(rec.ID) == 1 })
 		dialKey(t, s, secret).alive()
 	})
 

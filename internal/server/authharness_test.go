@@ -18,6 +18,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // authEnv is one auth test's world: the hubs it starts (authentication on,
@@ -322,7 +323,7 @@ func natsPublisher(t testing.TB, s *Server) *nats.Conn {
 // pattern, so that a publish that follows reaches it.
 func waitPatterns(t testing.TB, s *Server, patterns ...string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("NATS subscriptions for %v", patterns), 5*time.Second, func() bool {
+	testsupport.WaitFor(t, fmt.Sprintf("NATS subscriptions for %v", patterns), 5*time.Second, func() bool {
 		have := map[string]bool{}
 		for _, p := range s.Router().Patterns() {
 			have[p] = true

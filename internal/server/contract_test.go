@@ -14,6 +14,7 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // The edges of the delivery contract (docs/protocol.md, "Delivery
@@ -173,7 +174,7 @@ func TestStalledConsumerIsTornDownAfterTheGrace(t *testing.T) {
 	waitPatterns(t, s, "chain.test.>")
 	start := time.Now()
 	floodChain(t, s, "chain.test.big", 400, 64<<10, 0)
-	waitFor(t, "the stalled client gone from the hub", 15*time.Second, func() bool {
+	testsupport.WaitFor(t, "the stalled client gone from the hub", 15*time.Second, func() bool {
 		return s.Hub().Stats().Disconnects[fanout.ReasonSlowConsumer] == 1 && s.Hub().NumClients() == 0
 	})
 	t.Logf("torn down %v after the flood began", time.Since(start).Round(time.Millisecond))

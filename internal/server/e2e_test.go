@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 func TestTicksReachSubscribers(t *testing.T) {
@@ -161,11 +162,11 @@ func TestNATSSubscriptionsFollowClients(t *testing.T) {
 		t.Fatalf("NATS patterns %q, want %q (one per distinct pattern)", got, want)
 	}
 	_ = a.conn.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "a's patterns released", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "a's patterns released", 5*time.Second, func() bool {
 		return strings.Join(s.Router().Patterns(), " ") == "jobs.acme.* ticks.>"
 	})
 	_ = b.conn.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "every pattern released", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "every pattern released", 5*time.Second, func() bool {
 		return len(s.Router().Patterns()) == 0 && s.Hub().NumPatterns() == 0
 	})
 	// And the NATS server agrees: the hub's connection holds no subscriptions.
@@ -178,7 +179,7 @@ func TestNATSSubscriptionsFollowClients(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "server-side subscriptions gone", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "server-side subscriptions gone", 5*time.Second, func() bool {
 		return s.embedded.Server().NumSubscriptions() == base
 	})
 }
@@ -243,11 +244,11 @@ func TestSlowClientDoesNotSlowOthers(t *testing.T) {
 			st := s.Hub().Stats()
 			switch policy {
 			case fanout.Disconnect:
-				waitFor(t, "slow consumer disconnected", 10*time.Second, func() bool {
+				testsupport.WaitFor(t, "slow consumer disconnected", 10*time.Second, func() bool {
 					return s.Hub().Stats().Disconnects[fanout.ReasonSlowConsumer] == 1
 				})
 			case fanout.DropOldest:
-				waitFor(t, "drops announced", 10*time.Second, func() bool { return s.Hub().Stats().Dropped > 0 })
+				testsupport.WaitFor(t, "drops announced", 10*time.Second, func() bool { return s.Hub().Stats().Dropped > 0 })
 				if st.Disconnects[fanout.ReasonSlowConsumer] != 0 {
 					t.Fatalf("drop-oldest client was disconnected")
 				}

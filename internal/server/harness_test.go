@@ -254,18 +254,6 @@ func dataField(t testing.TB, ev protocol.EventFrame, enc fanout.Encoding, field 
 	return fmt.Sprint(m[field])
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func subjectsOf(evs []protocol.EventFrame) map[string]int {
 	out := map[string]int{}
 	for _, e := range evs {

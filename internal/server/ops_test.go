@@ -18,6 +18,7 @@ import (
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // scrape returns the hub's /metrics text.
@@ -111,13 +112,13 @@ func TestRevokedKeyCounterCountsRevocationsTheHubActedOn(t *testing.T) {
 	a, _ := e.hub(t, nil)
 	b, _ := e.hub(t, func(c *Config) { useNATS(c, a.NATSURL(), a.NATSCredentials()) })
 	secret, rec := e.key(t, a, auth.CreateRequest{Subscribe: []string{"ticks.>"}})
-	waitFor(t, "hub B to see the key", 5*time.Second, func() bool { _, ok := b.auth.store.Get(rec.ID); return ok })
+	testsupport.WaitFor(t, "hub B to see the key", 5*time.Second, func() bool { _, ok := b.auth.store.Get(rec.ID); return ok })
 	closed := watchClose(dialKey(t, a, secret), 10*time.Second)
 
 	revoke(t, b, rec.ID)
 	awaitClose(t, closed, protocol.CloseKeyRevoked) // hub A acted on it
 	const series = `streamhub_key_events_total{event="revoked"}`
-	waitFor(t, "hub A to count the revocation", 5*time.Second, func() bool { return metricValue(scrape(t, a), series) == 1 })
+	testsupport.WaitFor(t, "hub A to count the revocation", 5*time.Second, func() bool { return metricValue(scrape(t, a), series) == 1 })
 	if got := metricValue(scrape(t, b), series); got != 1 {
 		t.Errorf("the revoking hub counts %v revocations, want 1", got)
 	}

@@ -14,8 +14,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // jobPublisher publishes job progress through JetStream and records the
@@ -145,7 +147,7 @@ func TestResumeAfterADroppedConnectionLosesNothing(t *testing.T) {
 }
 
 func TestResumeOnAnotherHubInstance(t *testing.T) {
-	nats := startNATS(t)
+	nats, _ := bustest.StartEmbedded(t)
 	hubA := startHub(t, func(c *Config) { useNATS(c, nats.ClientURL(), nats.Credentials()) })
 	hubB := startHub(t, func(c *Config) { useNATS(c, nats.ClientURL(), nats.Credentials()) })
 	pub := newJobPublisher(t, hubA)
@@ -178,18 +180,6 @@ func TestResumeOnAnotherHubInstance(t *testing.T) {
 	published := pub.published()
 	after := collectUntil(t, c2, published[len(published)-1], 20*time.Second)
 	checkExactlyOnce(t, before, after, published)
-}
-
-// startNATS starts a nats-server that outlives the hubs of a test; use
-// it with useNATS.
-func startNATS(t testing.TB) *bus.Embedded {
-	t.Helper()
-	e, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Shutdown)
-	return e
 }
 
 // useNATS points a hub's configuration at the NATS server of e (an
@@ -296,7 +286,7 @@ func TestSnapshotThenLiveHasNoGapOrDuplicate(t *testing.T) {
 func TestTickSnapshotGivesTheLatestPrice(t *testing.T) {
 	s := startHub(t, fastDemo)
 	js := newJobPublisher(t, s).js
-	waitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
 		st, err := js.Stream(context.Background(), bus.StreamTicks)
 		return err == nil && st.CachedInfo().State.NumSubjects == 20
 	})
@@ -350,7 +340,7 @@ func jsonEqual(a, b any) bool {
 func TestResumeOnTicksFallsBackToTheSnapshot(t *testing.T) {
 	s := startHub(t, fastDemo)
 	js := newJobPublisher(t, s).js
-	waitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "the last tick of every subject stored", 5*time.Second, func() bool {
 		st, err := js.Stream(context.Background(), bus.StreamTicks)
 		return err == nil && st.CachedInfo().State.NumSubjects == 20
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // An Authorization header the hub cannot use is a failed authentication
@@ -60,7 +61,7 @@ func TestAuthIsAcceptedOnce(t *testing.T) {
 		c.expectError(protocol.Command{Op: protocol.OpAuth, Token: short.Token}, protocol.CodeBadRequest)
 		c.expectError(protocol.Command{Op: protocol.OpRefresh, Token: short.Token}, protocol.CodeBadRequest)
 		// The key never expires: the connection outlives the token it sent.
-		waitFor(t, "the token's expiry", 5*time.Second, func() bool {
+		testsupport.WaitFor(t, "the token's expiry", 5*time.Second, func() bool {
 			return time.Now().After(time.UnixMilli(short.ExpiresAt).Add(500 * time.Millisecond))
 		})
 		c.alive()
@@ -87,7 +88,7 @@ func TestRefreshWithNarrowerTokenDropsSubscriptions(t *testing.T) {
 		t.Fatalf("refresh with a narrower token: %s %s %q, want forbidden naming the two dropped patterns", m.Op, m.Code, m.Message)
 	}
 	waitPatterns(t, s, "ticks.coinbase.*")
-	waitFor(t, "the dropped patterns gone from NATS", 5*time.Second, func() bool { return len(s.Router().Patterns()) == 1 })
+	testsupport.WaitFor(t, "the dropped patterns gone from NATS", 5*time.Second, func() bool { return len(s.Router().Patterns()) == 1 })
 	for i := range 5 {
 		for _, subj := range []string{"ticks.binance.BTC-USD", "ticks.kraken.ETH-USD", "ticks.coinbase.BTC-USD"} {
 			if err := nc.Publish(subj, []byte(fmt.Sprintf(`{"n":%d}`, i))); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // Demo mode must be asked for, and only where its fake feeds and its open
@@ -80,7 +81,7 @@ func TestDemoTokensAreRateLimitedAndAuditedInAggregate(t *testing.T) {
 		}
 	}
 	var line map[string]any
-	waitFor(t, "the aggregated audit line", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "the aggregated audit line", 5*time.Second, func() bool {
 		line = auditLine(logs.String(), auth.EventDemoTokensIssued)
 		return line != nil
 	})
@@ -118,7 +119,7 @@ func TestDemoConnectionsAreCappedPerSource(t *testing.T) {
 	awaitClose(t, watchClose(third, 10*time.Second), protocol.CloseLimitExceeded)
 	// A slot given back is a slot to take again.
 	_ = first.conn.Close(1000, "")
-	waitFor(t, "the slot released", 5*time.Second, func() bool {
+	testsupport.WaitFor(t, "the slot released", 5*time.Second, func() bool {
 		return s.auth.limiter.Conns("demo source 127.0.0.1/32") == 1
 	})
 	dialToken(t, s, token()).alive()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // shortHTTPTimeouts makes every HTTP timeout of the hub 300 ms.
@@ -92,7 +93,7 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 	c := dial(t, s, "")
 	c.alive()
 	quiet := time.Now()
-	waitFor(t, "three read and idle timeouts", 5*time.Second, func() bool { return time.Since(quiet) > time.Second })
+	testsupport.WaitFor(t, "three read and idle timeouts", 5*time.Second, func() bool { return time.Since(quiet) > time.Second })
 	c.alive()
 	c.subscribe(protocol.Command{}, "ticks.>")
 }

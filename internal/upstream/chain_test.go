@@ -5,6 +5,9 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 var (
@@ -122,7 +125,7 @@ func mustUnmarshal(t *testing.T, m received, v any) {
 }
 
 func TestChainBlocksTransfersReorgs(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	rec := record(t, connect(t, url), "chain.>")
 	f := NewChainFeed(connect(t, url), Config{BlockInterval: 30 * time.Millisecond, ReorgEvery: 3, TransfersPerBlock: 2, Seed: 5})
 	stop := runFeed(t, f.Run)
@@ -133,7 +136,7 @@ func TestChainBlocksTransfersReorgs(t *testing.T) {
 		}
 		return c
 	}
-	waitFor(t, 30*time.Second, "3 reorgs followed by their branches", func() bool {
+	testsupport.WaitFor(t, "3 reorgs followed by their branches", 30*time.Second, func() bool {
 		c := progress()
 		return c.reorgs >= 3 && c.branchLeft == 0 && c.transfers == 2
 	})

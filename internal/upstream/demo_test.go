@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/subject"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // fastConfig gives every family traffic within a fraction of a second.
@@ -29,12 +31,12 @@ func familyOf(subject string) string { return subject[:strings.IndexByte(subject
 // arrives with the Demo's epoch, each family's checker passes, Run returns
 // promptly on cancel, and Stats matches what the subscriber received.
 func TestDemoRunsAllFamilies(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	rec := record(t, connect(t, url), ">")
 	pubConn := connect(t, url)
 	d := NewDemo(pubConn, fastConfig())
 	stop := runFeed(t, d.Run)
-	waitFor(t, 20*time.Second, "ticks, blocks, transfers and job events", func() bool {
+	testsupport.WaitFor(t, "ticks, blocks, transfers and job events", 20*time.Second, func() bool {
 		n := map[string]int{}
 		for _, m := range rec.snapshot() {
 			n[familyOf(m.subject)]++
@@ -49,7 +51,7 @@ func TestDemoRunsAllFamilies(t *testing.T) {
 	}
 	s := d.Stats()
 	want := s.Ticks.Published + s.Chain.Published + s.Jobs.Published
-	waitFor(t, 10*time.Second, "every published message", func() bool { return uint64(len(rec.snapshot())) >= want })
+	testsupport.WaitFor(t, "every published message", 10*time.Second, func() bool { return uint64(len(rec.snapshot())) >= want })
 	msgs := rec.snapshot()
 	if uint64(len(msgs)) != want {
 		t.Fatalf("received %d messages, Stats counts %d published", len(msgs), want)
@@ -117,7 +119,7 @@ func TestDemoPublishErrors(t *testing.T) {
 	pub := &fakePublisher{failEvery: 1}
 	d := NewDemo(pub, cfg)
 	stop := runFeed(t, d.Run)
-	waitFor(t, 20*time.Second, "errors in every family", func() bool {
+	testsupport.WaitFor(t, "errors in every family", 20*time.Second, func() bool {
 		s := d.Stats()
 		return s.Ticks.Errors >= 50 && s.Chain.Errors >= 8 && s.Jobs.Errors >= 20
 	})
@@ -170,7 +172,7 @@ func TestRunRejectsBadConfigAndSecondRun(t *testing.T) {
 
 	d := NewDemo(&fakePublisher{}, fastConfig())
 	stop := runFeed(t, d.Run)
-	waitFor(t, 10*time.Second, "the demo to run", func() bool { return d.Stats().Ticks.Published > 0 })
+	testsupport.WaitFor(t, "the demo to run", 10*time.Second, func() bool { return d.Stats().Ticks.Published > 0 })
 	if err := d.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second Run: %v, want ErrRunning", err)
 	}
@@ -186,7 +188,7 @@ func TestRunReturnsPromptlyOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	waitFor(t, 10*time.Second, "the first block and job events", func() bool {
+	testsupport.WaitFor(t, "the first block and job events", 10*time.Second, func() bool {
 		s := d.Stats()
 		return s.Chain.Published > 0 && s.Jobs.Published > 0
 	})

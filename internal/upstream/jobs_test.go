@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 var jobIDRE = regexp.MustCompile(`^j_[0-9a-z]{10}$`)
@@ -102,7 +105,7 @@ func (c *jobChecker) check(m received) {
 }
 
 func TestJobsLifecycle(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	rec := record(t, connect(t, url), "jobs.>")
 	tenants := []string{"acme", "globex", "initech"}
 	f := NewJobFeed(connect(t, url), Config{JobStepInterval: 20 * time.Millisecond, JobsConcurrent: 3, FailRate: 0.4, Tenants: tenants, Seed: 3})
@@ -114,7 +117,7 @@ func TestJobsLifecycle(t *testing.T) {
 		}
 		return c
 	}
-	waitFor(t, 40*time.Second, "8 finished jobs, some done, some failed", func() bool {
+	testsupport.WaitFor(t, "8 finished jobs, some done, some failed", 40*time.Second, func() bool {
 		c := replay()
 		return c.done+c.failed >= 8 && c.done > 0 && c.failed > 0
 	})

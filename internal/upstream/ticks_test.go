@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/streamhub/streamhub/internal/bus/bustest"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 var decimalRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
@@ -28,13 +31,13 @@ func TestTickRateFromConfig(t *testing.T) {
 // TestTicksDefaultRateLive runs the default configuration for 1.5 s and
 // checks a loose floor of 40 ticks/s (the model gives about 133/s).
 func TestTicksDefaultRateLive(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	rec := record(t, connect(t, url), "ticks.>")
 	pubConn := connect(t, url)
 	f := NewTickFeed(pubConn, Config{})
 	start := time.Now()
 	stop := runFeed(t, f.Run)
-	waitFor(t, 10*time.Second, "1.5s of ticks", func() bool { return time.Since(start) >= 1500*time.Millisecond })
+	testsupport.WaitFor(t, "1.5s of ticks", 10*time.Second, func() bool { return time.Since(start) >= 1500*time.Millisecond })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -46,14 +49,14 @@ func TestTicksDefaultRateLive(t *testing.T) {
 	if rate := float64(pub) / elapsed; rate < 40 {
 		t.Fatalf("published %d ticks in %.2fs = %.1f/s, want >= 40/s", pub, elapsed, rate)
 	}
-	waitFor(t, 10*time.Second, "all ticks received", func() bool { return uint64(len(rec.snapshot())) == pub })
+	testsupport.WaitFor(t, "all ticks received", 10*time.Second, func() bool { return uint64(len(rec.snapshot())) == pub })
 }
 
 // TestTicksPayloadsAndHeaders checks every tick of every stream: schema,
 // decimal strings at a fixed tick size, bid < ask, last between them,
 // realistic levels, and the header convention.
 func TestTicksPayloadsAndHeaders(t *testing.T) {
-	url := startNATS(t)
+	url := bustest.StartNATS(t).ClientURL()
 	rec := record(t, connect(t, url), "ticks.>")
 	before := time.Now().UnixMilli()
 	f := NewTickFeed(connect(t, url), Config{TickInterval: 10 * time.Millisecond, Seed: 42})
@@ -63,7 +66,7 @@ func TestTicksPayloadsAndHeaders(t *testing.T) {
 		t.Fatalf("%d subjects, want 20", len(subjects))
 	}
 	stop := runFeed(t, f.Run)
-	waitFor(t, 20*time.Second, "5 ticks on each of the 20 subjects", func() bool {
+	testsupport.WaitFor(t, "5 ticks on each of the 20 subjects", 20*time.Second, func() bool {
 		n := map[string]int{}
 		for _, m := range rec.snapshot() {
 			n[m.subject]++
