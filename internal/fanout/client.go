@@ -59,6 +59,7 @@ type Client struct {
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	q        queue
 	signaled bool                // a wake-up is pending on notify; no need to send another
+	drained  chan struct{}       // closed when the writer next takes from q; nil until WaitRoom asks
 	pacers   map[*pacer]struct{} // the pacers holding messages
 	timer    *time.Timer         // releases paced messages when a slot opens
 	timerAt  time.Time           // when timer fires; zero when not armed
@@ -191,6 +192,10 @@ func (c *Client) Run() CloseReason {
 	for c.waitWork() {
 		c.mu.Lock()
 		c.q.drain(&b, c.hub.cfg.MaxBatchMessages, c.hub.cfg.MaxBatchBytes)
+		if c.drained != nil && len(b.Messages) > 0 {
+			close(c.drained) // there is room now: wake WaitRoom
+			c.drained = nil
+		}
 		if b.Len() == 0 {
 			c.signaled = false // caught up: the next enqueue must wake us
 			c.mu.Unlock()
@@ -345,6 +350,34 @@ func (c *Client) account(res pushResult, dropped int, wake bool) {
 		select {
 		case c.notify <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// WaitRoom blocks until the client's queue has room for msgs more messages
+// of size frame bytes (an empty queue always has room, whatever the size),
+// the client closes (ErrClientClosed) or ctx ends (its error). With it an
+// owner hands a long replay over in chunks (see Feed) as the writer makes
+// room, without polling: the writer signals each time it takes messages
+// off the queue. It may be called concurrently with everything but Run.
+func (c *Client) WaitRoom(ctx context.Context, msgs, size int) error {
+	for {
+		c.mu.Lock()
+		if c.q.live+msgs <= c.hub.cfg.MaxQueueMessages && (c.q.live == 0 || c.q.bytes+size <= c.hub.cfg.MaxQueueBytes) {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.drained == nil {
+			c.drained = make(chan struct{})
+		}
+		drained := c.drained
+		c.mu.Unlock()
+		select {
+		case <-drained:
+		case <-c.done:
+			return ErrClientClosed
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -103,5 +104,47 @@ func TestLateLiveCopiesOfFedMessagesAreDropped(t *testing.T) {
 	msgs, _ := sink.received()
 	if got := seqsOf(msgs, "jobs.acme.j1"); !slices.Equal(got, []uint64{5, 6, 3}) {
 		t.Fatalf("delivered %v, want the snapshot 5, then 6, then whatever comes after", got)
+	}
+}
+
+// WaitRoom returns as soon as the writer has made room, with no polling; it
+// gives up when the client closes or the caller's context ends.
+func TestWaitRoomWakesWhenTheWriterMakesRoom(t *testing.T) {
+	h := New(Config{MaxQueueMessages: 8})
+	defer h.Close()
+	sink := newFakeSink()
+	sink.gate = make(chan struct{})
+	c, _ := runClient(t, h, sink)
+	must(t, c.Subscribe("chain.>", SubOptions{Policy: DropOldest}))
+	g := newSeqGen()
+	h.Publish(g.msg("chain.a", 10, false)) // the writer takes it and waits at the gate
+	testsupport.WaitFor(t, "writer busy", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
+	for range 8 {
+		h.Publish(g.msg("chain.a", 10, false))
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.WaitRoom(short, 4, 40); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitRoom on a full queue: %v, want the context's deadline", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.WaitRoom(context.Background(), 4, 40) }()
+	select {
+	case err := <-done:
+		t.Fatalf("WaitRoom returned %v before the writer made room", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	sink.gate <- struct{}{} // one batch goes out: the writer drains the queue
+	if err := <-done; err != nil {
+		t.Fatalf("WaitRoom after the writer drained: %v", err)
+	}
+	close(sink.gate)
+	testsupport.WaitFor(t, "an empty queue", time.Second, func() bool { n, _ := c.QueueLen(); return n == 0 })
+	for range 8 {
+		h.Publish(g.msg("chain.a", 10, false))
+	}
+	c.Close(ReasonNormal)
+	if err := c.WaitRoom(context.Background(), 1<<20, 0); !errors.Is(err, ErrClientClosed) {
+		t.Fatalf("WaitRoom on a closed client: %v", err)
 	}
 }

@@ -166,10 +166,8 @@ const feedTimeout = 30 * time.Second
 // queue arrives whole instead of overflowing it.
 func (s *session) feed(client *fanout.Client, pattern string, msgs []*fanout.Message) error {
 	cfg := s.g.hub.Config()
-	deadline := time.NewTimer(feedTimeout)
-	defer deadline.Stop()
-	poll := time.NewTicker(2 * time.Millisecond)
-	defer poll.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), feedTimeout)
+	defer cancel()
 	for len(msgs) > 0 {
 		n, size := 0, 0
 		for n < len(msgs) && n < max(1, cfg.MaxQueueMessages/2) {
@@ -180,19 +178,11 @@ func (s *session) feed(client *fanout.Client, pattern string, msgs []*fanout.Mes
 			size += f
 			n++
 		}
-		for {
-			qm, qb := client.QueueLen()
-			if qm+n <= cfg.MaxQueueMessages && (qm == 0 || qb+size <= cfg.MaxQueueBytes) {
-				break
-			}
-			select {
-			case <-client.Done():
-				return fanout.ErrClientClosed
-			case <-deadline.C:
+		if err := client.WaitRoom(ctx, n, size); err != nil {
+			if ctx.Err() != nil {
 				client.Close(fanout.ReasonSlowConsumer)
-				return fanout.ErrClientClosed
-			case <-poll.C:
 			}
+			return fanout.ErrClientClosed
 		}
 		if err := client.Feed(pattern, msgs[:n]); err != nil {
 			return err
