@@ -312,6 +312,12 @@ func (mc *modelClient) missing(rec *connRec, hi map[string]uint64) []string {
 					newest, want = m, []string{s}
 				}
 			}
+			// A connection that resumed with recovered:true from at or
+			// after the newest message held it already (docs rule 6): the
+			// resume rightly does not repeat it.
+			if sr := rec.sub(p); sr != nil && sr.recovered() && sr.resume != nil && newest.seq <= sr.resume.Seq {
+				want = nil
+			}
 		} else {
 			want = subjects
 		}
