@@ -64,8 +64,11 @@ type Client struct {
 	timer    *time.Timer         // releases paced messages when a slot opens
 	timerAt  time.Time           // when timer fires; zero when not armed
 
-	graceMu sync.Mutex  // guards grace
-	grace   *time.Timer // cancels ctx closeGrace after Close; see Close
+	graceMu    sync.Mutex  // guards the fields below
+	grace      *time.Timer // cancels ctx once a closed client's write stops moving; see Close
+	graceStart time.Time   // when Close started the grace
+	graceMark  uint64      // the sink's Written when the grace was last checked
+	graceOver  bool        // the writer has finished: the grace must not re-arm
 
 	// deadline closes the client when a WriteBatch outlives WriteTimeout.
 	// It is owned by the writer: armed before each write, stopped after.
@@ -151,9 +154,12 @@ func (c *Client) Subscriptions() int {
 // A write in flight gets CloseGrace to finish first, so that a client that
 // is still reading receives its last batch and then a close frame saying
 // why (4001 for a slow consumer, which tells it to resume) instead of a
-// torn connection; a client that has stopped reading is torn down when the
-// grace ends. Only a write that failed or missed its deadline
-// (ReasonWriteFailed) is cancelled at once: it is stuck already.
+// torn connection. When the sink reports its progress (ProgressReporter),
+// the grace lasts as long as bytes keep moving, up to WriteTimeout, so a
+// slow reader behind full socket buffers hears why too; a client that has
+// stopped reading is torn down after CloseGrace without progress. Only a
+// write that failed or missed its deadline (ReasonWriteFailed) is
+// cancelled at once: it is stuck already.
 func (c *Client) Close(reason CloseReason) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
@@ -163,10 +169,34 @@ func (c *Client) Close(reason CloseReason) {
 		c.cancel()
 	} else {
 		c.graceMu.Lock()
-		c.grace = time.AfterFunc(c.hub.cfg.CloseGrace, c.cancel)
+		c.graceStart, c.graceMark = time.Now(), c.written()
+		c.grace = time.AfterFunc(c.hub.cfg.CloseGrace, c.graceEnded)
 		c.graceMu.Unlock()
 	}
 	close(c.done)
+}
+
+// graceEnded runs on the grace timer: it extends the grace while the
+// sink's bytes are still moving, and otherwise cuts the write off.
+func (c *Client) graceEnded() {
+	c.graceMu.Lock()
+	n := c.written()
+	if !c.graceOver && n != c.graceMark && time.Since(c.graceStart) < c.hub.cfg.WriteTimeout {
+		c.graceMark = n
+		c.grace.Reset(c.hub.cfg.CloseGrace)
+		c.graceMu.Unlock()
+		return
+	}
+	c.graceMu.Unlock()
+	c.cancel()
+}
+
+// written is the sink's progress, or 0 when it does not report any.
+func (c *Client) written() uint64 {
+	if p, ok := c.sink.(ProgressReporter); ok {
+		return p.Written()
+	}
+	return 0
 }
 
 // Done is closed when the client starts closing.
@@ -258,6 +288,7 @@ func (c *Client) writeTimedOut() { c.Close(ReasonWriteFailed) }
 
 func (c *Client) shutdown() {
 	c.graceMu.Lock()
+	c.graceOver = true
 	if c.grace != nil {
 		c.grace.Stop()
 	}

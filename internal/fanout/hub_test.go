@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -498,6 +499,79 @@ func TestCloseLetsAHealthyWriteFinish(t *testing.T) {
 			}
 			<-sink.closedCh
 			if sink.reason() != tc.reason {
+				t.Fatalf("closed with %v", sink.reason())
+			}
+		})
+	}
+}
+
+// progressSink writes slowly, reporting bytes as they move for movingFor,
+// then not at all, like a socket whose reader reads slowly and then stops.
+type progressSink struct {
+	slowSink
+	movingFor time.Duration
+	written   atomic.Uint64
+}
+
+func (s *progressSink) WriteBatch(ctx context.Context, b *Batch) error {
+	start := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	done := time.After(s.took)
+	for {
+		select {
+		case <-done:
+			s.cancelled <- false
+			return s.fakeSink.WriteBatch(ctx, b)
+		case <-ctx.Done():
+			s.cancelled <- true
+			return ctx.Err()
+		case <-tick.C:
+			if time.Since(start) < s.movingFor {
+				s.written.Add(512)
+			}
+		}
+	}
+}
+
+func (s *progressSink) Written() uint64 { return s.written.Load() }
+
+// With a sink that reports progress, a closed client's write keeps its grace
+// while bytes move (a slow reader still hears why it was closed), and is cut
+// off once they stop for CloseGrace.
+func TestCloseGraceLastsWhileTheWriteMoves(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		took, movingFor   time.Duration
+		cancelled         bool
+		closedWithinAbout time.Duration
+	}{
+		{"slow reader", time.Second, time.Hour, false, 0},
+		{"reader stops", 10 * time.Second, 300 * time.Millisecond, true, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(Config{CloseGrace: 200 * time.Millisecond})
+			defer h.Close()
+			sink := &progressSink{slowSink: slowSink{fakeSink: *newFakeSink(), took: tc.took,
+				started: make(chan struct{}, 1), cancelled: make(chan bool, 1)}, movingFor: tc.movingFor}
+			c, _ := runClient(t, h, sink)
+			must(t, c.Subscribe(">", SubOptions{}))
+			h.Publish(newSeqGen().msg("a", 10, false))
+			<-sink.started
+			start := time.Now()
+			c.Close(ReasonSlowConsumer)
+			if got := <-sink.cancelled; got != tc.cancelled {
+				t.Fatalf("write cancelled = %v, want %v", got, tc.cancelled)
+			}
+			if tc.cancelled && time.Since(start) > tc.closedWithinAbout {
+				t.Errorf("cut off after %v; the bytes stopped after %v", time.Since(start), tc.movingFor)
+			}
+			<-sink.closedCh
+			if sink.reason() != ReasonSlowConsumer {
 				t.Fatalf("closed with %v", sink.reason())
 			}
 		})

@@ -16,3 +16,15 @@ type Sink interface {
 	// exactly once, after the last WriteBatch.
 	Close(reason CloseReason) error
 }
+
+// ProgressReporter may be implemented by a Sink that can tell how many bytes
+// it has handed to the network so far. When the client is closed, its write
+// in flight then keeps its grace for as long as those bytes keep moving (up
+// to Config.WriteTimeout in all), so that a client still reading, however
+// slowly, gets the rest of the write and then the close frame saying why;
+// one whose bytes stop moving for Config.CloseGrace is cut off.
+//
+// Written is called from timer goroutines, concurrently with WriteBatch.
+type ProgressReporter interface {
+	Written() uint64
+}

@@ -32,6 +32,12 @@ type Config struct {
 	// ControlWriteTimeout bounds writing hello, answers and pings.
 	// Default 5 s.
 	ControlWriteTimeout time.Duration
+	// SendBuffer is each connection's kernel send buffer (SO_SNDBUF), in
+	// bytes. The kernel's own default grows to several MiB per socket: a
+	// queue outside the hub's bounds that hides a slow client for seconds,
+	// delays its close frame behind stale data and costs memory. Default
+	// 256 KiB, enough for a full batch; negative leaves the kernel's.
+	SendBuffer int
 	// PublicOrigins are the hub's own origins, "scheme://host[:port]",
 	// where browsers load its dashboard from; they may always connect.
 	// They are compared with the Origin header by scheme, host and port;
@@ -68,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
+	}
+	if c.SendBuffer == 0 {
+		c.SendBuffer = 256 << 10
 	}
 	if c.ControlWriteTimeout <= 0 {
 		c.ControlWriteTimeout = 5 * time.Second
@@ -143,7 +152,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, err)
 		return
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	pw := &progressWriter{ResponseWriter: w, sendBuffer: g.cfg.SendBuffer}
+	conn, err := websocket.Accept(pw, r, &websocket.AcceptOptions{
 		Subprotocols: protocol.Subprotocols(),
 		// The origin was checked above, with exact origins rather than
 		// coder/websocket's host globs.
@@ -163,6 +173,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(g.cfg.ReadLimit)
 	s := newSession(g, r, conn, enc, id)
+	s.progress = pw.conn
 	g.counters.Accepted.Add(1)
 	g.counters.Open.Add(1)
 	defer g.counters.Open.Add(-1)

@@ -37,6 +37,10 @@ type session struct {
 	client   *fanout.Client
 	lastRead atomicTime // written by the handler, read by the heartbeat
 
+	// progress counts the bytes the kernel took from the connection; the
+	// sink reports it to fanout (see fanout.ProgressReporter).
+	progress *progressConn
+
 	// closeOnce guards closing the connection before a client exists.
 	closeOnce sync.Once
 	expiry    *time.Timer
@@ -77,7 +81,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency}, s.enc)
+	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress}, s.enc)
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return

@@ -19,9 +19,24 @@ type wsSink struct {
 	msgType websocket.MessageType
 	buf     []byte // reused across batches; only the writer touches it
 	latency *LatencyHistogram
+	// progress counts what the kernel took from the connection; nil when
+	// the connection was not hijacked through a progressWriter.
+	progress *progressConn
 }
 
-var _ fanout.Sink = (*wsSink)(nil)
+var (
+	_ fanout.Sink             = (*wsSink)(nil)
+	_ fanout.ProgressReporter = (*wsSink)(nil)
+)
+
+// Written reports the bytes the kernel has taken from the connection, so
+// that a close lets a write in flight finish while the client still reads.
+func (s *wsSink) Written() uint64 {
+	if s.progress == nil {
+		return 0
+	}
+	return s.progress.Written()
+}
 
 // maxKeptBuffer is the largest batch buffer kept for reuse; a larger one is
 // dropped after its write so an idle connection does not pin it.

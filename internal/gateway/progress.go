@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync/atomic"
+)
+
+// progressChunk is the most a progressConn hands the kernel in one write,
+// so that progress shows within a large batch.
+const progressChunk = 64 << 10
+
+// progressConn counts the bytes the kernel has taken from a hijacked
+// connection. Once the socket's buffers are full, that count moves only as
+// fast as the client reads, which lets a close tell a client that is still
+// reading, however slowly, from one that has stopped (see
+// fanout.ProgressReporter). Written is safe for concurrent use.
+type progressConn struct {
+	net.Conn
+	written atomic.Uint64
+}
+
+func (c *progressConn) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		n, err := c.Conn.Write(p[:min(len(p), progressChunk)])
+		total += n
+		c.written.Add(uint64(n))
+		if err != nil {
+			return total, err
+		}
+		p = p[n:]
+	}
+	return total, nil
+}
+
+// Written returns the bytes written so far.
+func (c *progressConn) Written() uint64 { return c.written.Load() }
+
+// progressWriter makes the connection that coder/websocket hijacks a
+// progressConn. Its conn is set by Hijack, on the handler's goroutine.
+type progressWriter struct {
+	http.ResponseWriter
+	sendBuffer int // SO_SNDBUF to set, when positive (Config.SendBuffer)
+	conn       *progressConn
+}
+
+// Hijack hijacks the connection, sets its send buffer and wraps it;
+// anything the server had buffered for it (the 101 response) is flushed
+// first, since writes go through a new buffer on top of the wrapper from
+// then on.
+func (w *progressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && w.sendBuffer > 0 {
+		_ = tc.SetWriteBuffer(w.sendBuffer) // best effort: the kernel's default still works
+	}
+	w.conn = &progressConn{Conn: conn}
+	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, brw.Writer.Size())), nil
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
