@@ -40,6 +40,9 @@ func (s *Store) run(ctx context.Context, w jetstream.KeyWatcher, ready chan stru
 			return
 		case kve, ok := <-updates:
 			if !ok {
+				if ctx.Err() != nil {
+					return // Close: the watcher, bound to ctx, closed its channel too
+				}
 				s.log.Error("auth: the key bucket watch ended; refusing to authenticate", "bucket", s.cfg.Bucket)
 				return
 			}
