@@ -27,7 +27,11 @@ step "go test -race"
 go test -race -count=1 -timeout 10m ./...
 
 step "fuzz the decoders of client input (short runs)"
-fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
+# A count of executions, not a duration: Go 1.26's fuzz coordinator can
+# report a bare "context deadline exceeded" when a duration runs out while a
+# worker is busy on a loaded machine (go.dev/issue/75804), with no input at
+# fault. A real finding is written to testdata/fuzz and fails either way.
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-100000x}" "$1"; }
 fuzz ./internal/protocol FuzzDecodeCommandJSON
 fuzz ./internal/protocol FuzzDecodeCommandMsgpack
 fuzz ./internal/protocol FuzzCheckMsgpack
