@@ -25,8 +25,9 @@ type SubOptions struct {
 	MaxRate float64
 }
 
-// subscription is one client's interest in one pattern. It is immutable:
-// changing options replaces it.
+// subscription is one client's interest in one pattern. Its options never
+// change: changing them replaces it (see Client.handOver); only retired and
+// successor are set, once, under the client's mu.
 type subscription struct {
 	client  *Client
 	pattern string
