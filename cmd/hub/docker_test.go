@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,5 +170,27 @@ func TestMakeRunExecsTheBinary(t *testing.T) {
 	recipe := m[1]
 	if strings.Contains(recipe, "go run") || !regexp.MustCompile(`(?m)^\t.*\bexec \./bin/hub serve\b.*\$\(ARGS\)`).MatchString(recipe) {
 		t.Errorf("make run's recipe does not exec ./bin/hub serve with $(ARGS):\n%s", recipe)
+	}
+}
+
+// make soak, as the README shows it, runs the model-based delivery-contract
+// test and passes (here for a few seconds rather than minutes).
+func TestMakeSoakRunsTheModelTest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the model test through make")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make on PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "-s", "soak", "SOAK=3s")
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make soak: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestDeliveryContractModel") {
+		t.Fatalf("make soak did not run the model test:\n%s", out)
 	}
 }
