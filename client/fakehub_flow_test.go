@@ -130,7 +130,7 @@ func TestResubscribeSendsResumePositions(t *testing.T) {
 	if !reflectEqual(cmd.Resume, want) || cmd.Snapshot || cmd.Subjects[0] != "jobs.acme.>" || cmd.Policy.String() != "drop-oldest" {
 		t.Fatalf("resubscribe %+v, want resume %+v", cmd, want)
 	}
-	fc2.send(protocol.EncodeResumeOK(fanout.EncodingJSON, cmd.ID, true, true))
+	fc2.send(protocol.EncodeSubscribeOK(fanout.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
 	// The replay, then live: one duplicate of an event already seen is
 	// dropped.
 	fc2.batch(protocol.Event{Subject: "jobs.acme.b", Epoch: 9, Seq: 3}, protocol.Event{Subject: "jobs.acme.a", Epoch: 9, Seq: 4})

@@ -346,13 +346,14 @@ func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
 		c.paceLocked(&r, s.pace, m, time.Now())
 		wake := r.queued && c.wakeLocked()
 		c.mu.Unlock()
-		c.account(r.result(), r.dropped, wake)
+		c.account(&r, wake)
 		return
 	}
-	res, dropped := c.q.push(m, len(frame), policy)
-	wake := c.wakeLocked()
+	var r pushResults
+	c.pushLocked(&r, m, policy)
+	wake := r.queued && c.wakeLocked()
 	c.mu.Unlock()
-	c.account(res, dropped, wake)
+	c.account(&r, wake)
 }
 
 // wakeLocked reports whether the writer needs a wake-up, and records that
@@ -365,16 +366,14 @@ func (c *Client) wakeLocked() bool {
 	return true
 }
 
-func (c *Client) account(res pushResult, dropped int, wake bool) {
-	if dropped > 0 {
-		c.counters.dropped.Add(uint64(dropped))
+// account records what pushes made with c.mu held did, once it is
+// released: drops, a slow-consumer close on overflow, or a wake-up for the
+// writer.
+func (c *Client) account(r *pushResults, wake bool) {
+	if r.dropped > 0 {
+		c.counters.dropped.Add(uint64(r.dropped))
 	}
-	switch res {
-	case pushConflated:
-		c.counters.conflated.Add(1)
-	case pushDropped:
-		c.counters.dropped.Add(1)
-	case pushOverflow:
+	if r.overflow {
 		c.Close(ReasonSlowConsumer)
 		return
 	}

@@ -88,7 +88,7 @@ func (c *Client) Feed(pattern string, msgs []*Message) error {
 	}
 	wake := c.wakeLocked()
 	c.mu.Unlock()
-	c.account(r.result(), r.dropped, wake)
+	c.account(&r, wake)
 	return nil
 }
 
@@ -120,7 +120,7 @@ func (c *Client) Release(pattern string, first []*Message) error {
 	s.hold.active, s.hold.msgs = false, nil
 	wake := c.wakeLocked()
 	c.mu.Unlock()
-	c.account(r.result(), r.dropped, wake)
+	c.account(&r, wake)
 	return nil
 }
 
@@ -143,18 +143,12 @@ func (c *Client) policyOf(s *subscription, m *Message) Policy {
 	return policyFor(c.hub.cfg.PrefixPolicies, m.Subject, c.hub.cfg.FallbackPolicy)
 }
 
-// pushResults sums what several pushes did.
+// pushResults sums what pushes made under the client's mu did, for
+// account to act on once the lock is released.
 type pushResults struct {
 	dropped  int
 	overflow bool
 	queued   bool // at least one push left something for the writer
-}
-
-func (r *pushResults) result() pushResult {
-	if r.overflow {
-		return pushOverflow
-	}
-	return pushQueued
 }
 
 // pushLocked queues m under policy p, unless an earlier push overflowed.

@@ -111,7 +111,7 @@ func (c *Client) handOver(s, next *subscription) {
 	p.held = nil
 	wake := r.queued && c.wakeLocked()
 	c.mu.Unlock()
-	c.account(r.result(), r.dropped, wake)
+	c.account(&r, wake)
 }
 
 // armLocked makes sure the rate timer fires no later than at. c.mu must be
@@ -144,5 +144,5 @@ func (c *Client) releaseDue() {
 	}
 	wake := r.queued && c.wakeLocked()
 	c.mu.Unlock()
-	c.account(r.result(), r.dropped, wake)
+	c.account(&r, wake)
 }

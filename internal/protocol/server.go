@@ -161,12 +161,6 @@ func EncodeSubscribeOK(enc fanout.Encoding, id uint64, hasID bool, r SubscribeRe
 	return w.b
 }
 
-// EncodeResumeOK answers a subscribe that asked to resume: recovered says
-// whether everything the client missed was replayed.
-func EncodeResumeOK(enc fanout.Encoding, id uint64, hasID, recovered bool) []byte {
-	return EncodeSubscribeOK(enc, id, hasID, SubscribeResult{Resumed: true, Recovered: recovered})
-}
-
 // EncodeResumeError answers a subscribe whose resume position cannot be
 // honoured (CodeInsufficientState): the subscription was not made, and
 // "recovered": false tells the client to subscribe again with a snapshot.

@@ -133,7 +133,7 @@ func TestEncodeNoticeRoundTrip(t *testing.T) {
 
 func TestEncodeResumeAnswers(t *testing.T) {
 	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
-		m, err := DecodeServer(enc, EncodeResumeOK(enc, 7, true, true))
+		m, err := DecodeServer(enc, EncodeSubscribeOK(enc, 7, true, SubscribeResult{Resumed: true, Recovered: true}))
 		if err != nil || m.Op != OpOK || m.ID != 7 || m.Recovered == nil || !*m.Recovered {
 			t.Fatalf("%v ok: %+v %v", enc, m, err)
 		}
