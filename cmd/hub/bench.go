@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
@@ -18,8 +19,38 @@ import (
 )
 
 // benchSlack is what a target may take beyond --duration: starting the
-// broker, connecting the clients, the warm-up, the drain and the stop.
-const benchSlack = 30 * time.Second
+// broker, connecting the clients, the warm-up, the drain and the stop;
+// setupPerClient and warmupPerClient are added to it, and to the setup and
+// warm-up bounds, per client.
+const (
+	benchSlack      = 30 * time.Second
+	setupPerClient  = 5 * time.Millisecond
+	warmupPerClient = time.Millisecond
+)
+
+// parseTargets reads --target: a comma-separated list of target names,
+// "both" (streamhub and nats-ws) or "all" (every target; all reports
+// that a missing peer may be left out).
+func parseTargets(s string) (targets []loadgen.Target, all bool, err error) {
+	switch s {
+	case "both":
+		return []loadgen.Target{loadgen.TargetStreamHub, loadgen.TargetNATSWS}, false, nil
+	case "all":
+		return append([]loadgen.Target(nil), loadgen.Targets...), true, nil
+	}
+	seen := map[loadgen.Target]bool{}
+	for name := range strings.SplitSeq(s, ",") {
+		t, err := loadgen.ParseTarget(strings.TrimSpace(name))
+		if err != nil {
+			return nil, false, err
+		}
+		if !seen[t] {
+			seen[t] = true
+			targets = append(targets, t)
+		}
+	}
+	return targets, false, nil
+}
 
 // benchHidden are flags for profiling and debugging, left out of -h.
 var benchHidden = map[string]bool{"in-process": true, "cpuprofile": true}
@@ -31,7 +62,9 @@ var benchHidden = map[string]bool{"in-process": true, "cpuprofile": true}
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hub bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("target", "both", "broker to measure: streamhub, nats-ws (nats-server's own WebSocket listener) or both")
+	target := fs.String("target", "both", "brokers to measure, comma-separated: streamhub, nats-ws (nats-server's own WebSocket listener), centrifugo, bun (Bun's uWebSockets pub/sub); both (streamhub,nats-ws); all (every one whose binary is found)")
+	bunPath := fs.String("bun", "", "Bun binary for --target bun (default: bun on PATH; npm install @oven/bun-linux-x64)")
+	centrifugoPath := fs.String("centrifugo", "", "Centrifugo v6 binary for --target centrifugo (default: centrifugo on PATH or in $GOPATH/bin; go install github.com/centrifugal/centrifugo/v6@"+loadgen.CentrifugoVersion+")")
 	clients := fs.Int("clients", 200, "WebSocket clients")
 	rate := fs.Float64("rate", 2000, "messages published per second, over all subjects")
 	duration := fs.Duration("duration", 10*time.Second, "how long to publish (at most 120s)")
@@ -47,7 +80,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	inProcess := fs.Bool("in-process", false, "run the broker in this process (its CPU then includes the load tool's)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process during the measured runs (with --in-process: broker and load tool)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hub bench [flags]\n\nMeasures StreamHub, and nats-server's WebSocket listener as a peer, over loopback.")
+		fmt.Fprintln(stderr, "usage: hub bench [flags]\n\nMeasures StreamHub, and as peers nats-server's WebSocket listener, Centrifugo and Bun, over loopback.")
 		fs.VisitAll(func(f *flag.Flag) {
 			if !benchHidden[f.Name] {
 				name, use := flag.UnquoteUsage(f)
@@ -65,16 +98,9 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if fs.NArg() > 0 {
 		return usageErrorf("bench: unexpected arguments %q", fs.Args())
 	}
-	var targets []loadgen.Target
-	switch *target {
-	case "both":
-		targets = []loadgen.Target{loadgen.TargetStreamHub, loadgen.TargetNATSWS}
-	default:
-		t, err := loadgen.ParseTarget(*target)
-		if err != nil {
-			return usageErrorf("bench: --target: %w", err)
-		}
-		targets = []loadgen.Target{t}
+	targets, all, err := parseTargets(*target)
+	if err != nil {
+		return usageErrorf("bench: --target: %w", err)
 	}
 	if *duration <= 0 || *duration > loadgen.MaxDuration {
 		return usageErrorf("bench: --duration %v not in (0, %v]", *duration, loadgen.MaxDuration)
@@ -83,12 +109,46 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
+	// Peers' binaries are looked up first, so a missing one is said at
+	// once. With "all", a missing peer is left out, in one line.
+	peerExe := map[loadgen.Target]string{}
+	kept := targets[:0]
+	for _, t := range targets {
+		if t != loadgen.TargetBun && t != loadgen.TargetCentrifugo {
+			kept = append(kept, t)
+			continue
+		}
+		if *inProcess {
+			return usageErrorf("bench: --in-process runs only streamhub and nats-ws, not %v", t)
+		}
+		path := *bunPath
+		if t == loadgen.TargetCentrifugo {
+			path = *centrifugoPath
+		}
+		exe, err := loadgen.FindPeer(t, path)
+		if err != nil {
+			if all && path == "" {
+				fmt.Fprintf(stderr, "bench: leaving %v out: %v\n", t, err)
+				continue
+			}
+			return fmt.Errorf("bench: %w", err)
+		}
+		peerExe[t] = exe
+		kept = append(kept, t)
+	}
+	targets = kept
+	// Raise the open-file limit now, before any broker is started: the
+	// children inherit it.
+	if _, err := loadgen.RaiseFileLimit(loadgen.FilesNeeded(*clients)); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
 	cfg := loadgen.Config{
 		Clients: *clients, Rate: *rate, Duration: *duration, Subjects: *subjects, Payload: *payload,
 		MaxRate: *maxRate, Logger: log,
-		SetupTimeout: 10 * time.Second, WarmupTimeout: 5 * time.Second, DrainTimeout: 5 * time.Second,
+		SetupTimeout:  10*time.Second + time.Duration(*clients)*setupPerClient,
+		WarmupTimeout: 5*time.Second + time.Duration(*clients)*warmupPerClient,
+		DrainTimeout:  5 * time.Second,
 	}
-	var err error
 	if cfg.Policy, err = fanout.ParsePolicy(*policy); err != nil {
 		return usageErrorf("bench: --policy: %w", err)
 	}
@@ -128,7 +188,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		c := cfg
 		c.Target = t
-		r, err := benchTarget(ctx, c, *inProcess, log)
+		r, err := benchTarget(ctx, c, *inProcess, peerExe[t], log)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("bench: %v: %w", t, err))
 			fmt.Fprintf(stderr, "bench: %v failed: %v\n", t, err)
@@ -163,8 +223,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // benchTarget starts one broker, runs the workload against it and stops
 // it, all within --duration + benchSlack.
-func benchTarget(ctx context.Context, cfg loadgen.Config, inProcess bool, log *slog.Logger) (loadgen.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+benchSlack)
+func benchTarget(ctx context.Context, cfg loadgen.Config, inProcess bool, exe string, log *slog.Logger) (loadgen.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+benchSlack+time.Duration(cfg.Clients)*(setupPerClient+warmupPerClient))
 	defer cancel()
 	if inProcess {
 		return benchInProcess(ctx, cfg)
@@ -172,16 +232,23 @@ func benchTarget(ctx context.Context, cfg loadgen.Config, inProcess bool, log *s
 	spawn := loadgen.SpawnConfig{ReadyTimeout: 10 * time.Second, Logger: log}
 	var b *loadgen.Broker
 	var err error
-	if cfg.Target == loadgen.TargetStreamHub {
+	switch cfg.Target {
+	case loadgen.TargetStreamHub:
 		b, err = loadgen.SpawnHub(ctx, spawn)
-	} else {
+	case loadgen.TargetNATSWS:
 		b, err = loadgen.SpawnNATSWS(ctx, spawn)
+	case loadgen.TargetBun:
+		spawn.Exe = exe
+		b, err = loadgen.SpawnBun(ctx, spawn)
+	case loadgen.TargetCentrifugo:
+		spawn.Exe = exe
+		b, err = loadgen.SpawnCentrifugo(ctx, spawn)
 	}
 	if err != nil {
 		return loadgen.Result{}, err
 	}
 	defer b.Stop()
-	cfg.WSURL, cfg.NATSURL, cfg.NATSCredentials, cfg.HubPID = b.WSURL, b.NATSURL, b.NATSCredentials, b.PID()
+	cfg.WSURL, cfg.NATSURL, cfg.NATSCredentials, cfg.PublishURL, cfg.HubPID = b.WSURL, b.NATSURL, b.NATSCredentials, b.PublishURL, b.PID()
 	r, err := loadgen.Run(ctx, cfg)
 	if err != nil && b.Exited() {
 		err = fmt.Errorf("%w (the broker exited; its output: %s)", err, b.Output())

@@ -95,7 +95,7 @@ commands:
   subscribe  print the events of subject patterns from a running hub
   health     check that a running hub is ready (exit 0) or not (exit 1)
   version    print the version, commit and Go version (also --version)
-  bench      measure the hub against nats-server's WebSocket listener, on loopback
+  bench      measure the hub against nats-server (WebSocket), Centrifugo and Bun, on loopback
   help       this text
 
 Run "hub <command> -h" for a command's flags. Every flag can be set by an

@@ -39,6 +39,8 @@ type SpawnConfig struct {
 	StopTimeout time.Duration
 	// Logger receives the child's start and stop. Nil discards.
 	Logger *slog.Logger
+
+	port int // SpawnCentrifugo: the port its configuration names
 }
 
 func (c SpawnConfig) withDefaults() (SpawnConfig, error) {
@@ -66,13 +68,15 @@ func (c SpawnConfig) withDefaults() (SpawnConfig, error) {
 // SpawnNATSWS ends and, on Linux, when this process dies. Its methods are
 // safe for concurrent use.
 type Broker struct {
-	// Target is the kind of broker; WSURL and NATSURL are where the
-	// clients and the publisher connect, the latter with NATSCredentials
-	// (a spawned hub's embedded server requires them).
+	// Target is the kind of broker; WSURL is where the clients connect.
+	// The publisher connects to NATSURL, with NATSCredentials (a spawned
+	// hub's embedded server requires them), for streamhub and nats-ws,
+	// and to PublishURL for the other peers (see Config.PublishURL).
 	Target          Target
 	WSURL           string
 	NATSURL         string
 	NATSCredentials bus.Credentials
+	PublishURL      string
 
 	cmd     *exec.Cmd
 	stderr  *tailBuffer

@@ -21,7 +21,24 @@ const (
 	// TargetNATSWS is nats-server's own WebSocket listener, driven by
 	// nats.go connections over ws://.
 	TargetNATSWS
+	// TargetCentrifugo is a Centrifugo v6 server: clients speak its JSON
+	// protocol over WebSocket (connect, then one subscribe per channel),
+	// and the publisher uses its HTTP server API (batch of publish
+	// commands). See SpawnCentrifugo.
+	TargetCentrifugo
+	// TargetBun is Bun's built-in WebSocket pub/sub (uWebSockets) behind a
+	// small script (bunpeer.js): clients subscribe to topics, the
+	// publisher sends each message over a WebSocket and the script calls
+	// server.publish. See SpawnBun.
+	TargetBun
 )
+
+// Targets lists every target, in the order "hub bench --target all" runs
+// them.
+var Targets = []Target{TargetStreamHub, TargetNATSWS, TargetCentrifugo, TargetBun}
+
+// usesNATS reports whether the target's publisher publishes to NATS.
+func (t Target) usesNATS() bool { return t == TargetStreamHub || t == TargetNATSWS }
 
 // String returns the target's flag name.
 func (t Target) String() string {
@@ -30,24 +47,27 @@ func (t Target) String() string {
 		return "streamhub"
 	case TargetNATSWS:
 		return "nats-ws"
+	case TargetCentrifugo:
+		return "centrifugo"
+	case TargetBun:
+		return "bun"
 	}
 	return fmt.Sprintf("Target(%d)", uint8(t))
 }
 
 // ParseTarget parses a name as returned by String.
 func ParseTarget(s string) (Target, error) {
-	switch s {
-	case "streamhub":
-		return TargetStreamHub, nil
-	case "nats-ws":
-		return TargetNATSWS, nil
+	for _, t := range Targets {
+		if s == t.String() {
+			return t, nil
+		}
 	}
-	return 0, fmt.Errorf("loadgen: unknown target %q (want streamhub or nats-ws)", s)
+	return 0, fmt.Errorf("loadgen: unknown target %q (want streamhub, nats-ws, centrifugo or bun)", s)
 }
 
 // Limits of a Config, so that a typo cannot start an unbounded run.
 const (
-	MaxClients     = 10_000
+	MaxClients     = 50_000    // beyond 20,000 they dial from several loopback addresses
 	MaxRate        = 1_000_000 // messages per second
 	MaxDuration    = 120 * time.Second
 	MaxSubjects    = 10_000
@@ -65,8 +85,14 @@ type Config struct {
 	// StreamHub, ws://127.0.0.1:PORT for nats-server. Loopback only.
 	WSURL string
 	// NATSURL is the NATS server the publisher uses (the hub's, or the
-	// nats-server under test itself). Loopback only.
+	// nats-server under test itself); required for those two targets.
+	// Loopback only.
 	NATSURL string
+	// PublishURL is where the publisher sends for the other targets:
+	// Centrifugo's HTTP API prefix (http://127.0.0.1:PORT/api) or the Bun
+	// peer's publish WebSocket (ws://127.0.0.1:PORT/pub); required for
+	// those targets. Loopback only.
+	PublishURL string
 	// NATSCredentials are presented to NATSURL: a hub's embedded server
 	// requires them (see bus.CredentialsFile). Default none.
 	NATSCredentials bus.Credentials
@@ -95,11 +121,11 @@ type Config struct {
 	Patterns []string
 
 	// Encoding is the StreamHub clients' wire encoding. Default JSON.
-	// nats-ws clients speak the NATS protocol and ignore it.
+	// The peers' clients speak their own protocol and ignore it.
 	Encoding fanout.Encoding
 	// Policy and MaxRate are the StreamHub subscribe options. Default: the
-	// hub's default policy for the subject, no rate limit. nats-ws has no
-	// equivalent and ignores them.
+	// hub's default policy for the subject, no rate limit. The peers have
+	// no equivalent and ignore them.
 	Policy  fanout.Policy
 	MaxRate float64
 
@@ -182,13 +208,17 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 	}
-	if c.Target != TargetStreamHub && c.Target != TargetNATSWS {
+	if c.Target < TargetStreamHub || c.Target > TargetBun {
 		return bad("target %v", c.Target)
 	}
 	if err := CheckLoopback(c.WSURL); err != nil {
 		return err
 	}
-	if err := CheckLoopback(c.NATSURL); err != nil {
+	pubURL := c.PublishURL
+	if c.Target.usesNATS() {
+		pubURL = c.NATSURL
+	}
+	if err := CheckLoopback(pubURL); err != nil {
 		return err
 	}
 	switch {
@@ -248,3 +278,8 @@ func matching(pattern string, subjects []string) []int {
 	}
 	return out
 }
+
+// FilesNeeded is how many open files a run of n clients needs in the load
+// tool, and in the broker: one socket per client, plus room for the
+// publisher, the broker's own listeners and files, and the runtime.
+func FilesNeeded(n int) int { return n + 256 }

@@ -48,3 +48,33 @@ func parseStat(b []byte) (time.Duration, error) {
 	}
 	return time.Duration(u+s) * time.Second / ClockTicks, nil
 }
+
+// ProcessRSS returns the resident memory of process pid in bytes: VmRSS
+// from /proc/<pid>/status. It fails where /proc is not available.
+func ProcessRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: process memory: %w", err)
+	}
+	return parseRSS(b)
+}
+
+// parseRSS reads the "VmRSS:  1234 kB" line of a /proc/<pid>/status file.
+func parseRSS(b []byte) (int64, error) {
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			break
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil || kb < 0 {
+			break
+		}
+		return kb << 10, nil
+	}
+	return 0, errors.New("loadgen: process memory: no VmRSS line in kB")
+}

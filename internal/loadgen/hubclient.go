@@ -5,10 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -24,24 +23,19 @@ const controlTimeout = 5 * time.Second
 // hubClient is one protocol v1 client of a StreamHub. Its read loop is the
 // only goroutine that touches rec and buf.
 type hubClient struct {
-	conn     *websocket.Conn
+	wsClient
 	enc      fanout.Encoding
 	msgType  websocket.MessageType
-	rec      *recorder
 	index    map[string]int
-	base     time.Time
-	stopping atomic.Bool
-	buf      bytes.Buffer
 	view     batchView
 	checked  int    // batches cross-checked against protocol.DecodeServer
 	reported uint64 // rec.delivered already added to rec.progress
-	err      string // why the read loop ended early; set before wg.Done
 }
 
 // dialHub connects, checks the hello and subscribes to pattern with the
 // run's options, waiting for the hub's ok.
-func dialHub(ctx context.Context, cfg Config, pattern string, rec *recorder, index map[string]int, base time.Time) (*hubClient, error) {
-	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol(cfg.Encoding)}}
+func dialHub(ctx context.Context, cfg Config, src net.IP, pattern string, rec *recorder, index map[string]int, base time.Time) (*hubClient, error) {
+	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol(cfg.Encoding)}, HTTPClient: sourceClient(src)}
 	if cfg.APIKey != "" {
 		opts.HTTPHeader = http.Header{"Authorization": {"Bearer " + cfg.APIKey}}
 	}
@@ -50,7 +44,7 @@ func dialHub(ctx context.Context, cfg Config, pattern string, rec *recorder, ind
 		return nil, fmt.Errorf("loadgen: dial %s: %w", cfg.WSURL, err)
 	}
 	conn.SetReadLimit(64 << 20)
-	c := &hubClient{conn: conn, enc: cfg.Encoding, rec: rec, index: index, base: base, msgType: websocket.MessageText}
+	c := &hubClient{wsClient: wsClient{conn: conn, rec: rec, base: base}, enc: cfg.Encoding, index: index, msgType: websocket.MessageText}
 	if c.enc == fanout.EncodingMsgpack {
 		c.msgType = websocket.MessageBinary
 	}
@@ -107,11 +101,9 @@ func (c *hubClient) handshake(ctx context.Context, cfg Config, pattern string) e
 }
 
 func (c *hubClient) readControl(ctx context.Context) (protocol.ServerMessage, error) {
-	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
-	defer cancel()
-	_, frame, err := c.conn.Read(ctx)
+	frame, err := c.readRaw(ctx)
 	if err != nil {
-		return protocol.ServerMessage{}, fmt.Errorf("loadgen: read: %w", err)
+		return protocol.ServerMessage{}, err
 	}
 	m, err := protocol.DecodeServer(c.enc, frame)
 	if err != nil {
@@ -121,12 +113,7 @@ func (c *hubClient) readControl(ctx context.Context) (protocol.ServerMessage, er
 }
 
 func (c *hubClient) write(ctx context.Context, frame []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
-	defer cancel()
-	if err := c.conn.Write(ctx, c.msgType, frame); err != nil {
-		return fmt.Errorf("loadgen: write: %w", err)
-	}
-	return nil
+	return c.writeFrame(ctx, c.msgType, frame)
 }
 
 func (c *hubClient) pong(ctx context.Context) error {
@@ -135,36 +122,6 @@ func (c *hubClient) pong(ctx context.Context) error {
 		return fmt.Errorf("loadgen: encode pong: %w", err)
 	}
 	return c.write(ctx, frame)
-}
-
-// run reads frames until ctx is done or the connection closes. It returns
-// nil when the close was asked for (stop) or ctx ended, and the reason
-// otherwise: the client was disconnected during the run.
-func (c *hubClient) run(ctx context.Context) error {
-	for {
-		frame, err := c.readFrame(ctx)
-		if err != nil {
-			if c.stopping.Load() || ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		now := time.Since(c.base).Nanoseconds()
-		c.handle(ctx, frame, now)
-	}
-}
-
-// readFrame reads one message into c.buf, reusing its memory.
-func (c *hubClient) readFrame(ctx context.Context) ([]byte, error) {
-	_, r, err := c.conn.Reader(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("loadgen: read: %w", err)
-	}
-	c.buf.Reset()
-	if _, err := c.buf.ReadFrom(r); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("loadgen: read: %w", err)
-	}
-	return c.buf.Bytes(), nil
 }
 
 // crossChecks is how many batches of each client are decoded twice, by
@@ -252,28 +209,9 @@ func sameBatch(v *batchView, m *protocol.ServerMessage) bool {
 	return true
 }
 
-// stop closes the connection normally; run then returns nil.
-func (c *hubClient) stop() {
-	c.stopping.Store(true)
-	_ = c.conn.Close(websocket.StatusNormalClosure, "bench done")
-}
-
-// abort closes the connection at once.
-func (c *hubClient) abort() { _ = c.conn.CloseNow() }
-
 // start runs the read loop on a goroutine counted by wg.
 func (c *hubClient) start(ctx context.Context, wg *sync.WaitGroup) {
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := c.run(ctx); err != nil {
-			c.err = err.Error()
-			if code := websocket.CloseStatus(err); code != -1 {
-				c.err = fmt.Sprintf("closed with %d (%s)", code, protocol.CloseCode(code))
-			}
-		}
-	}()
+	c.startLoop(ctx, wg, c.handle, func(code websocket.StatusCode) string {
+		return fmt.Sprintf("closed with %d (%s)", code, protocol.CloseCode(code))
+	})
 }
-
-// tally is called after the read loop has returned.
-func (c *hubClient) tally() (*recorder, string, uint64) { return c.rec, c.err, 0 }

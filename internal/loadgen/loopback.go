@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ErrNotLoopback is returned for a target address that is not on this
@@ -51,4 +53,48 @@ func hostOf(target string) (string, error) {
 		return "", err
 	}
 	return strings.ToLower(host), nil
+}
+
+// PerSourceAddr is how many clients dial from one loopback source
+// address. Each TCP connection a client makes from a given source address
+// takes one of its ephemeral ports (Linux's default range, 32768–60999,
+// has 28,232), so past this many clients a run spreads them over
+// 127.0.0.1, 127.0.0.2, … (Linux routes all of 127.0.0.0/8 to the
+// loopback interface), leaving ports for everything else on the machine.
+const PerSourceAddr = 20_000
+
+// SourceAddrs returns how many loopback source addresses a run of n
+// clients uses: ceil(n / PerSourceAddr), at least 1.
+func SourceAddrs(n int) int { return max(1, (n+PerSourceAddr-1)/PerSourceAddr) }
+
+// sourceIP returns the address client i of n dials from: nil (the
+// kernel's choice) when one address is enough, else 127.0.0.(1 + i mod
+// SourceAddrs(n)), so the clients spread evenly.
+func sourceIP(i, n int) net.IP {
+	k := SourceAddrs(n)
+	if k == 1 {
+		return nil
+	}
+	return net.IPv4(127, 0, 0, byte(1+i%k))
+}
+
+// sourceDialer returns a dialer bound to source address ip (nil: any),
+// with timeout.
+func sourceDialer(ip net.IP, timeout time.Duration) *net.Dialer {
+	d := &net.Dialer{Timeout: timeout}
+	if ip != nil {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	return d
+}
+
+// sourceClient returns an HTTP client for a WebSocket dial from source
+// address ip, or nil (the default client) when ip is nil. The connection
+// is hijacked by the WebSocket, so nothing is pooled.
+func sourceClient(ip net.IP) *http.Client {
+	if ip == nil {
+		return nil
+	}
+	d := sourceDialer(ip, controlTimeout)
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,7 @@ type natsClient struct {
 	slow     atomic.Uint64
 }
 
-func dialNATSWS(ctx context.Context, cfg Config, name, pattern string, rec *recorder, index map[string]int, base time.Time) (*natsClient, error) {
+func dialNATSWS(ctx context.Context, cfg Config, src net.IP, name, pattern string, rec *recorder, index map[string]int, base time.Time) (*natsClient, error) {
 	c := &natsClient{index: index, base: base, rec: rec}
 	timeout := controlTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -38,6 +39,7 @@ func dialNATSWS(ctx context.Context, cfg Config, name, pattern string, rec *reco
 		nats.Name(name),
 		nats.Timeout(timeout),
 		nats.NoReconnect(),
+		nats.SetCustomDialer(sourceDialer(src, timeout)),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if err == nats.ErrSlowConsumer {
 				c.slow.Add(1)

@@ -4,14 +4,28 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
-// publisher publishes the run's payloads to NATS at a steady rate. One
+// outlet is where a publisher's messages go: NATS for StreamHub and
+// nats-ws, Centrifugo's HTTP API, or the Bun peer's publish WebSocket. One
 // goroutine uses it at a time.
+type outlet interface {
+	// publish hands one message to the broker, or buffers it until the
+	// next burst or flush. payload may be reused once it returns.
+	publish(ctx context.Context, subject string, payload []byte) error
+	// burst ends a burst of publishes (one tick of the pacer): an outlet
+	// that buffers sends what it holds.
+	burst(ctx context.Context) error
+	// flush sends what is buffered and waits until the broker has it, as
+	// far as its protocol can tell.
+	flush(ctx context.Context) error
+	close()
+}
+
+// publisher publishes the run's payloads at a steady rate. One goroutine
+// uses it at a time.
 type publisher struct {
-	nc       *nats.Conn
+	out      outlet
 	subjects []string
 	size     int
 	base     time.Time
@@ -21,47 +35,46 @@ type publisher struct {
 }
 
 func newPublisher(ctx context.Context, cfg Config, subjects []string, base time.Time) (*publisher, error) {
-	timeout := controlTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+	var out outlet
+	var err error
+	switch cfg.Target {
+	case TargetCentrifugo:
+		out, err = newCentrifugoOutlet(cfg.PublishURL)
+	case TargetBun:
+		out, err = dialBunOutlet(ctx, cfg.PublishURL)
+	default:
+		out, err = dialNATSOutlet(ctx, cfg)
 	}
-	nc, err := nats.Connect(cfg.NATSURL, cfg.NATSCredentials.Option(), nats.Name("streamhub-bench-publisher"), nats.Timeout(timeout), nats.NoReconnect())
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: publisher: connect %s: %w", cfg.NATSURL, err)
+		return nil, err
 	}
-	return &publisher{nc: nc, subjects: subjects, size: cfg.Payload, base: base, counts: make([]uint64, len(subjects))}, nil
+	return &publisher{out: out, subjects: subjects, size: cfg.Payload, base: base, counts: make([]uint64, len(subjects))}, nil
 }
 
-func (p *publisher) close() { p.nc.Close() }
+func (p *publisher) close() { p.out.close() }
 
-func (p *publisher) publish(s int, n uint64) error {
+func (p *publisher) publish(ctx context.Context, s int, n uint64) error {
 	p.buf = appendPayload(p.buf[:0], time.Since(p.base).Nanoseconds(), n, p.size)
-	// nats.go copies the payload into its write buffer before returning,
-	// so buf can be reused at once.
-	if err := p.nc.Publish(p.subjects[s], p.buf); err != nil {
-		return fmt.Errorf("loadgen: publish: %w", err)
-	}
-	return nil
+	return p.out.publish(ctx, p.subjects[s], p.buf)
 }
 
 // warmup publishes one warm-up message (n = 0) on every subject and waits
-// for the server to have them.
+// for the broker to have them.
 func (p *publisher) warmup(ctx context.Context) error {
 	for s := range p.subjects {
-		if err := p.publish(s, 0); err != nil {
+		if err := p.publish(ctx, s, 0); err != nil {
 			return err
 		}
 	}
-	if err := p.nc.FlushWithContext(ctx); err != nil {
-		return fmt.Errorf("loadgen: publisher: flush: %w", err)
-	}
-	return nil
+	return p.out.flush(ctx)
 }
 
 // run publishes rate messages per second, round-robin over the subjects,
 // for d: every millisecond it publishes those due by then. It stops after
 // rate × d messages or when ctx is done, and returns how many it
-// published and how long that took.
+// published and how long that took. A broker slower to take the messages
+// than the rate holds the publisher back: the count then falls short of
+// rate × d within d, and the run goes on until all are sent or ctx ends.
 func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uint64, time.Duration, error) {
 	total := max(uint64(rate*d.Seconds()), 1)
 	tick := time.NewTicker(time.Millisecond)
@@ -78,10 +91,13 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uin
 			s := p.next
 			p.next = (p.next + 1) % len(p.subjects)
 			p.counts[s]++
-			if err := p.publish(s, p.counts[s]); err != nil {
+			if err := p.publish(ctx, s, p.counts[s]); err != nil {
 				p.counts[s]--
 				return sent, time.Since(start), err
 			}
+		}
+		if err := p.out.burst(ctx); err != nil {
+			return sent, time.Since(start), err
 		}
 		if sent >= total {
 			break
@@ -95,8 +111,5 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uin
 	took := time.Since(start)
 	fctx, cancel := context.WithTimeout(ctx, controlTimeout)
 	defer cancel()
-	if err := p.nc.FlushWithContext(fctx); err != nil {
-		return sent, took, fmt.Errorf("loadgen: publisher: flush: %w", err)
-	}
-	return sent, took, nil
+	return sent, took, p.out.flush(fctx)
 }

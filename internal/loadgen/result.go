@@ -72,6 +72,16 @@ type Result struct {
 	// DeliveriesPerBrokerCPUSecond its inverse.
 	BrokerCPUPerDelivery         float64 `json:"broker_cpu_us_per_delivery"`
 	DeliveriesPerBrokerCPUSecond float64 `json:"deliveries_per_broker_cpu_second"`
+	// BrokerRSSBefore is the broker's resident memory (VmRSS) before the
+	// clients connected, BrokerRSSIdle once all were connected and
+	// subscribed and had received their warm-up messages, just before
+	// publishing; IdleBytesPerClient is the difference divided by
+	// Clients. 0 when the broker's PID was not given or it runs
+	// in-process.
+	BrokerRSSBefore    int64 `json:"broker_rss_before_bytes,omitempty"`
+	BrokerRSSIdle      int64 `json:"broker_rss_idle_bytes,omitempty"`
+	IdleBytesPerClient int64 `json:"idle_bytes_per_client,omitempty"`
+
 	// ToolCPU is this process's CPU time over the same window: the
 	// publisher and every client. ToolCPUPerDelivery in microseconds.
 	ToolCPU            time.Duration `json:"tool_cpu_ns"`
@@ -89,7 +99,7 @@ func (r Result) Missing() uint64 {
 
 // Name is a short label: target and encoding.
 func (r Result) Name() string {
-	if r.Target == TargetNATSWS.String() {
+	if r.Target != TargetStreamHub.String() {
 		return r.Target
 	}
 	return r.Target + "/" + r.Encoding
@@ -98,14 +108,15 @@ func (r Result) Name() string {
 // WriteTable writes results as an aligned text table, one row per result.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tclients\trate/s\tpublished\tdelivered\tmissing\tdelivered/s\tev/batch\tp50\tp90\tp99\tmax\tbroker CPU s\tbroker µs/deliv\tdeliv/broker CPU-s\ttool CPU s\tgaps\tconflated\tdisconn\t")
+	fmt.Fprintln(tw, "target\tclients\trate/s\tpublished\tdelivered\tmissing\tdelivered/s\tev/batch\tp50\tp90\tp99\tmax\tbroker CPU s\tbroker µs/deliv\tdeliv/broker CPU-s\tidle KiB/client\ttool CPU s\tgaps\tconflated\tdisconn\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%d\t\n",
 			r.Name(), r.Clients, r.Rate, r.Published, r.Delivered, r.Missing(), r.DeliveredPerSec, perBatch(r),
 			fmtLatency(r.LatencyP50), fmtLatency(r.LatencyP90), fmtLatency(r.LatencyP99), fmtLatency(r.LatencyMax),
 			cpuCell(r, fmt.Sprintf("%.2f", r.BrokerCPU.Seconds())),
 			cpuCell(r, fmt.Sprintf("%.2f", r.BrokerCPUPerDelivery)),
 			cpuCell(r, fmt.Sprintf("%.0f", r.DeliveriesPerBrokerCPUSecond)),
+			memCell(r),
 			r.ToolCPU.Seconds(), r.Gaps, r.Conflated, r.Disconnected)
 	}
 	if err := tw.Flush(); err != nil {
@@ -140,6 +151,13 @@ func cpuCell(r Result, v string) string {
 		return "-"
 	}
 	return v
+}
+
+func memCell(r Result) string {
+	if r.BrokerRSSIdle == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(r.IdleBytesPerClient)/1024)
 }
 
 // fmtLatency prints a latency in µs below 1 ms, in ms above.

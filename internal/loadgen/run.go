@@ -66,7 +66,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer pub.close()
 
-	log.Info("connecting clients", "target", cfg.Target, "clients", cfg.Clients, "url", cfg.WSURL)
+	inProcess := cfg.HubPID == os.Getpid()
+	rss := func() int64 { return 0 }
+	if cfg.HubPID > 0 && !inProcess {
+		rss = func() int64 { n, _ := ProcessRSS(cfg.HubPID); return n }
+	}
+	rssBefore := rss()
+	log.Info("connecting clients", "target", cfg.Target, "clients", cfg.Clients, "url", cfg.WSURL, "source addresses", SourceAddrs(cfg.Clients))
 	clientSubjects := make([][]int, cfg.Clients)
 	clients, err := connectAll(ctx, cfg, subjects, index, base, clientSubjects, &progress, &ready)
 	if err != nil {
@@ -89,10 +95,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := warmup(ctx, cfg, pub, &ready, len(clients)); err != nil {
 		return Result{}, err
 	}
-	log.Info("warm-up done; publishing", "rate", cfg.Rate, "duration", cfg.Duration)
+	rssIdle := rss()
+	log.Info("warm-up done; publishing", "rate", cfg.Rate, "duration", cfg.Duration, "broker RSS before", rssBefore, "idle", rssIdle)
 
 	brokerCPU := func() time.Duration { return 0 }
-	inProcess := cfg.HubPID == os.Getpid()
 	if cfg.HubPID > 0 && !inProcess {
 		if _, err := ProcessCPU(cfg.HubPID); err != nil {
 			return Result{}, err
@@ -125,6 +131,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			r.BrokerCPU = r.ToolCPU
 		}
 	}
+	if rssBefore > 0 && rssIdle > 0 {
+		r.BrokerRSSBefore, r.BrokerRSSIdle = rssBefore, rssIdle
+		r.IdleBytesPerClient = (rssIdle - rssBefore) / int64(cfg.Clients)
+	}
 	r.collect(clients)
 	return r, nil
 }
@@ -137,9 +147,12 @@ func (c Config) newResult() Result {
 	if len(c.Patterns) > 0 {
 		r.Subscribe = strings.Join(c.Patterns, ",")
 	}
-	if c.Target == TargetNATSWS {
+	switch c.Target {
+	case TargetNATSWS:
 		r.Encoding = "nats"
-	} else {
+	case TargetCentrifugo, TargetBun:
+		r.Encoding = "json"
+	default:
 		if c.Policy != fanout.PolicyDefault {
 			r.Policy = c.Policy.String()
 		}
@@ -210,7 +223,7 @@ func connectAll(ctx context.Context, cfg Config, subjects []string, index map[st
 				return
 			}
 			defer func() { <-sem }()
-			clients[i], errs[i] = dialClient(sctx, cfg, i, pattern, rec, index, base)
+			clients[i], errs[i] = dialClient(sctx, cfg, i, pattern, clientSubjects[i], subjects, rec, index, base)
 		}()
 	}
 	wg.Wait()
@@ -233,15 +246,30 @@ func connectAll(ctx context.Context, cfg Config, subjects []string, index map[st
 	return clients, nil
 }
 
-func dialClient(ctx context.Context, cfg Config, i int, pattern string, rec *recorder, index map[string]int, base time.Time) (benchClient, error) {
-	if cfg.Target == TargetNATSWS {
-		c, err := dialNATSWS(ctx, cfg, fmt.Sprintf("bench-client-%d", i), pattern, rec, index, base)
+// dialClient connects client i, from its source address, and subscribes
+// it to pattern, whose published subjects are mine (indexes in subjects).
+func dialClient(ctx context.Context, cfg Config, i int, pattern string, mine []int, subjects []string,
+	rec *recorder, index map[string]int, base time.Time) (benchClient, error) {
+	src := sourceIP(i, cfg.Clients)
+	switch cfg.Target {
+	case TargetNATSWS:
+		c, err := dialNATSWS(ctx, cfg, src, fmt.Sprintf("bench-client-%d", i), pattern, rec, index, base)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	case TargetCentrifugo, TargetBun:
+		names := make([]string, len(mine))
+		for k, s := range mine {
+			names[k] = subjects[s]
+		}
+		c, err := dialPeer(ctx, cfg, src, names, rec, index, base)
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
-	c, err := dialHub(ctx, cfg, pattern, rec, index, base)
+	c, err := dialHub(ctx, cfg, src, pattern, rec, index, base)
 	if err != nil {
 		return nil, err
 	}
