@@ -139,6 +139,11 @@ type Config struct {
 	// its CPU then includes the load tool's (Result.BrokerInProcess).
 	HubPID int
 
+	// ClientsPerSourceAddr is how many clients dial from each loopback
+	// source address; past it they spread over 127.0.0.1, 127.0.0.2, …
+	// Default PerSourceAddr. Tests set it low.
+	ClientsPerSourceAddr int
+
 	// SetupTimeout bounds connecting and subscribing every client.
 	// Default 20 s.
 	SetupTimeout time.Duration
@@ -182,6 +187,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Payload == 0 {
 		c.Payload = 120
+	}
+	if c.ClientsPerSourceAddr <= 0 {
+		c.ClientsPerSourceAddr = PerSourceAddr
 	}
 	if c.SetupTimeout <= 0 {
 		c.SetupTimeout = 20 * time.Second
@@ -228,6 +236,8 @@ func (c Config) Validate() error {
 		return bad("rate %v not in (0, %d]", c.Rate, MaxRate)
 	case c.Duration <= 0 || c.Duration > MaxDuration:
 		return bad("duration %v not in (0, %v]", c.Duration, MaxDuration)
+	case SourceAddrs(c.Clients, c.ClientsPerSourceAddr) > 254:
+		return bad("%d clients at %d per source address need more than 127.0.0.1–127.0.0.254", c.Clients, c.ClientsPerSourceAddr)
 	case c.Subjects < 1 || c.Subjects > MaxSubjects:
 		return bad("subjects %d not in 1..%d", c.Subjects, MaxSubjects)
 	case c.Payload < MinPayload || c.Payload > MaxPayload:

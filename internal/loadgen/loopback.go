@@ -56,7 +56,7 @@ func hostOf(target string) (string, error) {
 }
 
 // PerSourceAddr is how many clients dial from one loopback source
-// address. Each TCP connection a client makes from a given source address
+// address by default (Config.ClientsPerSourceAddr). Each TCP connection a client makes from a given source address
 // takes one of its ephemeral ports (Linux's default range, 32768–60999,
 // has 28,232), so past this many clients a run spreads them over
 // 127.0.0.1, 127.0.0.2, … (Linux routes all of 127.0.0.0/8 to the
@@ -64,14 +64,14 @@ func hostOf(target string) (string, error) {
 const PerSourceAddr = 20_000
 
 // SourceAddrs returns how many loopback source addresses a run of n
-// clients uses: ceil(n / PerSourceAddr), at least 1.
-func SourceAddrs(n int) int { return max(1, (n+PerSourceAddr-1)/PerSourceAddr) }
+// clients uses at per clients per address: ceil(n / per), at least 1.
+func SourceAddrs(n, per int) int { return max(1, (n+per-1)/per) }
 
 // sourceIP returns the address client i of n dials from: nil (the
 // kernel's choice) when one address is enough, else 127.0.0.(1 + i mod
-// SourceAddrs(n)), so the clients spread evenly.
-func sourceIP(i, n int) net.IP {
-	k := SourceAddrs(n)
+// SourceAddrs(n, per)), so the clients spread evenly.
+func sourceIP(i, n, per int) net.IP {
+	k := SourceAddrs(n, per)
 	if k == 1 {
 		return nil
 	}

@@ -20,6 +20,7 @@ type peerClient struct {
 	wsClient
 	target Target
 	index  map[string]int
+	pong   func(context.Context) error // answers a Centrifugo ping
 }
 
 // dialPeer connects and subscribes to every subject in subjects: Bun
@@ -32,6 +33,7 @@ func dialPeer(ctx context.Context, cfg Config, src net.IP, subjects []string, re
 	}
 	conn.SetReadLimit(64 << 20)
 	c := &peerClient{wsClient: wsClient{conn: conn, rec: rec, base: base}, target: cfg.Target, index: index}
+	c.pong = func(ctx context.Context) error { return c.write(ctx, []byte("{}")) }
 	if cfg.Target == TargetCentrifugo {
 		err = c.centrifugoHandshake(ctx, subjects)
 	} else {
@@ -149,7 +151,7 @@ func (c *peerClient) handle(ctx context.Context, frame []byte, now int64) {
 	} else {
 		for line := range bytes.SplitSeq(frame, []byte("\n")) {
 			if isCentrifugoPing(line) {
-				if err := c.write(ctx, []byte("{}")); err != nil {
+				if err := c.pong(ctx); err != nil {
 					c.rec.bad++
 				}
 				continue

@@ -72,7 +72,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		rss = func() int64 { n, _ := ProcessRSS(cfg.HubPID); return n }
 	}
 	rssBefore := rss()
-	log.Info("connecting clients", "target", cfg.Target, "clients", cfg.Clients, "url", cfg.WSURL, "source addresses", SourceAddrs(cfg.Clients))
+	log.Info("connecting clients", "target", cfg.Target, "clients", cfg.Clients, "url", cfg.WSURL, "source addresses", SourceAddrs(cfg.Clients, cfg.ClientsPerSourceAddr))
 	clientSubjects := make([][]int, cfg.Clients)
 	clients, err := connectAll(ctx, cfg, subjects, index, base, clientSubjects, &progress, &ready)
 	if err != nil {
@@ -250,7 +250,7 @@ func connectAll(ctx context.Context, cfg Config, subjects []string, index map[st
 // it to pattern, whose published subjects are mine (indexes in subjects).
 func dialClient(ctx context.Context, cfg Config, i int, pattern string, mine []int, subjects []string,
 	rec *recorder, index map[string]int, base time.Time) (benchClient, error) {
-	src := sourceIP(i, cfg.Clients)
+	src := sourceIP(i, cfg.Clients, cfg.ClientsPerSourceAddr)
 	switch cfg.Target {
 	case TargetNATSWS:
 		c, err := dialNATSWS(ctx, cfg, src, fmt.Sprintf("bench-client-%d", i), pattern, rec, index, base)
