@@ -57,8 +57,8 @@ var benchHidden = map[string]bool{"in-process": true, "cpuprofile": true}
 
 // bench runs the load tool: for each target it starts the broker as a
 // child process on free loopback ports, drives it with the workload, stops
-// it and prints what was measured. Each target takes at most --duration +
-// 30 s.
+// it and prints what was measured. Each target takes at most 2 ×
+// --duration + 30 s + 6 ms per client.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hub bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -224,7 +224,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 // benchTarget starts one broker, runs the workload against it and stops
 // it, all within --duration + benchSlack.
 func benchTarget(ctx context.Context, cfg loadgen.Config, inProcess bool, exe string, log *slog.Logger) (loadgen.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+benchSlack+time.Duration(cfg.Clients)*(setupPerClient+warmupPerClient))
+	ctx, cancel := context.WithTimeout(ctx, 2*cfg.Duration+benchSlack+time.Duration(cfg.Clients)*(setupPerClient+warmupPerClient))
 	defer cancel()
 	if inProcess {
 		return benchInProcess(ctx, cfg)

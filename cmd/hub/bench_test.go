@@ -80,8 +80,8 @@ func TestBenchRunsBun(t *testing.T) {
 			row = f
 		}
 	}
-	// target clients rate/s published delivered missing …
-	if row == nil || row[1] != "20" || row[3] != "200" || row[4] != "4000" || row[5] != "0" {
+	// target clients rate/s published pub/s delivered missing …
+	if row == nil || row[1] != "20" || row[3] != "200" || row[5] != "4000" || row[6] != "0" {
 		t.Errorf("no bun row with 200 published, 4000 delivered, 0 missing:\n%s", r.stdout)
 	}
 }

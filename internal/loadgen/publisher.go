@@ -71,10 +71,10 @@ func (p *publisher) warmup(ctx context.Context) error {
 
 // run publishes rate messages per second, round-robin over the subjects,
 // for d: every millisecond it publishes those due by then. It stops after
-// rate × d messages or when ctx is done, and returns how many it
-// published and how long that took. A broker slower to take the messages
-// than the rate holds the publisher back: the count then falls short of
-// rate × d within d, and the run goes on until all are sent or ctx ends.
+// rate × d messages, after 2d (a broker slower to take the messages than
+// the rate holds the publisher back, so fewer were published: the result
+// shows it), or when ctx is done, and returns how many it published and
+// how long that took.
 func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uint64, time.Duration, error) {
 	total := max(uint64(rate*d.Seconds()), 1)
 	tick := time.NewTicker(time.Millisecond)
@@ -99,7 +99,7 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uin
 		if err := p.out.burst(ctx); err != nil {
 			return sent, time.Since(start), err
 		}
-		if sent >= total {
+		if sent >= total || time.Since(start) >= 2*d {
 			break
 		}
 		select {

@@ -97,6 +97,15 @@ func (r Result) Missing() uint64 {
 	return r.Expected - r.Delivered
 }
 
+// PublishedPerSec is the rate the publisher achieved: Published over
+// PublishTime. Below Rate, the broker held the publisher back.
+func (r Result) PublishedPerSec() float64 {
+	if r.PublishTime <= 0 {
+		return 0
+	}
+	return float64(r.Published) / r.PublishTime.Seconds()
+}
+
 // Name is a short label: target and encoding.
 func (r Result) Name() string {
 	if r.Target != TargetStreamHub.String() {
@@ -108,10 +117,10 @@ func (r Result) Name() string {
 // WriteTable writes results as an aligned text table, one row per result.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tclients\trate/s\tpublished\tdelivered\tmissing\tdelivered/s\tev/batch\tp50\tp90\tp99\tmax\tbroker CPU s\tbroker µs/deliv\tdeliv/broker CPU-s\tidle KiB/client\ttool CPU s\tgaps\tconflated\tdisconn\t")
+	fmt.Fprintln(tw, "target\tclients\trate/s\tpublished\tpub/s\tdelivered\tmissing\tdelivered/s\tev/batch\tp50\tp90\tp99\tmax\tbroker CPU s\tbroker µs/deliv\tdeliv/broker CPU-s\tidle KiB/client\ttool CPU s\tgaps\tconflated\tdisconn\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%d\t\n",
-			r.Name(), r.Clients, r.Rate, r.Published, r.Delivered, r.Missing(), r.DeliveredPerSec, perBatch(r),
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%.0f\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%d\t\n",
+			r.Name(), r.Clients, r.Rate, r.Published, r.PublishedPerSec(), r.Delivered, r.Missing(), r.DeliveredPerSec, perBatch(r),
 			fmtLatency(r.LatencyP50), fmtLatency(r.LatencyP90), fmtLatency(r.LatencyP99), fmtLatency(r.LatencyMax),
 			cpuCell(r, fmt.Sprintf("%.2f", r.BrokerCPU.Seconds())),
 			cpuCell(r, fmt.Sprintf("%.2f", r.BrokerCPUPerDelivery)),

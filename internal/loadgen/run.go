@@ -38,8 +38,8 @@ type benchClient interface {
 }
 
 // Run drives one broker with cfg's workload and returns what it measured.
-// It takes at most SetupTimeout + WarmupTimeout + Duration + DrainTimeout +
-// 10 s, less if ctx ends first (then it returns ctx's error). It fails if a
+// It takes at most SetupTimeout + WarmupTimeout + 2 × Duration (a broker
+// that holds the publisher back gets twice the time) + DrainTimeout + 10 s, less if ctx ends first (then it returns ctx's error). It fails if a
 // client cannot connect or subscribe, or if the warm-up does not complete:
 // a run in which some clients never received anything measures nothing.
 func Run(ctx context.Context, cfg Config) (Result, error) {
@@ -48,7 +48,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
-	ctx, cancel := context.WithTimeout(ctx, cfg.SetupTimeout+cfg.WarmupTimeout+cfg.Duration+cfg.DrainTimeout+runSlack)
+	ctx, cancel := context.WithTimeout(ctx, cfg.SetupTimeout+cfg.WarmupTimeout+2*cfg.Duration+cfg.DrainTimeout+runSlack)
 	defer cancel()
 
 	base := time.Now()
