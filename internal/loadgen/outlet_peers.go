@@ -28,8 +28,9 @@ func newCentrifugoOutlet(prefix string) (*centrifugoOutlet, error) {
 	if err := CheckLoopback(prefix); err != nil {
 		return nil, err
 	}
+	// No client timeout: the publisher's context bounds each request.
 	return &centrifugoOutlet{
-		client: &http.Client{Timeout: controlTimeout},
+		client: &http.Client{},
 		url:    strings.TrimSuffix(prefix, "/") + "/batch",
 	}, nil
 }
@@ -137,11 +138,11 @@ func dialBunOutlet(ctx context.Context, url string) (*bunOutlet, error) {
 	return &bunOutlet{conn: conn, cancel: rcancel}, nil
 }
 
+// publish writes the frame; ctx (the publisher's) bounds a write that Bun
+// holds back.
 func (o *bunOutlet) publish(ctx context.Context, subject string, payload []byte) error {
 	o.frame = append(append(append(o.frame[:0], subject...), '\n'), payload...)
-	wctx, cancel := context.WithTimeout(ctx, controlTimeout)
-	defer cancel()
-	if err := o.conn.Write(wctx, websocket.MessageText, o.frame); err != nil {
+	if err := o.conn.Write(ctx, websocket.MessageText, o.frame); err != nil {
 		return fmt.Errorf("loadgen: publish: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -71,16 +72,24 @@ func (p *publisher) warmup(ctx context.Context) error {
 
 // run publishes rate messages per second, round-robin over the subjects,
 // for d: every millisecond it publishes those due by then. It stops after
-// rate × d messages, after 2d (a broker slower to take the messages than
-// the rate holds the publisher back, so fewer were published: the result
-// shows it), or when ctx is done, and returns how many it published and
-// how long that took.
-func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uint64, time.Duration, error) {
+// rate × d messages, or after 2d: a broker slower to take the messages
+// than the rate holds the publisher back, and fewer were published (the
+// result shows it; a message the broker did not take by then is not
+// counted, except those of a Centrifugo batch whose answer did not come,
+// which may yet be delivered). Then it waits up to 5 s for the broker to
+// have everything. It returns how many it published, how long that took,
+// and a note when it was held back or that wait timed out; an error only
+// for a failure other than the broker's slowness, or when ctx ends.
+func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (sent uint64, took time.Duration, note string, err error) {
 	total := max(uint64(rate*d.Seconds()), 1)
+	pctx, cancel := context.WithTimeout(ctx, 2*d)
+	defer cancel()
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
-	var sent uint64
+	// held: the error came from the 2d bound, not from the broker or ctx.
+	held := func() bool { return pctx.Err() != nil && ctx.Err() == nil }
+loop:
 	for sent < total {
 		elapsed := time.Since(start)
 		due := total
@@ -91,25 +100,42 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (uin
 			s := p.next
 			p.next = (p.next + 1) % len(p.subjects)
 			p.counts[s]++
-			if err := p.publish(ctx, s, p.counts[s]); err != nil {
+			if err := p.publish(pctx, s, p.counts[s]); err != nil {
 				p.counts[s]--
-				return sent, time.Since(start), err
+				if held() {
+					break loop
+				}
+				return sent, time.Since(start), "", err
 			}
 		}
-		if err := p.out.burst(ctx); err != nil {
-			return sent, time.Since(start), err
+		if err := p.out.burst(pctx); err != nil {
+			if held() {
+				break loop
+			}
+			return sent, time.Since(start), "", err
 		}
-		if sent >= total || time.Since(start) >= 2*d {
+		if sent >= total {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return sent, time.Since(start), fmt.Errorf("loadgen: publisher: %w", ctx.Err())
+			return sent, time.Since(start), "", fmt.Errorf("loadgen: publisher: %w", ctx.Err())
+		case <-pctx.Done():
+			break loop
 		case <-tick.C:
 		}
 	}
-	took := time.Since(start)
-	fctx, cancel := context.WithTimeout(ctx, controlTimeout)
-	defer cancel()
-	return sent, took, p.out.flush(fctx)
+	took = time.Since(start)
+	if sent < total {
+		note = fmt.Sprintf("the broker held the publisher back: %d of %d messages published in %v", sent, total, 2*d)
+	}
+	fctx, fcancel := context.WithTimeout(ctx, controlTimeout)
+	defer fcancel()
+	if err := p.out.flush(fctx); err != nil {
+		if ctx.Err() != nil {
+			return sent, took, note, err
+		}
+		note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("the broker had not taken every message %v after the last publish", controlTimeout)
+	}
+	return sent, took, note, nil
 }

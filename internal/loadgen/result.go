@@ -21,8 +21,12 @@ type Result struct {
 	MaxRate   float64 `json:"max_rate,omitempty"`
 
 	// Published is the number of messages published, in PublishTime.
-	Published   uint64        `json:"published"`
-	PublishTime time.Duration `json:"publish_ns"`
+	// PublisherNote says when the broker held the publisher back (fewer
+	// than Rate × Duration published within twice Duration) or had not
+	// taken every message 5 s after the last publish.
+	Published     uint64        `json:"published"`
+	PublishTime   time.Duration `json:"publish_ns"`
+	PublisherNote string        `json:"publisher_note,omitempty"`
 	// Expected is the number of deliveries if nothing were dropped or
 	// conflated: for each subject, messages published times clients
 	// subscribed to it. Delivered is the number received.
@@ -135,6 +139,9 @@ func WriteTable(w io.Writer, results []Result) error {
 	for _, r := range results {
 		if r.BrokerInProcess {
 			notes = append(notes, r.Name()+": broker ran in-process; its CPU includes the load tool's")
+		}
+		if r.PublisherNote != "" {
+			notes = append(notes, r.Name()+": "+r.PublisherNote)
 		}
 		if r.DisconnectSample != "" {
 			notes = append(notes, r.Name()+": a disconnect: "+r.DisconnectSample)

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		brokerCPU = func() time.Duration { d, _ := ProcessCPU(cfg.HubPID); return d }
 	}
 	cpu0, self0, t0 := brokerCPU(), SelfCPU(), time.Now()
-	published, took, err := pub.run(ctx, cfg.Rate, cfg.Duration)
+	published, took, pubNote, err := pub.run(ctx, cfg.Rate, cfg.Duration)
 	if err != nil {
 		return Result{}, err
 	}
@@ -123,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	r := cfg.newResult()
 	r.Published, r.PublishTime, r.Expected, r.Window = published, took, expected, t1.Sub(t0)
+	r.PublisherNote = pubNote
 	r.ToolCPU = self1 - self0
 	if cfg.HubPID > 0 {
 		r.BrokerPID, r.BrokerInProcess = cfg.HubPID, inProcess
