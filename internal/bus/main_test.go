@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -177,11 +178,11 @@ func (w *wantedSet) replace(ps ...string) {
 func (w *wantedSet) want(t *testing.T, r *Router, ps ...string) {
 	t.Helper()
 	w.replace(ps...)
-	sorted := slices.Sorted(slices.Values(ps))
+	sorted := slices.Compact(slices.Sorted(slices.Values(ps)))
 	testsupport.WaitFor(t, fmt.Sprintf("the router to apply %v", ps), waitTimeout, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return slices.Equal(slices.Sorted(slices.Values(r.wanted)), sorted)
+		return slices.Equal(slices.Sorted(maps.Keys(r.wanted)), sorted)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()

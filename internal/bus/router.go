@@ -38,16 +38,12 @@ type Interest interface {
 // one. Its copies are primary; the copies of the others are discarded,
 // except those of a subscription being retired, which are handed on as
 // non-primary while it drains so that nothing it had already received is
-// lost.
+// lost. Around such a handover a message may therefore reach the handler
+// twice, once as each kind of copy; the handler tells them apart by the
+// publisher's position (Sh-Seq), and without one keeps primary copies only.
 type Copy struct {
 	// Primary is set on the copy of the subscription that owns the subject.
 	Primary bool
-	// Handover is set while some subscription drains: a subject may then
-	// arrive twice (once primary, once not), or a late copy after a newer
-	// one. A handler that knows the publisher's position of a message (its
-	// Sh-Seq) keeps only copies newer than the last it saw; one that does
-	// not keeps only primary copies.
-	Handover bool
 }
 
 // Handler receives the core NATS messages of a Router's subscriptions. It
@@ -129,7 +125,7 @@ type Router struct {
 	active    map[string]*route // core subscriptions by pattern
 	consumers map[string]*route // stored consumers by stream name
 	failed    map[string]error  // covering pattern or stream → why it failed
-	wanted    []string          // the wanted set the last pass applied
+	wanted    map[string]bool   // the wanted set the last pass applied
 	pass      chan struct{}     // closed at the end of each reconcile pass
 	closed    bool
 
@@ -362,7 +358,11 @@ func (r *Router) reconcile(wanted []string) (failedSome bool) {
 	}
 
 	r.mu.Lock()
-	r.active, r.consumers, r.failed, r.wanted = next, consumers, failed, wanted
+	r.active, r.consumers, r.failed = next, consumers, failed
+	r.wanted = make(map[string]bool, len(wanted))
+	for _, p := range wanted {
+		r.wanted[p] = true
+	}
 	close(r.pass)
 	r.pass = make(chan struct{})
 	r.mu.Unlock()
@@ -432,7 +432,7 @@ func (r *Router) deliver(rt *route, m *nats.Msg) {
 	if info == nil {
 		return // not in service yet: nobody has been told it is ready
 	}
-	c := Copy{Handover: r.draining.Load() > 0}
+	var c Copy
 	switch {
 	case info.draining:
 	case len(info.older) == 0 || rt.owns(info, m.Subject):
@@ -543,9 +543,14 @@ func (r *Router) Ready(ctx context.Context, pattern string) error {
 	}
 }
 
-// coveredLocked reports whether the active routes cover pattern, or the
-// error of a failed route that would. r.mu must be held.
+// coveredLocked reports whether the last pass applied pattern and the
+// active routes cover it, or the error of a failed route that would. A
+// pass that did not see pattern wanted does not count: it may be about to
+// remove a route that covered it. r.mu must be held.
 func (r *Router) coveredLocked(pattern string) (bool, error) {
+	if !r.wanted[pattern] {
+		return false, nil
+	}
 	if r.storedOn() {
 		for _, f := range storedFamilies {
 			if !subject.Intersects(pattern, f.subjects) {

@@ -100,10 +100,13 @@ func (in *Ingester) Rejected() uint64   { return in.rejected.Load() }
 func (in *Ingester) Duplicates() uint64 { return in.duplicates.Load() }
 
 // Handle converts a core NATS message and publishes it. Its signature
-// matches bus.Handler. A copy that is not primary (see bus.Copy) is kept
-// only when its publisher position is newer than the last one seen for its
-// subject; during a handover, primary copies are checked the same way, so
-// that clients never see a position twice or out of order.
+// matches bus.Handler. A message with a publisher position (Sh-Epoch,
+// Sh-Seq) is kept only when that position is newer than the last one
+// published for its subject, so that clients never see a position twice or
+// out of order, whichever copy (see bus.Copy) brings it: within an epoch a
+// publisher's sequence only grows (docs/streams.md), and one that restarts
+// its numbering starts a new epoch. A message without a position is kept
+// from the primary copy only.
 func (in *Ingester) Handle(m *nats.Msg, c bus.Copy) {
 	if protocol.ReservedSubject(m.Subject) {
 		return // NATS's own traffic (KV records, JetStream API) seen by a wildcard pattern
@@ -115,7 +118,7 @@ func (in *Ingester) Handle(m *nats.Msg, c bus.Copy) {
 	now := in.cfg.Now()
 	ev := Event(m.Subject, m.Header, m.Data, now)
 	if UpstreamSeq(m.Header, &ev) {
-		if !in.advance(m.Subject, position{ev.Epoch, ev.Seq}, !c.Primary || c.Handover) {
+		if !in.advance(m.Subject, position{ev.Epoch, ev.Seq}) {
 			in.duplicates.Add(1)
 			return
 		}
@@ -215,15 +218,14 @@ func (in *Ingester) nextSeq(subject string) (epoch, seq uint64) {
 	return in.epoch, seq
 }
 
-// advance records p as subject's newest publisher position. With check, it
-// refuses (and returns false for) a position that is not newer than the
-// last one of the same epoch; without, it takes p whatever it is (a
-// publisher restarted without a new epoch is followed, not ignored).
-func (in *Ingester) advance(subject string, p position, check bool) bool {
+// advance records p as subject's newest publisher position, or refuses
+// (and returns false for) a position that is not newer than the last one of
+// the same epoch.
+func (in *Ingester) advance(subject string, p position) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	last, ok := in.last[subject]
-	if check && ok && last.epoch == p.epoch && p.seq <= last.seq {
+	if ok && last.epoch == p.epoch && p.seq <= last.seq {
 		return false
 	}
 	if !ok && len(in.last) >= in.cfg.MaxSequenced {
