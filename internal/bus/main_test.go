@@ -152,21 +152,29 @@ func (r *recorder) count(subject string) int {
 type wantedSet struct {
 	mu      sync.Mutex
 	set     []string
+	version uint64
 	changed chan struct{}
 }
 
 func newWantedSet() *wantedSet { return &wantedSet{changed: make(chan struct{})} }
 
-func (w *wantedSet) Interest() ([]string, <-chan struct{}) {
+func (w *wantedSet) Interest() ([]string, uint64, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return slices.Clone(w.set), w.changed
+	return slices.Clone(w.set), w.version, w.changed
+}
+
+func (w *wantedSet) InterestVersion() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.version
 }
 
 // replace makes ps the wanted set and signals the change.
 func (w *wantedSet) replace(ps ...string) {
 	w.mu.Lock()
 	w.set = slices.Clone(ps)
+	w.version++
 	close(w.changed)
 	w.changed = make(chan struct{})
 	w.mu.Unlock()

@@ -24,10 +24,15 @@ const flushTimeout = 2 * time.Second
 var ErrRouterClosed = errors.New("bus: router closed")
 
 // Interest is the set of patterns some client wants, as the fan-out core
-// keeps it (fanout.Hub implements it): the patterns, sorted, and a channel
-// closed at the set's next change. It must be safe for concurrent use.
+// keeps it (fanout.Hub implements it). Its methods must be safe for
+// concurrent use.
 type Interest interface {
-	Interest() (patterns []string, changed <-chan struct{})
+	// Interest returns the patterns, sorted, the set's version (growing
+	// with every change) and a channel closed at the next change.
+	Interest() (patterns []string, version uint64, changed <-chan struct{})
+	// InterestVersion returns the current version: a pattern added
+	// before the call is in the set of that version.
+	InterestVersion() uint64
 }
 
 // Copy says how a core NATS message reached a [Handler].
@@ -125,7 +130,9 @@ type Router struct {
 	active    map[string]*route // core subscriptions by pattern
 	consumers map[string]*route // stored consumers by stream name
 	failed    map[string]error  // covering pattern or stream → why it failed
+	src       Interest          // set by Start
 	wanted    map[string]bool   // the wanted set the last pass applied
+	applied   uint64            // its version
 	pass      chan struct{}     // closed at the end of each reconcile pass
 	closed    bool
 
@@ -217,7 +224,12 @@ func NewRouter(c *Conn, h Handler, cfg RouterConfig) *Router {
 // Start starts the reconciler, which follows src until [Router.Close]. Only
 // the first call has an effect.
 func (r *Router) Start(src Interest) {
-	r.start.Do(func() { go r.run(src) })
+	r.start.Do(func() {
+		r.mu.Lock()
+		r.src = src
+		r.mu.Unlock()
+		go r.run(src)
+	})
 }
 
 func (r *Router) run(src Interest) {
@@ -226,8 +238,8 @@ func (r *Router) run(src Interest) {
 	retry.Stop()
 	defer retry.Stop()
 	for {
-		wanted, changed := src.Interest()
-		if r.reconcile(wanted) {
+		wanted, version, changed := src.Interest()
+		if r.reconcile(wanted, version) {
 			retry.Reset(r.cfg.RetryInterval)
 		}
 		select {
@@ -243,7 +255,7 @@ func (r *Router) run(src Interest) {
 
 // reconcile makes the subscriptions match wanted and reports whether some
 // failed (to be retried).
-func (r *Router) reconcile(wanted []string) (failedSome bool) {
+func (r *Router) reconcile(wanted []string, version uint64) (failedSome bool) {
 	var core []string
 	streams := make(map[string]bool)
 	for _, p := range wanted {
@@ -358,7 +370,7 @@ func (r *Router) reconcile(wanted []string) (failedSome bool) {
 	}
 
 	r.mu.Lock()
-	r.active, r.consumers, r.failed = next, consumers, failed
+	r.active, r.consumers, r.failed, r.applied = next, consumers, failed, version
 	r.wanted = make(map[string]bool, len(wanted))
 	for _, p := range wanted {
 		r.wanted[p] = true
@@ -515,7 +527,8 @@ func (r *Router) unsubscribe(rt *route) {
 // Ready waits until the Router's subscriptions cover pattern, so that
 // every message published from then on that pattern matches reaches the
 // handlers. The caller must have made pattern wanted first (subscribed it
-// in the fan-out core). It returns the error of a failed subscription
+// in the fan-out core), and the Router must be started: only a pass that
+// read the wanted set after that counts. It returns the error of a failed subscription
 // covering pattern (for example [ErrNotConnected] for a stored family while
 // NATS is unreachable; the reconciler keeps retrying), [ErrRouterClosed],
 // or ctx's error.
@@ -523,13 +536,23 @@ func (r *Router) Ready(ctx context.Context, pattern string) error {
 	if err := subject.ValidatePattern(pattern); err != nil {
 		return fmt.Errorf("bus: ready: %w", err)
 	}
+	r.mu.Lock()
+	src := r.src
+	r.mu.Unlock()
+	var since uint64
+	if src != nil {
+		since = src.InterestVersion()
+	}
 	for {
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
 			return fmt.Errorf("bus: ready %q: %w", pattern, ErrRouterClosed)
 		}
-		ok, err := r.coveredLocked(pattern)
+		ok, err := false, error(nil)
+		if src != nil && r.applied >= since {
+			ok, err = r.coveredLocked(pattern)
+		}
 		pass := r.pass
 		r.mu.Unlock()
 		if ok || err != nil {
@@ -544,9 +567,8 @@ func (r *Router) Ready(ctx context.Context, pattern string) error {
 }
 
 // coveredLocked reports whether the last pass applied pattern and the
-// active routes cover it, or the error of a failed route that would. A
-// pass that did not see pattern wanted does not count: it may be about to
-// remove a route that covered it. r.mu must be held.
+// active routes cover it, or the error of a failed route that would.
+// r.mu must be held.
 func (r *Router) coveredLocked(pattern string) (bool, error) {
 	if !r.wanted[pattern] {
 		return false, nil

@@ -84,8 +84,9 @@ type Hub struct {
 
 	// interestMu serializes subscription changes, and guards changed: the
 	// channel closed (and replaced) when the set of wanted patterns changes.
-	interestMu sync.Mutex
-	changed    chan struct{}
+	interestMu      sync.Mutex
+	changed         chan struct{}
+	interestVersion uint64 // counts the changes of the wanted set
 
 	mu      sync.Mutex // guards clients and closed
 	clients map[*Client]struct{}
@@ -126,19 +127,30 @@ func (h *Hub) Interested(subject string) bool {
 }
 
 // Interest returns the patterns that have at least one subscription,
-// sorted, and a channel closed at the next change of that set. It is how
-// an adapter learns what to subscribe upstream: it reads the set, makes
-// its upstream subscriptions match it, and waits for the channel, all on
-// its own goroutine, never under a Hub lock. Safe for concurrent use.
-func (h *Hub) Interest() (patterns []string, changed <-chan struct{}) {
+// sorted, the version of that set (it grows with every change), and a
+// channel closed at the next change. It is how an adapter learns what to
+// subscribe upstream: it reads the set, makes its upstream subscriptions
+// match it, and waits for the channel, all on its own goroutine, never
+// under a Hub lock. Safe for concurrent use.
+func (h *Hub) Interest() (patterns []string, version uint64, changed <-chan struct{}) {
 	h.interestMu.Lock()
 	defer h.interestMu.Unlock()
-	return h.reg.patternList(), h.changed
+	return h.reg.patternList(), h.interestVersion, h.changed
+}
+
+// InterestVersion returns the version of the wanted set: a pattern
+// subscribed before the call is in every set of this version or later
+// (until unsubscribed). Safe for concurrent use.
+func (h *Hub) InterestVersion() uint64 {
+	h.interestMu.Lock()
+	defer h.interestMu.Unlock()
+	return h.interestVersion
 }
 
 // interestChangedLocked wakes whoever waits on the interest channel.
 // h.interestMu must be held.
 func (h *Hub) interestChangedLocked() {
+	h.interestVersion++
 	close(h.changed)
 	h.changed = make(chan struct{})
 }

@@ -102,7 +102,7 @@ func TestInterestFollowsFirstAndLastSubscriber(t *testing.T) {
 	h := New(Config{})
 	defer h.Close()
 	// next waits for the interest set to change and returns it.
-	_, changed := h.Interest()
+	_, version, changed := h.Interest()
 	next := func(what string) []string {
 		t.Helper()
 		select {
@@ -110,8 +110,11 @@ func TestInterestFollowsFirstAndLastSubscriber(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s: interest did not change", what)
 		}
-		var p []string
-		p, changed = h.Interest()
+		p, v, ch := h.Interest()
+		if v <= version || h.InterestVersion() != v {
+			t.Fatalf("%s: interest version %d after %d (InterestVersion %d)", what, v, version, h.InterestVersion())
+		}
+		version, changed = v, ch
 		return p
 	}
 	quiet := func(what string) {
