@@ -104,7 +104,7 @@ func ServeCoinbase(ctx context.Context, conn *Conn, interval time.Duration) erro
 		return err
 	}
 	for _, p := range products {
-		if err := conn.Send(f.L2(time.Now(), true, p, Level{"bid", "100.00", "1.5"}, Level{"offer", "100.10", "2"})); err != nil {
+		if err := conn.Send(f.L2(time.Now(), true, p, Bid("100.00", "1.5"), Ask("100.10", "2"))); err != nil {
 			return err
 		}
 	}
@@ -128,3 +128,9 @@ func ServeCoinbase(ctx context.Context, conn *Conn, interval time.Duration) erro
 		}
 	}
 }
+
+// Bid is a bid level; Ask an ask ("offer") level.
+func Bid(price, qty string) Level { return Level{Side: "bid", Price: price, Qty: qty} }
+
+// Ask is an ask level, "offer" as Coinbase names the side.
+func Ask(price, qty string) Level { return Level{Side: "offer", Price: price, Qty: qty} }
