@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -198,11 +199,21 @@ var errMaxAge = errors.New("venue: connection reached its maximum age")
 // errStale ends a connection silent for longer than the heartbeat window.
 var errStale = errors.New("venue: stale feed")
 
-// session runs one connection until it fails or ctx is done.
+// session runs one connection until it fails or ctx is done. A watchdog
+// goroutine, joined before session returns, ends the connection when the
+// venue has sent nothing (no frame, no ping) for the heartbeat window or
+// when the connection reaches MaxConnAge.
 func (c *Connector) session(ctx context.Context) error {
 	c.ticked = false
+	var last atomic.Int64 // Unix ns of the last frame or ping from the venue
+	touch := func() { last.Store(time.Now().UnixNano()) }
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
-	conn, resp, err := websocket.Dial(dctx, c.url, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	conn, resp, err := websocket.Dial(dctx, c.url, &websocket.DialOptions{
+		HTTPClient: c.cfg.HTTPClient,
+		// Called on this goroutine, inside Read; the pong is sent
+		// automatically with the ping's payload.
+		OnPingReceived: func(context.Context, []byte) bool { touch(); return true },
+	})
 	cancel()
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
@@ -215,40 +226,32 @@ func (c *Connector) session(ctx context.Context) error {
 	c.stats.connects.Add(1)
 	c.a.Reset()
 	c.pub.lost() // what happened while we were away is unknown
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	touch()
 	born := time.Now()
+	wg.Go(func() { c.watch(sctx, stop, &last, born) })
+
 	for _, m := range c.subs {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return err
+		if err := c.limiter.Wait(sctx); err != nil {
+			return c.ended(ctx, sctx, err)
 		}
-		wctx, cancel := context.WithTimeout(ctx, DefaultWriteTimeout)
+		wctx, cancel := context.WithTimeout(sctx, DefaultWriteTimeout)
 		err := conn.Write(wctx, websocket.MessageText, m)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("venue: %s: subscribe: %w", c.a.Name(), err)
+			return c.ended(ctx, sctx, fmt.Errorf("venue: %s: subscribe: %w", c.a.Name(), err))
 		}
 	}
 	for {
-		deadline, end := time.Now().Add(c.cfg.HeartbeatWindow), errStale
-		if c.cfg.MaxConnAge > 0 && born.Add(c.cfg.MaxConnAge).Before(deadline) {
-			deadline, end = born.Add(c.cfg.MaxConnAge), errMaxAge
-		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		_, frame, err := conn.Read(rctx)
-		timedOut := rctx.Err() != nil
-		cancel()
+		_, frame, err := conn.Read(sctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if timedOut {
-				if end == errStale {
-					c.stats.stale.Add(1)
-					return fmt.Errorf("%w: nothing from %s for %v", errStale, c.a.Name(), c.cfg.HeartbeatWindow)
-				}
-				return end
-			}
-			return fmt.Errorf("venue: %s: read: %w", c.a.Name(), err)
+			return c.ended(ctx, sctx, fmt.Errorf("venue: %s: read: %w", c.a.Name(), err))
 		}
+		touch()
 		c.stats.messages.Add(1)
 		if err := c.a.Handle(frame, time.Now(), (*connOut)(c)); err != nil {
 			if errors.Is(err, ErrMalformed) {
@@ -261,6 +264,41 @@ func (c *Connector) session(ctx context.Context) error {
 				c.stats.refused.Add(1)
 			}
 			return err
+		}
+	}
+}
+
+// ended returns why a connection ended: the watchdog's reason if it ended
+// it, ctx's error at shutdown, else err.
+func (c *Connector) ended(ctx, sctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if cause := context.Cause(sctx); errors.Is(cause, errStale) || errors.Is(cause, errMaxAge) {
+		return cause
+	}
+	return err
+}
+
+// watch ends the connection (through stop) when the venue has been silent
+// for the heartbeat window or the connection reached MaxConnAge.
+func (c *Connector) watch(ctx context.Context, stop context.CancelCauseFunc, last *atomic.Int64, born time.Time) {
+	t := time.NewTicker(max(c.cfg.HeartbeatWindow/8, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if silent := now.Sub(time.Unix(0, last.Load())); silent > c.cfg.HeartbeatWindow {
+				c.stats.stale.Add(1)
+				stop(fmt.Errorf("%w: nothing from %s for %v", errStale, c.a.Name(), silent.Round(time.Millisecond)))
+				return
+			}
+			if c.cfg.MaxConnAge > 0 && now.Sub(born) >= c.cfg.MaxConnAge {
+				stop(errMaxAge)
+				return
+			}
 		}
 	}
 }

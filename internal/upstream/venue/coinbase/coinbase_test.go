@@ -168,22 +168,33 @@ func TestSequenceGapGivesNewEpochAndResubscribes(t *testing.T) {
 // A venue that goes silent beyond the heartbeat window is stale: the
 // connector drops it and connects again.
 func TestSilentFeedIsStaleAndReconnects(t *testing.T) {
-	fake, _, c := setup(t, venue.Config{HeartbeatWindow: 300 * time.Millisecond})
+	fake, _, c := setup(t, venue.Config{HeartbeatWindow: time.Second})
 	conn := fake.Next(t, wait)
 	subscribed(t, conn)
 	// Nothing is sent: the heartbeats stop.
 	conn2 := fake.Next(t, wait)
-	subscribed(t, conn2)
-	if s := c.Stats(); s.Stale < 1 || s.Connects < 2 {
+	testsupport.WaitFor(t, "the second connection", wait, func() bool { return c.Stats().Connects == 2 })
+	if s := c.Stats(); s.Stale != 1 {
 		t.Fatalf("stats %+v", s)
 	}
-	// Heartbeats keep a connection alive for longer than the window.
-	f := &vt.CoinbaseFrames{}
-	for i := range 8 {
-		conn2.MustSend(t, f.Heartbeat(time.Now(), i))
-		time.Sleep(100 * time.Millisecond)
+	// Heartbeats every 100 ms keep a connection alive for 3 windows.
+	sent := make(chan error, 1)
+	go func() {
+		f := &vt.CoinbaseFrames{}
+		for i := range 30 {
+			if err := conn2.Send(f.Heartbeat(time.Now(), i)); err != nil {
+				sent <- err
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		sent <- nil
+	}()
+	subscribed(t, conn2)
+	if err := <-sent; err != nil {
+		t.Fatalf("heartbeats: %v", err)
 	}
-	if s := c.Stats(); s.Connects != 2 {
+	if s := c.Stats(); s.Connects != 2 || s.Stale != 1 {
 		t.Fatalf("a connection with heartbeats was dropped: %+v", s)
 	}
 }
