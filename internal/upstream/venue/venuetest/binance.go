@@ -1,8 +1,8 @@
 package venuetest
 
 import (
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
