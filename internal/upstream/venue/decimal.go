@@ -1,6 +1,9 @@
 package venue
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // maxDecimalLen bounds a decimal string from a venue.
 const maxDecimalLen = 40
@@ -55,3 +58,44 @@ func CmpDecimal(a, b string) int {
 
 // IsZero reports whether a canonical decimal is zero.
 func IsZero(d string) bool { return d == "0" }
+
+// NumberDecimal returns a JSON number as a decimal string, for venues that
+// send prices as JSON numbers: plain numbers ("0.10025") as they are,
+// exponent forms ("1.2e-5") written out ("0.000012"). Negative numbers,
+// and exponents beyond ±40, are refused.
+func NumberDecimal(n string) (string, bool) {
+	mant, exp, hasExp := strings.Cut(strings.ToLower(n), "e")
+	if !hasExp {
+		_, ok := Decimal(n)
+		return n, ok
+	}
+	if _, ok := Decimal(mant); !ok {
+		return "", false
+	}
+	e, err := strconv.Atoi(exp)
+	if err != nil || e < -40 || e > 40 {
+		return "", false
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digs := intPart + frac
+	point := len(intPart) + e // position of the point in digs
+	switch {
+	case point <= 0:
+		digs = strings.Repeat("0", 1-point) + digs
+		point = 1
+	case point > len(digs):
+		digs += strings.Repeat("0", point-len(digs))
+	}
+	out := digs[:point]
+	if point < len(digs) {
+		out += "." + digs[point:]
+	}
+	if c, ok := Decimal(out); ok && !strings.Contains(c, ".") {
+		return c, true // an integer: no leading zeros
+	}
+	trimmed := strings.TrimLeft(out[:point], "0")
+	if trimmed == "" {
+		trimmed = "0"
+	}
+	return trimmed + out[point:], true
+}

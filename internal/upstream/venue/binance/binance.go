@@ -234,3 +234,4 @@ func errText(e *apiError) string {
 	}
 	return fmt.Sprintf("code %d: %s", code, e.Msg)
 }
+var _ venue.Adapter = (*Adapter)(nil)
