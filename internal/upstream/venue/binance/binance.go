@@ -234,4 +234,5 @@ func errText(e *apiError) string {
 	}
 	return fmt.Sprintf("code %d: %s", code, e.Msg)
 }
+
 var _ venue.Adapter = (*Adapter)(nil)

@@ -260,4 +260,5 @@ func (a *Adapter) emit(sym venue.Symbol, p *product, ts int64, seq uint64, out v
 	}
 	out.Tick(sym, &upstream.Tick{Bid: bid, Ask: ask, Last: p.last, TS: ts, VenueSeq: &seq})
 }
+
 var _ venue.Adapter = (*Adapter)(nil)

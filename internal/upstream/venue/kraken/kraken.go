@@ -149,4 +149,3 @@ func (a *Adapter) Handle(frame []byte, recv time.Time, out venue.Out) error {
 }
 
 var _ venue.Adapter = (*Adapter)(nil)
-
