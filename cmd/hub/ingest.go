@@ -34,7 +34,7 @@ func ingestCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		fmt.Fprint(w, ingestUsage())
 		if len(args) == 0 {
-			return usageErrorf("ingest: name a source")
+			return usageErrorf("ingest needs a source: %s", sourceNames())
 		}
 		return nil
 	}
@@ -44,7 +44,7 @@ func ingestCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 	fmt.Fprint(stderr, ingestUsage())
-	return usageErrorf("ingest: unknown source %q", args[0])
+	return usageErrorf("unknown ingest source %q (sources: %s)", args[0], sourceNames())
 }
 
 func ingestUsage() string {
@@ -58,4 +58,13 @@ func ingestUsage() string {
 	}
 	b.WriteString("\nRun \"hub ingest SOURCE -h\" for a source's flags.\n")
 	return b.String()
+}
+
+// sourceNames lists the sources, comma-separated.
+func sourceNames() string {
+	names := make([]string, len(ingestSources))
+	for i, s := range ingestSources {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
 }

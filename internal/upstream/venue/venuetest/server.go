@@ -103,6 +103,10 @@ func (s *Server) Next(t testing.TB, timeout time.Duration) *Conn {
 	}
 }
 
+// Conns delivers the connections the server accepts, for a test that
+// serves each on its own goroutine (see ServeCoinbase).
+func (s *Server) Conns() <-chan *Conn { return s.conns }
+
 // Conn is one accepted connection. Its methods may be called from one
 // goroutine at a time, except Close, which may be called at any time.
 type Conn struct {
