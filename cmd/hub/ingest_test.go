@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 	"github.com/streamhub/streamhub/internal/upstream/venue/venuetest"
 )
 
-// fakeCoinbase runs a fake Coinbase that serves every connection as a
-// well-behaved venue would, with a heartbeat and a ticker per product every
-// 50 ms, until the test ends.
-func fakeCoinbase(t *testing.T) *venuetest.Server {
+// fakeVenue runs a fake venue that serves every connection with serve (a
+// well-behaved venue of venuetest, sending every 50 ms) until the test
+// ends.
+func fakeVenue(t *testing.T, serve func(context.Context, *venuetest.Conn, time.Duration) error) *venuetest.Server {
 	t.Helper()
 	fake := venuetest.NewServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -28,7 +29,7 @@ func fakeCoinbase(t *testing.T) *venuetest.Server {
 			case <-ctx.Done():
 				return
 			case c := <-fake.Conns():
-				go func() { _ = venuetest.ServeCoinbase(ctx, c, 50*time.Millisecond); c.Close() }()
+				go func() { _ = serve(ctx, c, 50*time.Millisecond); c.Close() }()
 			}
 		}
 	}()
@@ -65,7 +66,7 @@ func TestIngestCoinbaseThroughARealHubWithFailover(t *testing.T) {
 		}
 	}()
 	testsupport.WaitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready(base) })
-	fake := fakeCoinbase(t)
+	fake := fakeVenue(t, venuetest.ServeCoinbase)
 
 	startIngest := func() (*testsupport.Buffer, func()) {
 		logs := &testsupport.Buffer{}
@@ -167,5 +168,55 @@ func TestIngestHelpAndUsageErrors(t *testing.T) {
 		if line := oneLine(t, r); !strings.Contains(line, tc.line) {
 			t.Errorf("hub %v: %q, want %q", tc.args, line, tc.line)
 		}
+	}
+}
+
+// The README's "Real data" commands, in its order, on their success path
+// against one real hub: serve (no demo), ingest coinbase, binance and kraken
+// (each pointed at its fake venue with --url, the only difference from the
+// README), keys create, and subscribe, which sees ticks of all three venues
+// with the README's symbols.
+func TestREADMERealDataCommands(t *testing.T) {
+	addr, natsAddr := freeAddr(t), freeAddr(t)
+	dataDir := t.TempDir()
+	base, natsURL := "http://"+addr, "nats://"+natsAddr
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	// runs runs a command in-process until the test ends; it must then end
+	// with nil, as after Ctrl-C.
+	runs := func(args ...string) *testsupport.Buffer {
+		logs := &testsupport.Buffer{}
+		wg.Go(func() {
+			if err := runIO(ctx, args, env(nil), logs, logs); err != nil {
+				t.Errorf("hub %s: %v\n%s", strings.Join(args, " "), err, logs)
+			}
+		})
+		return logs
+	}
+	runs("serve", "--listen", addr, "--nats-listen", natsAddr, "--data-dir", dataDir, "--log-level", "warn")
+	testsupport.WaitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready(base) })
+	for _, v := range []struct {
+		name, symbols string
+		serve         func(context.Context, *venuetest.Conn, time.Duration) error
+	}{
+		{"coinbase", "BTC-USD,ETH-USD", venuetest.ServeCoinbase},
+		{"binance", "BTC-USDT,ETH-USDT", venuetest.ServeBinance},
+		{"kraken", "BTC-USD,ETH-USD", venuetest.ServeKraken},
+	} {
+		runs("ingest", v.name, "--symbols", v.symbols,
+			"--url", fakeVenue(t, v.serve).URL("/"), "--nats-url", natsURL, "--data-dir", dataDir)
+	}
+	r := hub(t, nil, "keys", "create", "--nats-url", natsURL, "--data-dir", dataDir, "--name", "watcher", "--subscribe", "ticks.>")
+	key := apiKey.FindString(r.stdout)
+	if r.code != exitOK || key == "" {
+		t.Fatalf("hub keys create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	out := runs("subscribe", "--url", base, "--key", key, "ticks.>")
+	for _, subj := range []string{"ticks.coinbase.BTC-USD", "ticks.coinbase.ETH-USD", "ticks.binance.BTC-USDT",
+		"ticks.binance.ETH-USDT", "ticks.kraken.BTC-USD", "ticks.kraken.ETH-USD"} {
+		testsupport.WaitFor(t, subj+" in hub subscribe", 30*time.Second, func() bool {
+			return strings.Contains(out.String(), subj+" seq=")
+		})
 	}
 }

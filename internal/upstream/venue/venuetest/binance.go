@@ -1,9 +1,11 @@
 package venuetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Binance frames in the shapes of the Binance spot WebSocket Streams
@@ -47,4 +49,45 @@ type BinanceRequest struct {
 	Method string   `json:"method"`
 	Params []string `json:"params"`
 	ID     int64    `json:"id"`
+}
+
+// ServeBinance plays a well-behaved Binance on conn until ctx is done or
+// the connection fails: it answers the first SUBSCRIBE request and then,
+// every interval, sends a bookTicker and a trade for every symbol of it,
+// trade ids consecutive.
+func ServeBinance(ctx context.Context, conn *Conn, interval time.Duration) error {
+	b, err := conn.Read(10 * time.Second)
+	if err != nil {
+		return err
+	}
+	var req BinanceRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		return err
+	}
+	if err := conn.Send(BinanceResult(req.ID)); err != nil {
+		return err
+	}
+	var symbols []string
+	for _, p := range req.Params {
+		if s, ok := strings.CutSuffix(p, "@trade"); ok {
+			symbols = append(symbols, strings.ToUpper(s))
+		}
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := int64(1); ; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, s := range symbols {
+			if err := conn.Send(BinanceBookTicker(s, 1000+i, "100.00", "100.10")); err != nil {
+				return err
+			}
+			if err := conn.Send(BinanceTrade(s, i, time.Now().UnixMilli(), "100.05", "0.5")); err != nil {
+				return err
+			}
+		}
+	}
 }

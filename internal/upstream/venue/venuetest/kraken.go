@@ -1,8 +1,11 @@
 package venuetest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kraken frames in the shapes of the Kraken WebSocket v2 documentation.
@@ -49,3 +52,43 @@ type KrakenSubscribe struct {
 
 // KrakenPairs is the list of pairs of a subscribe request, joined by ",".
 func KrakenPairs(s KrakenSubscribe) string { return strings.Join(s.Params.Symbol, ",") }
+
+// ServeKraken plays a well-behaved Kraken v2 on conn until ctx is done or
+// the connection fails: status on connect, an acknowledgement per symbol of
+// the subscribe request, then every interval a heartbeat and a ticker per
+// symbol.
+func ServeKraken(ctx context.Context, conn *Conn, interval time.Duration) error {
+	if err := conn.Send(KrakenStatus()); err != nil {
+		return err
+	}
+	b, err := conn.Read(10 * time.Second)
+	if err != nil {
+		return err
+	}
+	var req KrakenSubscribe
+	if err := json.Unmarshal(b, &req); err != nil {
+		return err
+	}
+	for _, s := range req.Params.Symbol {
+		if err := conn.Send(KrakenSubscribed(s)); err != nil {
+			return err
+		}
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := conn.Send(KrakenHeartbeat()); err != nil {
+			return err
+		}
+		for _, s := range req.Params.Symbol {
+			if err := conn.Send(KrakenTicker("update", s, "100.0", "100.1", "100.05", time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
+		}
+	}
+}
