@@ -2,23 +2,12 @@ package binance
 
 import (
 	"testing"
-	"time"
 
-	"github.com/streamhub/streamhub/internal/upstream"
-	"github.com/streamhub/streamhub/internal/upstream/venue"
 	vt "github.com/streamhub/streamhub/internal/upstream/venue/venuetest"
 )
 
-type checkOut struct{}
-
-func (checkOut) Tick(_ venue.Symbol, t *upstream.Tick) {
-	if t.Bid == "" || t.Ask == "" || t.Last == "" || t.VenueSeq == nil {
-		panic("incomplete tick")
-	}
-}
-func (checkOut) Gap(...venue.Symbol) {}
-
-// FuzzHandle: arbitrary frames never panic and publish only complete ticks.
+// FuzzHandle: arbitrary frames, after a bookTicker, never panic and publish
+// only decimal prices.
 func FuzzHandle(f *testing.F) {
 	for _, seed := range [][]byte{
 		vt.BinanceBookTicker("BTCUSDT", 1, "1.0", "1.1"),
@@ -29,15 +18,7 @@ func FuzzHandle(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	syms, _ := venue.ParseSymbols([]string{"BTC-USDT"})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		a := New()
-		if _, err := a.Subscribe(syms); err != nil {
-			t.Fatal(err)
-		}
-		a.Reset()
-		_ = a.Handle(vt.BinanceBookTicker("BTCUSDT", 1, "1.0", "1.1"), time.Now(), checkOut{})
-		_ = a.Handle(frame, time.Now(), checkOut{})
-		_ = a.Handle(frame, time.Now(), checkOut{})
+		vt.FuzzAdapter(t, New(), []string{"BTC-USDT"}, frame, vt.BinanceBookTicker("BTCUSDT", 1, "1.0", "1.1"))
 	})
 }

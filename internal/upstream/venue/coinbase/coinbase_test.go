@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream"
 	"github.com/streamhub/streamhub/internal/upstream/venue"
@@ -18,23 +17,10 @@ import (
 const wait = 10 * time.Second
 
 // setup starts a real nats-server, a fake Coinbase and a connector for
-// BTC-USD and ETH-USD between them, with cfg's other fields as given.
+// BTC-USD and ETH-USD between them.
 func setup(t *testing.T, cfg venue.Config) (*vt.Server, *vt.Recorder, *venue.Connector) {
 	t.Helper()
-	fake := vt.NewServer(t)
-	url := bustest.StartNATS(t).ClientURL()
-	rec := vt.Record(t, url, "ticks.>")
-	cfg.URL = fake.URL("/")
-	cfg.Symbols = mustSymbols(t, "BTC-USD", "ETH-USD")
-	if cfg.BackoffMin == 0 {
-		cfg.BackoffMin, cfg.BackoffMax = 20*time.Millisecond, 50*time.Millisecond
-	}
-	c, err := venue.New(vt.Connect(t, url), New(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vt.Go(t, c.Run)
-	return fake, rec, c
+	return vt.Setup(t, New(), "/", cfg, "BTC-USD", "ETH-USD")
 }
 
 func mustSymbols(t *testing.T, s ...string) []venue.Symbol {

@@ -4,30 +4,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/upstream"
-	"github.com/streamhub/streamhub/internal/upstream/venue"
 	vt "github.com/streamhub/streamhub/internal/upstream/venue/venuetest"
 )
 
-type nopOut struct{ ticks int }
-
-func (o *nopOut) Tick(_ venue.Symbol, t *upstream.Tick) {
-	if t.Bid == "" || t.Ask == "" || t.Last == "" {
-		panic("incomplete tick")
-	}
-	o.ticks++
-}
-func (o *nopOut) Gap(...venue.Symbol) {}
-
-// FuzzHandle feeds the decoder arbitrary frames after a valid start: it
-// must never panic, and must publish only complete ticks.
+// FuzzHandle: arbitrary frames, after a subscription and a book snapshot,
+// never panic and publish only decimal prices.
 func FuzzHandle(f *testing.F) {
 	fr := &vt.CoinbaseFrames{}
 	now := time.UnixMilli(1732712345678)
+	snapshot := fr.L2(now, true, "BTC-USD", vt.Bid("1.0", "1"), vt.Ask("1.1", "1"))
 	for _, seed := range [][]byte{
 		fr.Subscriptions(now, []string{"BTC-USD"}),
 		fr.Heartbeat(now, 1),
-		fr.L2(now, true, "BTC-USD", vt.Bid("1.0", "1"), vt.Ask("1.1", "1")),
 		fr.L2(now, false, "BTC-USD", vt.Bid("1.0", "0")),
 		fr.Ticker(now, "BTC-USD", "1.05", "1.0", "1.1"),
 		vt.CoinbaseError("bad"),
@@ -35,15 +23,7 @@ func FuzzHandle(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	syms, _ := venue.ParseSymbols([]string{"BTC-USD"})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		a := New()
-		if _, err := a.Subscribe(syms); err != nil {
-			t.Fatal(err)
-		}
-		a.Reset()
-		out := &nopOut{}
-		_ = a.Handle(frame, now, out)
-		_ = a.Handle(frame, now, out)
+		vt.FuzzAdapter(t, New(), []string{"BTC-USD"}, frame, snapshot)
 	})
 }

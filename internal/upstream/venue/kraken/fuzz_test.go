@@ -2,23 +2,9 @@ package kraken
 
 import (
 	"testing"
-	"time"
 
-	"github.com/streamhub/streamhub/internal/upstream"
-	"github.com/streamhub/streamhub/internal/upstream/venue"
 	vt "github.com/streamhub/streamhub/internal/upstream/venue/venuetest"
 )
-
-type checkOut struct{}
-
-func (checkOut) Tick(_ venue.Symbol, t *upstream.Tick) {
-	for _, d := range []string{t.Bid, t.Ask, t.Last} {
-		if _, ok := venue.Decimal(d); !ok {
-			panic("not a decimal: " + d)
-		}
-	}
-}
-func (checkOut) Gap(...venue.Symbol) {}
 
 // FuzzHandle: arbitrary frames never panic and every published price is a
 // decimal string.
@@ -30,13 +16,7 @@ func FuzzHandle(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	syms, _ := venue.ParseSymbols([]string{"BTC-USD"})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		a := New()
-		if _, err := a.Subscribe(syms); err != nil {
-			t.Fatal(err)
-		}
-		a.Reset()
-		_ = a.Handle(frame, time.Now(), checkOut{})
+		vt.FuzzAdapter(t, New(), []string{"BTC-USD"}, frame)
 	})
 }

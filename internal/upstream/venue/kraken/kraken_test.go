@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream"
 	"github.com/streamhub/streamhub/internal/upstream/venue"
@@ -18,22 +17,7 @@ const wait = 10 * time.Second
 
 func setup(t *testing.T, cfg venue.Config, symbols ...string) (*vt.Server, *vt.Recorder, *venue.Connector) {
 	t.Helper()
-	fake := vt.NewServer(t)
-	url := bustest.StartNATS(t).ClientURL()
-	rec := vt.Record(t, url, "ticks.>")
-	cfg.URL = fake.URL("/v2")
-	syms, err := venue.ParseSymbols(symbols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Symbols = syms
-	cfg.BackoffMin, cfg.BackoffMax = 20*time.Millisecond, 50*time.Millisecond
-	c, err := venue.New(vt.Connect(t, url), New(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vt.Go(t, c.Run)
-	return fake, rec, c
+	return vt.Setup(t, New(), "/v2", cfg, symbols...)
 }
 
 func subscribed(t *testing.T, conn *vt.Conn, pairs string) {

@@ -73,21 +73,15 @@ func ServeBinance(ctx context.Context, conn *Conn, interval time.Duration) error
 			symbols = append(symbols, strings.ToUpper(s))
 		}
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for i := int64(1); ; i++ {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, interval, func(i int) error {
 		for _, s := range symbols {
-			if err := conn.Send(BinanceBookTicker(s, 1000+i, "100.00", "100.10")); err != nil {
+			if err := conn.Send(BinanceBookTicker(s, 1000+int64(i), "100.00", "100.10")); err != nil {
 				return err
 			}
-			if err := conn.Send(BinanceTrade(s, i, time.Now().UnixMilli(), "100.05", "0.5")); err != nil {
+			if err := conn.Send(BinanceTrade(s, int64(i), time.Now().UnixMilli(), "100.05", "0.5")); err != nil {
 				return err
 			}
 		}
-	}
+		return nil
+	})
 }

@@ -108,14 +108,7 @@ func ServeCoinbase(ctx context.Context, conn *Conn, interval time.Duration) erro
 			return err
 		}
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, interval, func(i int) error {
 		now := time.Now()
 		if err := conn.Send(f.Heartbeat(now, i)); err != nil {
 			return err
@@ -126,10 +119,11 @@ func ServeCoinbase(ctx context.Context, conn *Conn, interval time.Duration) erro
 				return err
 			}
 		}
-	}
+		return nil
+	})
 }
 
-// Bid is a bid level; Ask an ask ("offer") level.
+// Bid is a bid level.
 func Bid(price, qty string) Level { return Level{Side: "bid", Price: price, Qty: qty} }
 
 // Ask is an ask level, "offer" as Coinbase names the side.

@@ -74,14 +74,7 @@ func ServeKraken(ctx context.Context, conn *Conn, interval time.Duration) error 
 			return err
 		}
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, interval, func(int) error {
 		if err := conn.Send(KrakenHeartbeat()); err != nil {
 			return err
 		}
@@ -90,5 +83,6 @@ func ServeKraken(ctx context.Context, conn *Conn, interval time.Duration) error 
 				return err
 			}
 		}
-	}
+		return nil
+	})
 }
