@@ -23,15 +23,6 @@ func setup(t *testing.T, cfg venue.Config) (*vt.Server, *vt.Recorder, *venue.Con
 	return vt.Setup(t, New(), "/", cfg, "BTC-USD", "ETH-USD")
 }
 
-func mustSymbols(t *testing.T, s ...string) []venue.Symbol {
-	t.Helper()
-	syms, err := venue.ParseSymbols(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return syms
-}
-
 // subscribed reads the connector's three subscribe requests and checks
 // them against the documented shape.
 func subscribed(t *testing.T, conn *vt.Conn) {
