@@ -14,12 +14,18 @@ type Book struct {
 	bestBid, bestAsk string
 }
 
+// MaxBookLevels bounds each side of a Book, so that a venue cannot grow
+// the ingestor's memory without end; real books of the venues' most active
+// products have a few tens of thousands of levels.
+const MaxBookLevels = 200_000
+
 // NewBook returns an empty book.
 func NewBook() *Book { return &Book{bids: map[string]string{}, asks: map[string]string{}} }
 
 // Set sets the level at price of one side (bid true: bids) to size; a zero
 // size removes the level. It reports whether the best price of that side
-// changed, and wraps ErrMalformed if price or size is not a decimal.
+// changed. It wraps ErrMalformed if price or size is not a decimal, and
+// ErrResync if the side would pass MaxBookLevels.
 func (b *Book) Set(bid bool, price, size string) (bool, error) {
 	p, ok1 := Decimal(price)
 	s, ok2 := Decimal(size)
@@ -44,6 +50,9 @@ func (b *Book) Set(bid bool, price, size string) (bool, error) {
 			}
 		}
 	} else {
+		if _, ok := side[p]; !ok && len(side) >= MaxBookLevels {
+			return false, fmt.Errorf("%w: more than %d price levels on one side", ErrResync, MaxBookLevels)
+		}
 		side[p] = price
 		if *best == "" || better(p, *best) {
 			*best = p

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,19 @@ func TestBookTracksBest(t *testing.T) {
 	}
 	if _, err := b.Set(true, "x", "1"); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("bad price: %v", err)
+	}
+	// A side is bounded: the level past the bound asks for a resync.
+	full := NewBook()
+	for i := range MaxBookLevels {
+		if _, err := full.Set(false, strconv.Itoa(i+1), "1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := full.Set(false, "1", "2"); err != nil {
+		t.Fatalf("updating a level of a full side: %v", err)
+	}
+	if _, err := full.Set(false, "0.5", "1"); !errors.Is(err, ErrResync) {
+		t.Fatalf("level past the bound: %v", err)
 	}
 }
 
