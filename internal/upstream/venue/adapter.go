@@ -51,6 +51,8 @@ type Defaults struct {
 	// most; SendBurst how many it may send at once.
 	SendRate  float64
 	SendBurst int
+	// ReadLimit is the largest frame the venue sends, in bytes (0: 1 MiB).
+	ReadLimit int64
 }
 
 // Out receives what an Adapter decoded. Only the Run goroutine calls it.

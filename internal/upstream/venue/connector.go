@@ -22,7 +22,7 @@ const (
 	DefaultBackoffMax   = 30 * time.Second
 	DefaultDialTimeout  = 10 * time.Second
 	DefaultWriteTimeout = 10 * time.Second
-	DefaultReadLimit    = 4 << 20
+	DefaultReadLimit    = 1 << 20
 )
 
 // Config configures a Connector. Every zero value means the documented
@@ -51,7 +51,8 @@ type Config struct {
 	// DialTimeout bounds connecting and the WebSocket handshake. Default 10s.
 	DialTimeout time.Duration
 	// ReadLimit is the largest frame accepted, in bytes; a larger one ends
-	// the connection. Default 4 MiB (order book snapshots are large).
+	// the connection. Default: the venue's (Coinbase 64 MiB, for level2
+	// snapshots of deep books), else 1 MiB.
 	ReadLimit int64
 	// HTTPClient dials the venue. Default: http.DefaultClient.
 	HTTPClient *http.Client
@@ -87,6 +88,9 @@ func (c Config) withDefaults(d Defaults) Config {
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = d.ReadLimit
 	}
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = DefaultReadLimit

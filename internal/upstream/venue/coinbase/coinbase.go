@@ -59,9 +59,11 @@ func (a *Adapter) Name() string { return Name }
 // Defaults implements venue.Adapter: heartbeats come every second, so 5 s
 // of silence is stale; Coinbase allows 8 unauthenticated messages per
 // second per IP, of which the connector uses at most 4 (bursts of 3, the
-// three subscribe messages).
+// three subscribe messages). A level2 snapshot holds the whole book of a
+// product in one frame, several MiB for the deepest books: frames of up to
+// 64 MiB are accepted.
 func (a *Adapter) Defaults() venue.Defaults {
-	return venue.Defaults{URL: DefaultURL, HeartbeatWindow: 5 * time.Second, SendRate: 4, SendBurst: 3}
+	return venue.Defaults{URL: DefaultURL, HeartbeatWindow: 5 * time.Second, SendRate: 4, SendBurst: 3, ReadLimit: 64 << 20}
 }
 
 // URL implements venue.Adapter.

@@ -235,3 +235,18 @@ func TestRefusedSubscriptionIsLoggedAndRetried(t *testing.T) {
 		t.Fatalf("log:\n%s", logs)
 	}
 }
+
+// A frame over the read limit cannot be read: the connection ends and the
+// connector connects again, rather than buffering without bound.
+func TestOversizedFrameEndsTheConnection(t *testing.T) {
+	fake, _, c := setup(t, venue.Config{ReadLimit: 1024})
+	conn := fake.Next(t, wait)
+	subscribed(t, conn)
+	f := &vt.CoinbaseFrames{}
+	conn.MustSend(t, f.Ticker(time.Now(), "BTC-USD", strings.Repeat("1", 2000), "1", "2"))
+	conn2 := fake.Next(t, wait)
+	subscribed(t, conn2)
+	if s := c.Stats(); s.Disconnects != 1 || s.Published != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
