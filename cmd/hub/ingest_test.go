@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,10 +69,10 @@ func TestIngestCoinbaseThroughARealHubWithFailover(t *testing.T) {
 	testsupport.WaitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready(base) })
 	fake := fakeVenue(t, venuetest.ServeCoinbase)
 
-	startIngest := func() (*testsupport.Buffer, func()) {
+	startIngest := func(metricsAddr string) (*testsupport.Buffer, func()) {
 		logs := &testsupport.Buffer{}
 		cmd := hubCmd(ctx, nil, "ingest", "coinbase", "--url", fake.URL("/"), "--symbols", "BTC-USD,ETH-USD",
-			"--nats-url", natsURL, "--data-dir", dataDir, "--lease-ttl", "2s")
+			"--nats-url", natsURL, "--data-dir", dataDir, "--lease-ttl", "2s", "--metrics-listen", metricsAddr)
 		cmd.Stderr = logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -82,11 +83,12 @@ func TestIngestCoinbaseThroughARealHubWithFailover(t *testing.T) {
 		t.Cleanup(kill)
 		return logs, kill
 	}
-	leaderLogs, killLeader := startIngest()
+	leaderMetrics, standbyMetrics := freeAddr(t), freeAddr(t)
+	leaderLogs, killLeader := startIngest(leaderMetrics)
 	testsupport.WaitFor(t, "the first ingestor to lead", 30*time.Second, func() bool {
 		return strings.Contains(leaderLogs.String(), "lease: acquired")
 	})
-	standbyLogs, _ := startIngest()
+	standbyLogs, _ := startIngest(standbyMetrics)
 	testsupport.WaitFor(t, "the second ingestor to stand by", 30*time.Second, func() bool {
 		return strings.Contains(standbyLogs.String(), "standing by")
 	})
@@ -117,6 +119,33 @@ func TestIngestCoinbaseThroughARealHubWithFailover(t *testing.T) {
 		t.Fatalf("not both subjects:\n%s", before)
 	}
 
+	// The ingestors' metrics say who leads and what was published.
+	metric := func(addr, name string) float64 {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+		req.Close = true
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+`{venue="coinbase"}`) + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		return v
+	}
+	if l, s := metric(leaderMetrics, "streamhub_ingest_leader"), metric(standbyMetrics, "streamhub_ingest_leader"); l != 1 || s != 0 {
+		t.Fatalf("streamhub_ingest_leader: leader %v, standby %v", l, s)
+	}
+	if p := metric(leaderMetrics, "streamhub_ingest_published_total"); p < 20 {
+		t.Fatalf("leader published_total %v", p)
+	}
+	if p := metric(standbyMetrics, "streamhub_ingest_published_total"); p != 0 {
+		t.Fatalf("standby published_total %v, want 0", p)
+	}
+
 	killed := time.Now()
 	killLeader()
 	testsupport.WaitFor(t, "the standby to take over", 30*time.Second, func() bool {
@@ -131,6 +160,9 @@ func TestIngestCoinbaseThroughARealHubWithFailover(t *testing.T) {
 	case err := <-subDone:
 		t.Fatalf("hub subscribe ended: %v", err)
 	default:
+	}
+	if l := metric(standbyMetrics, "streamhub_ingest_leader"); l != 1 {
+		t.Fatalf("the new leader's streamhub_ingest_leader is %v", l)
 	}
 }
 
