@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream/venue/venuetest"
 )
@@ -93,11 +94,7 @@ func TestIngestCoinbaseThroughARealHubWithFailover(t *testing.T) {
 		return strings.Contains(standbyLogs.String(), "standing by")
 	})
 
-	r := hub(t, nil, "keys", "create", "--nats-url", natsURL, "--data-dir", dataDir, "--name", "watcher", "--subscribe", "ticks.>")
-	key := apiKey.FindString(r.stdout)
-	if r.code != exitOK || key == "" {
-		t.Fatalf("hub keys create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	key := ticksKey(t, natsURL, dataDir, "watcher")
 	out := &testsupport.Buffer{}
 	subDone := make(chan error, 1)
 	go func() {
@@ -239,11 +236,7 @@ func TestREADMERealDataCommands(t *testing.T) {
 		runs("ingest", v.name, "--symbols", v.symbols,
 			"--url", fakeVenue(t, v.serve).URL("/"), "--nats-url", natsURL, "--data-dir", dataDir)
 	}
-	r := hub(t, nil, "keys", "create", "--nats-url", natsURL, "--data-dir", dataDir, "--name", "watcher", "--subscribe", "ticks.>")
-	key := apiKey.FindString(r.stdout)
-	if r.code != exitOK || key == "" {
-		t.Fatalf("hub keys create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	key := ticksKey(t, natsURL, dataDir, "watcher")
 	out := runs("subscribe", "--url", base, "--key", key, "ticks.>")
 	for _, subj := range []string{"ticks.coinbase.BTC-USD", "ticks.coinbase.ETH-USD", "ticks.binance.BTC-USDT",
 		"ticks.binance.ETH-USDT", "ticks.kraken.BTC-USD", "ticks.kraken.ETH-USD"} {
@@ -251,4 +244,85 @@ func TestREADMERealDataCommands(t *testing.T) {
 			return strings.Contains(out.String(), subj+" seq=")
 		})
 	}
+}
+
+// A Coinbase sequence gap reaches the hub's clients in-band: a client of
+// ticks.coinbase.BTC-USD sees the ticks after the gap under a new, greater
+// epoch, from seq 1 (the Go client, over a real hub, fed by hub ingest
+// running in-process).
+func TestVenueGapReachesClientsAsNewEpoch(t *testing.T) {
+	addr, natsAddr := freeAddr(t), freeAddr(t)
+	dataDir := t.TempDir()
+	natsURL := "nats://" + natsAddr
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() {
+		_ = runIO(ctx, []string{"serve", "--listen", addr, "--nats-listen", natsAddr, "--data-dir", dataDir, "--log-level", "warn"},
+			env(nil), io.Discard, io.Discard)
+	})
+	testsupport.WaitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready("http://" + addr) })
+	fake := venuetest.NewServer(t)
+	wg.Go(func() {
+		_ = runIO(ctx, []string{"ingest", "coinbase", "--url", fake.URL("/"), "--symbols", "BTC-USD", "--nats-url", natsURL,
+			"--data-dir", dataDir, "--lease=false", "--backoff-min", "20ms", "--backoff-max", "50ms"}, env(nil), io.Discard, io.Discard)
+	})
+	key := ticksKey(t, natsURL, dataDir, "agent")
+	c, err := client.Dial(ctx, "ws://"+addr+"/v1/ws", key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sub, err := c.Subscribe(ctx, "ticks.coinbase.BTC-USD", client.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// feed sends tickers on conn until the client receives an event that
+	// satisfies ok, and returns it.
+	feed := func(conn *venuetest.Conn, f *venuetest.CoinbaseFrames, ok func(client.Event) bool) client.Event {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			conn.MustSend(t, f.Ticker(time.Now(), "BTC-USD", "100.05", "100.00", "100.10"))
+			select {
+			case ev := <-sub.C():
+				if ok(ev) {
+					return ev
+				}
+			case <-time.After(100 * time.Millisecond):
+			case <-deadline:
+				t.Fatal("no such event within 30s")
+			}
+		}
+	}
+	conn := fake.Next(t, 10*time.Second)
+	for range 3 {
+		var s venuetest.CoinbaseSubscribe
+		conn.ReadJSON(t, &s)
+	}
+	f := &venuetest.CoinbaseFrames{}
+	before := feed(conn, f, func(client.Event) bool { return true })
+	f.Seq += 3 // three Coinbase messages lost
+	conn.MustSend(t, f.Ticker(time.Now(), "BTC-USD", "100.05", "100.00", "100.10"))
+	conn2 := fake.Next(t, 10*time.Second)
+	for range 3 {
+		var s venuetest.CoinbaseSubscribe
+		conn2.ReadJSON(t, &s)
+	}
+	after := feed(conn2, &venuetest.CoinbaseFrames{}, func(ev client.Event) bool { return ev.Epoch != before.Epoch })
+	if after.Epoch <= before.Epoch || after.Seq != 1 {
+		t.Fatalf("after the gap: epoch %d seq %d; before: epoch %d seq %d", after.Epoch, after.Seq, before.Epoch, before.Seq)
+	}
+}
+
+// ticksKey creates an API key for ticks.> with hub keys create, through
+// the hub's NATS, and returns it.
+func ticksKey(t *testing.T, natsURL, dataDir, name string) string {
+	t.Helper()
+	r := hub(t, nil, "keys", "create", "--nats-url", natsURL, "--data-dir", dataDir, "--name", name, "--subscribe", "ticks.>")
+	key := apiKey.FindString(r.stdout)
+	if r.code != exitOK || key == "" {
+		t.Fatalf("hub keys create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	return key
 }
