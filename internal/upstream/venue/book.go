@@ -1,26 +1,52 @@
 package venue
 
-import "fmt"
-
-// Book is a price-level order book that tracks its best bid and ask, for
-// venues that send level-2 updates instead of top-of-book. It keeps each
-// level's price as the venue wrote it ("67012.10"), so ticks carry the
-// venue's tick size. Not safe for concurrent use.
-type Book struct {
-	// bids and asks map a canonical price (see [Decimal]) to the price as
-	// the venue wrote it; bestBid and bestAsk are canonical keys, "" for an
-	// empty side.
-	bids, asks       map[string]string
-	bestBid, bestAsk string
-}
+import (
+	"fmt"
+	"slices"
+)
 
 // MaxBookLevels bounds each side of a Book, so that a venue cannot grow
 // the ingestor's memory without end; real books of the venues' most active
 // products have a few tens of thousands of levels.
 const MaxBookLevels = 200_000
 
+// Book is a price-level order book that tracks its best bid and ask, for
+// venues that send level-2 updates instead of top-of-book. It keeps each
+// level's price as the venue wrote it ("67012.10"), so ticks carry the
+// venue's tick size. Not safe for concurrent use.
+type Book struct {
+	bids, asks bookSide
+}
+
+// bookSide is one side of a Book. prices holds the canonical prices (see
+// [Decimal]) of its levels, best first, so the best is prices[0] and a
+// level is found by binary search; raw maps a canonical price to the price
+// as the venue wrote it. Both always hold the same set of prices.
+type bookSide struct {
+	bid    bool
+	prices []string
+	raw    map[string]string
+}
+
 // NewBook returns an empty book.
-func NewBook() *Book { return &Book{bids: map[string]string{}, asks: map[string]string{}} }
+func NewBook() *Book {
+	return &Book{bids: bookSide{bid: true, raw: map[string]string{}}, asks: bookSide{raw: map[string]string{}}}
+}
+
+// cmp orders prices best first: descending for bids, ascending for asks.
+func (s *bookSide) cmp(a, b string) int {
+	if s.bid {
+		return CmpDecimal(b, a)
+	}
+	return CmpDecimal(a, b)
+}
+
+func (s *bookSide) best() string {
+	if len(s.prices) == 0 {
+		return ""
+	}
+	return s.prices[0]
+}
 
 // Set sets the level at price of one side (bid true: bids) to size; a zero
 // size removes the level. It reports whether the best price of that side
@@ -28,42 +54,37 @@ func NewBook() *Book { return &Book{bids: map[string]string{}, asks: map[string]
 // ErrResync if the side would pass MaxBookLevels.
 func (b *Book) Set(bid bool, price, size string) (bool, error) {
 	p, ok1 := Decimal(price)
-	s, ok2 := Decimal(size)
+	q, ok2 := Decimal(size)
 	if !ok1 || !ok2 {
 		return false, fmt.Errorf("%w: level %q × %q", ErrMalformed, price, size)
 	}
-	side, best := b.asks, &b.bestAsk
-	better := func(x, y string) bool { return CmpDecimal(x, y) < 0 }
+	s := &b.asks
 	if bid {
-		side, best = b.bids, &b.bestBid
-		better = func(x, y string) bool { return CmpDecimal(x, y) > 0 }
+		s = &b.bids
 	}
-	old := *best
-	if IsZero(s) {
-		delete(side, p)
-		if p == *best {
-			*best = ""
-			for q := range side { // the best level went: one scan
-				if *best == "" || better(q, *best) {
-					*best = q
-				}
-			}
-		}
-	} else {
-		if _, ok := side[p]; !ok && len(side) >= MaxBookLevels {
+	old := s.best()
+	i, found := slices.BinarySearchFunc(s.prices, p, s.cmp)
+	switch {
+	case IsZero(q) && found:
+		s.prices = slices.Delete(s.prices, i, i+1)
+		delete(s.raw, p)
+	case IsZero(q):
+		// removing a level that is not there: nothing changes
+	case found:
+		s.raw[p] = price
+	default:
+		if len(s.prices) >= MaxBookLevels {
 			return false, fmt.Errorf("%w: more than %d price levels on one side", ErrResync, MaxBookLevels)
 		}
-		side[p] = price
-		if *best == "" || better(p, *best) {
-			*best = p
-		}
+		s.prices = slices.Insert(s.prices, i, p)
+		s.raw[p] = price
 	}
-	return *best != old, nil
+	return s.best() != old, nil
 }
 
 // Best returns the best bid and ask prices as the venue wrote them, "" for
 // an empty side.
-func (b *Book) Best() (bid, ask string) { return b.bids[b.bestBid], b.asks[b.bestAsk] }
+func (b *Book) Best() (bid, ask string) { return b.bids.raw[b.bids.best()], b.asks.raw[b.asks.best()] }
 
 // Levels returns the number of price levels on each side.
-func (b *Book) Levels() (bids, asks int) { return len(b.bids), len(b.asks) }
+func (b *Book) Levels() (bids, asks int) { return len(b.bids.prices), len(b.asks.prices) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/big"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,3 +233,55 @@ func TestPublisherNumbering(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The book's best levels agree with a plain scan of a map after every one
+// of 20,000 random updates (prices written in several ways).
+func TestBookAgreesWithAScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := NewBook()
+	model := [2]map[string]bool{{}, {}} // canonical prices with a level: asks, bids
+	for i := range 20_000 {
+		bid := rng.IntN(2) == 1
+		price := strconv.Itoa(90+rng.IntN(20)) + "." + strconv.Itoa(rng.IntN(10))
+		if rng.IntN(3) == 0 {
+			price += "0" // the same level, written differently
+		}
+		size := "0"
+		if rng.IntN(2) == 0 {
+			size = "1.5"
+		}
+		if _, err := b.Set(bid, price, size); err != nil {
+			t.Fatal(err)
+		}
+		side := model[0]
+		if bid {
+			side = model[1]
+		}
+		c, _ := Decimal(price)
+		if size == "0" {
+			delete(side, c)
+		} else {
+			side[c] = true
+		}
+		wantBid, wantAsk := "", ""
+		for p := range model[1] {
+			if wantBid == "" || CmpDecimal(p, wantBid) > 0 {
+				wantBid = p
+			}
+		}
+		for p := range model[0] {
+			if wantAsk == "" || CmpDecimal(p, wantAsk) < 0 {
+				wantAsk = p
+			}
+		}
+		gotBid, gotAsk := b.Best()
+		cb, _ := Decimal(gotBid)
+		ca, _ := Decimal(gotAsk)
+		if cb != wantBid && !(gotBid == "" && wantBid == "") || ca != wantAsk && !(gotAsk == "" && wantAsk == "") {
+			t.Fatalf("update %d: best %q/%q, want %q/%q", i, gotBid, gotAsk, wantBid, wantAsk)
+		}
+		if nb, na := b.Levels(); nb != len(model[1]) || na != len(model[0]) {
+			t.Fatalf("update %d: levels %d/%d, want %d/%d", i, nb, na, len(model[1]), len(model[0]))
+		}
+	}
+}
