@@ -2,7 +2,6 @@ package auth
 
 import (
 	"errors"
-
 )
 
 // Errors returned by the package. They are sentinels, wrapped with %w and
