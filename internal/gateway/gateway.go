@@ -173,11 +173,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(g.cfg.ReadLimit)
 	s := newSession(g, r, conn, enc, id)
-	s.progress = pw.conn
 	g.counters.Accepted.Add(1)
 	g.counters.Open.Add(1)
 	defer g.counters.Open.Add(-1)
-	s.serve()
+	s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn}, s.readLoop)
 }
 
 // Shutdown stops accepting connections and closes every client with the

@@ -19,6 +19,7 @@ func (s *Server) routes() http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.gateway)
+	mux.HandleFunc("GET /v1/sse", s.gateway.ServeSSE)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -36,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	if s.auth != nil {
 		mux.HandleFunc("POST /v1/tokens", s.handleToken)
 		mux.HandleFunc("POST /v1/publish", s.handlePublish)
+		mux.HandleFunc("POST /v1/sse/tickets", s.handleSSETicket)
 		if s.cfg.Demo {
 			mux.HandleFunc("POST /v1/demo/token", s.handleDemoToken)
 		}

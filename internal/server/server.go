@@ -190,8 +190,14 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("server: key store: %w", err)
 	}
+	tk, err := openTickets(ctx, js)
+	if err != nil {
+		store.Close()
+		return err
+	}
 	s.auth = &authenticator{
 		store:   store,
+		tickets: tk,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewLimiter(),
 		trusted: s.cfg.TrustedProxies,
