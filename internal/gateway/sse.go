@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -67,6 +68,11 @@ func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if tc, ok := r.Context().Value(connKey{}).(*net.TCPConn); ok && g.cfg.SendBuffer > 0 {
+		// As for a WebSocket: the kernel's default buffer would hide a
+		// slow client for seconds and make its progress jump by MiBs.
+		_ = tc.SetWriteBuffer(g.cfg.SendBuffer)
+	}
 	rc := http.NewResponseController(w)
 	// The server's ReadTimeout would otherwise end the stream: net/http's
 	// background read of an idle request cancels it at that deadline.
@@ -90,6 +96,16 @@ func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		return s.runSSE(ctx, r.Context(), client, cmd)
 	})
 	stream.finish()
+}
+
+// connKey is the context key of the request's connection (ConnContext).
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it gives SSE streams their
+// connection, so that they get Config.SendBuffer as WebSocket connections
+// do. Without it streams keep the kernel's send buffer.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
 }
 
 // sseAuthenticate finds the identity of an SSE request: a ticket in the

@@ -145,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout, // net/http lifts the deadlines of a hijacked (upgraded) connection
 		IdleTimeout:       cfg.IdleTimeout,
+		ConnContext:       gateway.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.bg.Add(1)
