@@ -20,6 +20,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.gateway)
 	mux.HandleFunc("GET /v1/sse", s.gateway.ServeSSE)
+	mux.HandleFunc("GET /v1/last/{subject...}", s.handleLast)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -31,6 +31,8 @@ type Server struct {
 
 	embedded  *bus.Embedded // nil when using an external cluster
 	conn      *bus.Conn
+	js        jetstream.JetStream
+	history   *history.Reader
 	router    *bus.Router
 	hub       *fanout.Hub
 	ingest    *ingest.Ingester
@@ -75,6 +77,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
+	s.js = js
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
@@ -95,7 +98,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if gcfg.Logger == nil {
 		gcfg.Logger = s.log
 	}
-	gcfg.History = historyAdapter{history.New(js, router, cfg.History)}
+	s.history = history.New(js, router, cfg.History)
+	gcfg.History = historyAdapter{s.history}
 	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
