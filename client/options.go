@@ -102,6 +102,9 @@ type Options struct {
 	ReadLimit int64
 	// WriteTimeout bounds writing one command. Default 10 s.
 	WriteTimeout time.Duration
+	// SigningSecret signs Publish and PublishBatch requests with the
+	// key's publish signing secret (see PublisherOptions). Default none.
+	SigningSecret string
 }
 
 // Defaults for the zero values of Options and SubscribeOptions.
