@@ -43,6 +43,7 @@ type Server struct {
 
 	listener net.Listener
 	http     *http.Server
+	patterns []string // the HTTP mux's patterns, set once by routes
 
 	cancelDemo context.CancelFunc
 	bg         sync.WaitGroup // demo feeds and the HTTP server
