@@ -73,3 +73,39 @@ func TestPublisherAgainstAHub(t *testing.T) {
 		t.Fatal("a nats:// URL was accepted")
 	}
 }
+
+// A dialed Client publishes over the HTTP API of the hub it dialed, with
+// its key, and asks for compression when told to.
+func TestClientPublishesThroughItsHub(t *testing.T) {
+	s := servertest.Start(t, func(c *server.Config) {
+		c.InsecureNoAuth = false
+		c.Gateway.Compression = true
+	})
+	key, _ := createKeyWith(t, s, auth.CreateRequest{Subscribe: []string{"jobs.acme.>"}, Publish: []string{"jobs.acme.>"}})
+	c := dialKey(t, s, key, &client.Options{Compression: true})
+	defer c.Close()
+	sub, err := c.Subscribe(context.Background(), "jobs.acme.>", client.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.Publish(ctx, client.PublishMessage{Subject: "jobs.acme.j7", Data: map[string]int{"percent": 70}})
+	if err != nil || res.Seq == 0 {
+		t.Fatalf("publish: %+v %v", res, err)
+	}
+	batch, err := c.PublishBatch(ctx, []client.PublishMessage{{Subject: "jobs.acme.j7", Data: map[string]int{"percent": 80}}}, "")
+	if err != nil || batch[0].Err != nil || batch[0].Seq <= res.Seq {
+		t.Fatalf("publish batch: %+v %v", batch, err)
+	}
+	for _, want := range []uint64{res.Seq, batch[0].Seq} {
+		select {
+		case ev := <-sub.C():
+			if ev.Seq != want {
+				t.Fatalf("event seq %d, want %d", ev.Seq, want)
+			}
+		case <-ctx.Done():
+			t.Fatal("the published events did not arrive")
+		}
+	}
+}
