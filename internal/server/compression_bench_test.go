@@ -156,4 +156,3 @@ func BenchmarkFanOutCompression(b *testing.B) {
 		})
 	}
 }
-
