@@ -15,6 +15,7 @@ import (
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 func seqsOf(evs []protocol.EventFrame) []uint64 {
@@ -303,5 +304,41 @@ func TestSSETicketRedeemsOnceUnderConcurrency(t *testing.T) {
 	slices.Sort(got)
 	if want := []int{200, 401, 401, 401}; !slices.Equal(got, want) {
 		t.Fatalf("statuses %v, want %v", got, want)
+	}
+}
+
+// Ticks are at most once: a Last-Event-ID on them is answered as a
+// WebSocket resume on ticks is, "recovered":false with the current values.
+func TestSSEResumeOnTicksGivesTheSnapshot(t *testing.T) {
+	s := startHub(t, nil)
+	nc := natsPublisher(t, s)
+	c := mustOpenSSE(t, s, "subjects=ticks.z.>", nil)
+	c.answer(10 * time.Second)
+	waitPatterns(t, s, "ticks.z.>")
+	for _, p := range []string{"1", "2", "3"} {
+		if err := nc.Publish("ticks.z.A", []byte(`{"price":"`+p+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	evs := c.collect(10*time.Second, func(e []protocol.EventFrame) bool {
+		return len(e) > 0 && strings.Contains(string(e[len(e)-1].Data), `"3"`)
+	})
+	last := evs[len(evs)-1]
+	c.close()
+	testsupport.WaitFor(t, "the last tick stored for snapshots", 10*time.Second, func() bool {
+		status, _ := doAPI(t, s, http.MethodGet, "/v1/last/ticks.z.A", nil, nil)
+		return status == http.StatusOK
+	})
+	r := mustOpenSSE(t, s, "subjects=ticks.z.>", http.Header{"Last-Event-Id": {fmt.Sprintf("ticks.z.> %d %d", last.Epoch, last.Seq)}})
+	ans := r.answer(10 * time.Second)
+	if ans.Op != protocol.OpOK || ans.Recovered == nil || *ans.Recovered {
+		t.Fatalf("answer %+v, want ok with recovered:false", ans)
+	}
+	snap := r.collect(10*time.Second, func(e []protocol.EventFrame) bool { return len(e) > 0 })
+	if !snap[0].Snapshot || !strings.Contains(string(snap[0].Data), `"3"`) {
+		t.Fatalf("first event after the resume %+v, want the current value as a snapshot", snap[0])
 	}
 }
