@@ -162,17 +162,8 @@ func TestSSEShutdownSendsACloseEvent(t *testing.T) {
 // slowly, and sees the close event with 4001.
 func TestSSESlowConsumerGetsACloseEvent(t *testing.T) {
 	s := startHub(t, func(c *Config) { c.Fanout.MaxQueueBytes = 256 << 10 })
-	ctx, cancel := context.WithCancel(context.Background())
+	resp, cancel := getSSE(t, s, "subjects=chain.test.>&policy=disconnect")
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr()+"/v1/sse?subjects=chain.test.>&policy=disconnect", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Close = true
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/sse: %v %v", resp, err)
-	}
 	defer resp.Body.Close()
 	waitPatterns(t, s, "chain.test.>")
 	got := make(chan string, 1)
@@ -341,4 +332,80 @@ func TestSSEResumeOnTicksGivesTheSnapshot(t *testing.T) {
 	if !snap[0].Snapshot || !strings.Contains(string(snap[0].Data), `"3"`) {
 		t.Fatalf("first event after the resume %+v, want the current value as a snapshot", snap[0])
 	}
+}
+
+// getSSE opens a stream without reading it: the test decides when and how.
+func getSSE(t *testing.T, s *Server, query string) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr()+"/v1/sse?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		cancel()
+		t.Fatalf("GET /v1/sse?%s: %v %v", query, resp, err)
+	}
+	return resp, cancel
+}
+
+// A drop-oldest stream that falls behind gets gap notices in its batches,
+// as a WebSocket does: every message published is either delivered or
+// inside an announced gap, in order.
+func TestSSEDropOldestAnnouncesGaps(t *testing.T) {
+	s := startHub(t, func(c *Config) {
+		c.Fanout.MaxQueueMessages = 4
+		c.Fanout.WriteTimeout = 60 * time.Second
+	})
+	resp, cancel := getSSE(t, s, "subjects=chain.test.>&policy=drop-oldest")
+	waitPatterns(t, s, "chain.test.>")
+	// Nothing reads the stream while 200 messages of 64 KiB (more than the
+	// socket buffers hold) are published: the queue of 4 overflows.
+	floodChain(t, s, "chain.test.big", 200, 64<<10, 0)
+	last := lastSeq(t, s, "CHAIN")
+	c := newSSEClient(t, resp, cancel)
+	var gaps []protocol.GapNotice
+	var seqs []uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seqs) == 0 || seqs[len(seqs)-1] < last {
+		ev := c.next(time.Until(deadline))
+		if ev.Event != "batch" {
+			continue
+		}
+		m := c.frame(ev)
+		gaps = append(gaps, m.Gaps...)
+		for _, e := range m.Events {
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	if len(gaps) == 0 {
+		t.Fatalf("%d of %d messages delivered and no gap announced", len(seqs), last)
+	}
+	covered := map[uint64]bool{}
+	for _, g := range gaps {
+		for q := g.From; q <= g.To; q++ {
+			covered[q] = true
+		}
+	}
+	for _, q := range seqs {
+		if covered[q] {
+			t.Fatalf("seq %d both delivered and announced as dropped", q)
+		}
+		covered[q] = true
+	}
+	first := seqs[0]
+	for _, g := range gaps {
+		first = min(first, g.From)
+	}
+	for q := first; q <= last; q++ {
+		if !covered[q] {
+			t.Fatalf("seq %d neither delivered nor in a gap (%d delivered, %d gaps)", q, len(seqs), len(gaps))
+		}
+	}
+	if !slices.IsSorted(seqs) {
+		t.Fatal("deliveries out of order")
+	}
+	t.Logf("%d delivered, %d gap notices", len(seqs), len(gaps))
 }

@@ -65,10 +65,15 @@ func openSSE(t testing.TB, s *Server, query string, header http.Header) (int, *s
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q, want text/event-stream", ct)
 	}
+	return resp.StatusCode, newSSEClient(t, resp, cancel), ""
+}
+
+// newSSEClient starts reading resp's stream; cancel ends its request.
+func newSSEClient(t testing.TB, resp *http.Response, cancel context.CancelFunc) *sseClient {
 	c := &sseClient{t: t, resp: resp, events: make(chan sseEvent, 1024), done: make(chan struct{}), stop: make(chan struct{}), cancel: cancel}
 	go c.readLoop()
 	t.Cleanup(c.close)
-	return resp.StatusCode, c, ""
+	return c
 }
 
 // mustOpenSSE opens a stream that must be accepted and reads its hello.
