@@ -337,16 +337,11 @@ func TestSSEResumeOnTicksGivesTheSnapshot(t *testing.T) {
 // getSSE opens a stream without reading it: the test decides when and how.
 func getSSE(t *testing.T, s *Server, query string) (*http.Response, context.CancelFunc) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr()+"/v1/sse?"+query, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Close = true
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	resp, cancel := requestSSE(t, s, query, nil)
+	if resp.StatusCode != http.StatusOK {
 		cancel()
-		t.Fatalf("GET /v1/sse?%s: %v %v", query, resp, err)
+		_ = resp.Body.Close()
+		t.Fatalf("GET /v1/sse?%s: %d", query, resp.StatusCode)
 	}
 	return resp, cancel
 }

@@ -42,6 +42,23 @@ type sseClient struct {
 // status and, for a 200, the stream (else nil and the error body).
 func openSSE(t testing.TB, s *Server, query string, header http.Header) (int, *sseClient, string) {
 	t.Helper()
+	resp, cancel := requestSSE(t, s, query, header)
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, nil, string(body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q, want text/event-stream", ct)
+	}
+	return resp.StatusCode, newSSEClient(t, resp, cancel), ""
+}
+
+// requestSSE sends GET /v1/sse?query with header; cancel ends the request
+// and its stream.
+func requestSSE(t testing.TB, s *Server, query string, header http.Header) (*http.Response, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr()+"/v1/sse?"+query, nil)
 	if err != nil {
@@ -56,16 +73,7 @@ func openSSE(t testing.TB, s *Server, query string, header http.Header) (int, *s
 		cancel()
 		t.Fatalf("GET /v1/sse: %v", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer cancel()
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, nil, string(body)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type %q, want text/event-stream", ct)
-	}
-	return resp.StatusCode, newSSEClient(t, resp, cancel), ""
+	return resp, cancel
 }
 
 // newSSEClient starts reading resp's stream; cancel ends its request.
