@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -39,7 +40,8 @@ type session struct {
 	// client is set once, when the session registers with the hub; read
 	// by sessionIndex under its lock.
 	client   *fanout.Client
-	lastRead atomicTime // written by the handler, read by the heartbeat
+	lastRead atomicTime  // written by the handler, read by the heartbeat
+	pinging  atomic.Bool // a heartbeat ping is being written
 
 	// closeOnce guards closing the connection before a client exists.
 	closeOnce sync.Once
@@ -63,7 +65,7 @@ func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.En
 // when the client needs it, then the fanout client writing to sink while
 // run (the read loop of a WebSocket, the subscription of an SSE stream)
 // runs on this goroutine and returns the reason to close with. It returns
-// only after the writer and the heartbeat goroutines have returned.
+// only after the writer has returned.
 func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Client) fanout.CloseReason) {
 	ctx := context.Background() // not r.Context(): the connection outlives the request
 	if reason := s.g.sessions.add(s); reason != 0 {
@@ -94,21 +96,13 @@ func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Clie
 		client.Close(fanout.ReasonShutdown)
 	}
 	s.startLimits()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		reason := client.Run()
-		if reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
-			s.log.Debug("connection closed", "reason", reason)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		s.heartbeat(client)
-	}()
+	client.Start() // its writer runs while there is something to write
+	s.g.heartbeats.add(s)
 	client.Close(run(ctx, client))
-	wg.Wait()
+	s.g.heartbeats.remove(s)
+	if reason := client.Wait(); reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
+		s.log.Debug("connection closed", "reason", reason)
+	}
 	s.stopExpiry()
 }
 
@@ -246,35 +240,6 @@ func (s *session) answerError(ctx context.Context, cmd protocol.Command, e *prot
 // closeConn closes a connection that has no fanout client (yet).
 func (s *session) closeConn(reason fanout.CloseReason) {
 	s.closeOnce.Do(func() { s.tr.close(reason) })
-}
-
-// heartbeat pings the client every interval (a ping frame, or an SSE
-// comment) and closes a WebSocket client that has been silent for two
-// intervals. It returns when the client closes.
-func (s *session) heartbeat(client *fanout.Client) {
-	hb := s.g.cfg.Heartbeat
-	t := time.NewTicker(hb)
-	defer t.Stop()
-	for {
-		select {
-		case <-client.Done():
-			return
-		case now := <-t.C:
-			if s.conn != nil && now.Sub(s.lastRead.Load()) > 2*hb {
-				// Only a WebSocket client answers; an SSE stream has no
-				// way back, and its writes fail when the client is gone.
-				client.Close(fanout.ReasonHeartbeatTimeout)
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.ControlWriteTimeout)
-			err := s.tr.ping(ctx, now.UnixMilli())
-			cancel()
-			if err != nil {
-				client.Close(fanout.ReasonWriteFailed)
-				return
-			}
-		}
-	}
 }
 
 func msgTypeName(t websocket.MessageType) string {

@@ -204,8 +204,8 @@ type sseConn struct {
 	written atomic.Uint64 // bytes handed to the response so far
 }
 
-// write writes p and flushes it, within ctx's deadline (or the control
-// write timeout); ctx's cancellation interrupts a write in progress.
+// write writes p and flushes it, within ctx's deadline if it has one;
+// ctx's cancellation interrupts a write in progress.
 func (c *sseConn) write(ctx context.Context, p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -216,10 +216,11 @@ func (c *sseConn) writeLocked(ctx context.Context, p []byte) error {
 	if c.ended {
 		return errStreamEnded
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(c.timeout)
-	}
+	// Control writes come with a deadline; a batch comes with the fanout
+	// client's context, which fanout cancels when the write must be
+	// abandoned (its write timeout, or the close grace): that expires the
+	// socket's deadline below.
+	deadline, _ := ctx.Deadline()
 	_ = c.rc.SetWriteDeadline(deadline)
 	interrupted := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
