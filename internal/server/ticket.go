@@ -34,6 +34,8 @@ const (
 	// after twice the TTL.
 	ticketBucket = "streamhub_sse_tickets"
 	ticketPrefix = "sht_"
+	// ticketBucketBytes bounds the bucket: about 100,000 unredeemed tickets.
+	ticketBucketBytes = 32 << 20
 )
 
 // ticketRecord is what a ticket stands for: the credentials it was issued
@@ -55,6 +57,9 @@ func openTickets(ctx context.Context, js jetstream.JetStream) (*tickets, error) 
 		History: 1,
 		TTL:     2 * TicketTTL,
 		Storage: jetstream.MemoryStorage,
+		// Bounded: past it, issuing answers 503 until tickets expire,
+		// rather than a caller minting tickets growing NATS's memory.
+		MaxBytes: ticketBucketBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: ticket bucket: %w", err)
