@@ -67,11 +67,15 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	if c.key != "" {
 		hdr.Set("Authorization", "Bearer "+c.key)
 	}
-	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+	dopts := &websocket.DialOptions{
 		HTTPClient:   c.httpClient,
 		HTTPHeader:   hdr,
 		Subprotocols: []string{protocol.Subprotocol(c.enc)},
-	})
+	}
+	if c.opts.Compression {
+		dopts.CompressionMode = websocket.CompressionNoContextTakeover
+	}
+	ws, resp, err := websocket.Dial(ctx, c.url, dopts)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, &statusError{status: resp.StatusCode, err: err}
