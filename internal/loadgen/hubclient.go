@@ -12,7 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -24,7 +23,7 @@ const controlTimeout = 5 * time.Second
 // only goroutine that touches rec and buf.
 type hubClient struct {
 	wsClient
-	enc      fanout.Encoding
+	enc      protocol.Encoding
 	msgType  websocket.MessageType
 	index    map[string]int
 	view     batchView
@@ -45,7 +44,7 @@ func dialHub(ctx context.Context, cfg Config, src net.IP, pattern string, rec *r
 	}
 	conn.SetReadLimit(64 << 20)
 	c := &hubClient{wsClient: wsClient{conn: conn, rec: rec, base: base}, enc: cfg.Encoding, index: index, msgType: websocket.MessageText}
-	if c.enc == fanout.EncodingMsgpack {
+	if c.enc == protocol.EncodingMsgpack {
 		c.msgType = websocket.MessageBinary
 	}
 	if err := c.handshake(ctx, cfg, pattern); err != nil {
@@ -130,7 +129,7 @@ const crossChecks = 8
 
 func (c *hubClient) handle(ctx context.Context, frame []byte, now int64) {
 	var err error
-	if c.enc == fanout.EncodingMsgpack {
+	if c.enc == protocol.EncodingMsgpack {
 		err = scanMsgpack(frame, &c.view)
 	} else {
 		err = scanJSON(frame, &c.view)
@@ -172,7 +171,7 @@ func (c *hubClient) handle(ctx context.Context, frame []byte, now int64) {
 		}
 		var t int64
 		var n uint64
-		if c.enc == fanout.EncodingMsgpack {
+		if c.enc == protocol.EncodingMsgpack {
 			t, n, err = parseMsgpackPayload(ev.data)
 		} else {
 			t, n, err = parseJSONPayload(ev.data)

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Phase bounds that are not configurable.
@@ -154,7 +154,7 @@ func (c Config) newResult() Result {
 	case TargetCentrifugo, TargetBun:
 		r.Encoding = "json"
 	default:
-		if c.Policy != fanout.PolicyDefault {
+		if c.Policy != protocol.PolicyDefault {
 			r.Policy = c.Policy.String()
 		}
 		r.MaxRate = c.MaxRate
