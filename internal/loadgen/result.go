@@ -78,8 +78,8 @@ type Result struct {
 	DeliveriesPerBrokerCPUSecond float64 `json:"deliveries_per_broker_cpu_second"`
 	// BrokerRSSBefore is the broker's resident memory (VmRSS) before the
 	// clients connected, BrokerRSSIdle once all were connected and
-	// subscribed and had received their warm-up messages, just before
-	// publishing; IdleBytesPerClient is the difference divided by
+	// subscribed and had received their warm-up messages, 2 s later, just
+	// before publishing; IdleBytesPerClient is the difference divided by
 	// Clients. 0 when the broker's PID was not given or it runs
 	// in-process.
 	BrokerRSSBefore    int64 `json:"broker_rss_before_bytes,omitempty"`

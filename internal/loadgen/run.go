@@ -19,6 +19,7 @@ const (
 	warmupEvery     = 50 * time.Millisecond // one warm-up round per
 	drainPoll       = 5 * time.Millisecond  // progress poll during the drain
 	drainQuiet      = time.Second           // no progress for this long ends the drain
+	idleSettle      = 2 * time.Second       // after the warm-up, before the idle memory is read
 	stopTimeout     = 10 * time.Second      // closing every client
 	runSlack        = 10 * time.Second      // beyond the sum of the phase bounds
 )
@@ -94,6 +95,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	if err := warmup(ctx, cfg, pub, &ready, len(clients)); err != nil {
 		return Result{}, err
+	}
+	// Idle: let per-connection work started by the warm-up (writers,
+	// buffers) wind down before reading the broker's memory.
+	if cfg.HubPID > 0 && !inProcess {
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(idleSettle):
+		}
 	}
 	rssIdle := rss()
 	log.Info("warm-up done; publishing", "rate", cfg.Rate, "duration", cfg.Duration, "broker RSS before", rssBefore, "idle", rssIdle)
