@@ -76,10 +76,12 @@ func (p *publisher) warmup(ctx context.Context) error {
 // than the rate holds the publisher back, and fewer were published (the
 // result shows it; a message the broker did not take by then is not
 // counted, except those of a Centrifugo batch whose answer did not come,
-// which may yet be delivered). Then it waits up to 5 s for the broker to
-// have everything. It returns how many it published, how long that took,
-// and a note when it was held back or that wait timed out; an error only
-// for a failure other than the broker's slowness, or when ctx ends.
+// which may yet be delivered). A broker that fails a publish (an overloaded
+// API closing the request, a reset socket) stops the publishing there: that
+// too is a result. Then it waits up to 5 s for the broker to have
+// everything. It returns how many it published, how long that took, and a
+// note when it was held back, failed, or that wait timed out; an error
+// only when ctx ends.
 func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (sent uint64, took time.Duration, note string, err error) {
 	total := max(uint64(rate*d.Seconds()), 1)
 	pctx, cancel := context.WithTimeout(ctx, 2*d)
@@ -89,6 +91,7 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) (sen
 	start := time.Now()
 	// held: the error came from the 2d bound, not from the broker or ctx.
 	held := func() bool { return pctx.Err() != nil && ctx.Err() == nil }
+	var failed error // the broker failed a publish: the run stops there
 loop:
 	for sent < total {
 		elapsed := time.Since(start)
@@ -102,17 +105,17 @@ loop:
 			p.counts[s]++
 			if err := p.publish(pctx, s, p.counts[s]); err != nil {
 				p.counts[s]--
-				if held() {
-					break loop
+				if !held() {
+					failed = err
 				}
-				return sent, time.Since(start), "", err
+				break loop
 			}
 		}
 		if err := p.out.burst(pctx); err != nil {
-			if held() {
-				break loop
+			if !held() {
+				failed = err
 			}
-			return sent, time.Since(start), "", err
+			break loop
 		}
 		if sent >= total {
 			break
@@ -126,7 +129,12 @@ loop:
 		}
 	}
 	took = time.Since(start)
-	if sent < total {
+	if ctx.Err() != nil {
+		return sent, took, "", fmt.Errorf("loadgen: publisher: %w", ctx.Err())
+	}
+	if failed != nil {
+		note = fmt.Sprintf("publishing stopped after %d of %d messages: %v", sent, total, failed)
+	} else if sent < total {
 		note = fmt.Sprintf("the broker held the publisher back: %d of %d messages published in %v", sent, total, 2*d)
 	}
 	fctx, fcancel := context.WithTimeout(ctx, controlTimeout)

@@ -55,13 +55,22 @@ func TestPublisherHeldBackIsAResultNotAFailure(t *testing.T) {
 		t.Errorf("publishing took %v (total %v): want stopped at twice the duration, flush bounded", took, time.Since(start))
 	}
 
-	// Any other failure is an error.
-	boom := errors.New("boom")
-	p = &publisher{out: &slowOutlet{fail: boom}, subjects: []string{"a"}, size: 100, base: time.Now(), counts: make([]uint64, 1)}
-	if _, _, _, err := p.run(context.Background(), 1000, 200*time.Millisecond); !errors.Is(err, boom) {
-		t.Errorf("err %v, want boom", err)
+	// A broker that fails a publish stops the publishing: a result with a
+	// note, and the failed message is not counted.
+	p = &publisher{out: &slowOutlet{fail: errors.New("boom")}, subjects: []string{"a"}, size: 100, base: time.Now(), counts: make([]uint64, 1)}
+	sent, _, note, err = p.run(context.Background(), 1000, 200*time.Millisecond)
+	if err != nil || sent != 0 || !strings.Contains(note, "publishing stopped after 0 of 200 messages: boom") {
+		t.Errorf("sent %d, note %q, err %v", sent, note, err)
 	}
 	if p.counts[0] != 0 {
 		t.Errorf("a failed publish was counted")
+	}
+
+	// A context that ends is an error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p = &publisher{out: &slowOutlet{n: 1}, subjects: []string{"a"}, size: 100, base: time.Now(), counts: make([]uint64, 1)}
+	if _, _, _, err := p.run(ctx, 1000, time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
 	}
 }
