@@ -222,9 +222,12 @@ func (c Config) Validate() error {
 	if err := CheckLoopback(c.WSURL); err != nil {
 		return err
 	}
-	pubURL := c.PublishURL
+	pubURL, field := c.PublishURL, "PublishURL"
 	if c.Target.usesNATS() {
-		pubURL = c.NATSURL
+		pubURL, field = c.NATSURL, "NATSURL"
+	}
+	if pubURL == "" {
+		return bad("target %v needs %s, where the publisher sends", c.Target, field)
 	}
 	if err := CheckLoopback(pubURL); err != nil {
 		return err

@@ -142,6 +142,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"invalid pattern":    func(c *Config) { c.Patterns = []string{"ticks..x"} },
 		"negative max rate":  func(c *Config) { c.MaxRate = -1 },
 		"rate above the cap": func(c *Config) { c.Rate = MaxRate + 1 },
+		"source addresses":   func(c *Config) { c.Clients, c.ClientsPerSourceAddr = 300, 1 },
+		"peer without URL":   func(c *Config) { c.Target = TargetBun },
 	} {
 		cfg := ok
 		mutate(&cfg)
