@@ -99,6 +99,11 @@ type KeyRecord struct {
 	Limits Limits   `json:"limits,omitzero"`
 	// RotatedTo is the id of the key that replaced this one, if any.
 	RotatedTo string `json:"rotated_to,omitempty"`
+	// Admin grants the admin scope: the HTTP admin API for keys.
+	Admin bool `json:"admin,omitempty"`
+	// Metered gives the key its own series in the per-key usage metrics
+	// (which otherwise sum every key, so their cardinality stays bounded).
+	Metered bool `json:"metered,omitempty"`
 }
 
 // Active reports whether the key is neither revoked nor expired at now.
@@ -156,6 +161,11 @@ type CreateRequest struct {
 	TTL    time.Duration
 	CIDRs  []string
 	Limits Limits
+	// Admin grants the admin scope (the HTTP admin API); an admin key
+	// needs no subscribe or publish pattern.
+	Admin bool
+	// Metered gives the key its own series in the usage metrics.
+	Metered bool
 }
 
 // validate checks r and returns the canonical CIDRs and the environment.
@@ -170,8 +180,8 @@ func (r *CreateRequest) validate() (env string, cidrs []string, err error) {
 	if err := validateName(r.Name); err != nil {
 		return "", nil, err
 	}
-	if len(r.Subscribe)+len(r.Publish) == 0 {
-		return "", nil, fmt.Errorf("%w: a key needs at least one subscribe or publish pattern", ErrInvalidRequest)
+	if len(r.Subscribe)+len(r.Publish) == 0 && !r.Admin {
+		return "", nil, fmt.Errorf("%w: a key needs at least one subscribe or publish pattern, or the admin scope", ErrInvalidRequest)
 	}
 	for _, list := range [][]string{r.Subscribe, r.Publish} {
 		if len(list) > MaxScopePatterns {
