@@ -116,6 +116,13 @@ func (r *KeyRecord) ExpiredAt(now time.Time) bool {
 	return !r.Expires.IsZero() && !now.Before(r.Expires)
 }
 
+// ExpiresWithin reports whether r is active at now and expires within d:
+// the keys to rotate soon. Expiry warnings (hub keys list, the
+// streamhub_keys_expiring metric) use it.
+func ExpiresWithin(r *KeyRecord, now time.Time, d time.Duration) bool {
+	return r.Active(now) && !r.Expires.IsZero() && r.Expires.Sub(now) <= d
+}
+
 // CanSubscribe reports whether pattern is within the key's subscribe scope.
 func (r *KeyRecord) CanSubscribe(pattern string) bool { return Allowed(r.Subscribe, pattern) }
 
