@@ -124,8 +124,10 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !s.auth.limiter.AllowPublish(rec.ID, rec.EffectiveLimits(), len(msgs)) {
-		w.Header().Set("Retry-After", "1")
+	ok, q := s.auth.limiter.TakePublish(rec.ID, rec.EffectiveLimits(), len(msgs))
+	setRateLimitHeaders(w.Header(), q, !ok)
+	if !ok {
+		s.auth.store.LimitHit(limitPublishRate, rec.ID, auth.ClientIP(r, s.auth.trusted))
 		writeAPIError(w, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded, "over this key's publish rate"))
 		return
 	}

@@ -17,6 +17,7 @@ import (
 // API keys in the Authorization header, browser tokens in-band.
 type authenticator struct {
 	store   *auth.Store
+	journal *auth.Journal
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	trusted []netip.Prefix
@@ -26,6 +27,13 @@ type authenticator struct {
 }
 
 var _ gateway.Authenticator = (*authenticator)(nil)
+
+// Names of the limits a limit_hit audit record counts.
+const (
+	limitMaxConns    = "max_conns"
+	limitPublishRate = "publish_rate"
+	limitAdminRate   = "admin_rate"
+)
 
 // bearer returns the credential of an "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, bool) {
@@ -63,7 +71,7 @@ func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) 
 		return nil, err
 	}
 	id := identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
-	if err := a.acquire(id); err != nil {
+	if err := a.acquire(r, id); err != nil {
 		return nil, err
 	}
 	return id, nil
@@ -74,7 +82,7 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 	if err != nil {
 		return nil, err
 	}
-	if err := a.acquire(id); err != nil {
+	if err := a.acquire(r, id); err != nil {
 		return nil, err
 	}
 	if a.demo != nil && id.KeyID == a.demo.keyID {
@@ -122,10 +130,12 @@ func identity(keyID string, scopes []string, expires time.Time, reason fanout.Cl
 	}
 }
 
-// acquire takes one of the key's connection slots for id.
-func (a *authenticator) acquire(id *gateway.Identity) error {
+// acquire takes one of the key's connection slots for id, a connection
+// requested by r.
+func (a *authenticator) acquire(r *http.Request, id *gateway.Identity) error {
 	release, ok := a.limiter.AcquireConn(id.KeyID, auth.Limits{MaxConns: id.MaxConns})
 	if !ok {
+		a.store.LimitHit(limitMaxConns, id.KeyID, auth.ClientIP(r, a.trusted))
 		return gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
 			"this key already has its maximum of %d connections", id.MaxConns)
 	}

@@ -279,27 +279,47 @@ func postAPI(t testing.TB, s *Server, path, key, body string) (int, []byte) {
 
 func postAPIReader(t testing.TB, s *Server, path, key string, body io.Reader) (int, []byte) {
 	t.Helper()
+	r := callAPI(t, s, http.MethodPost, path, key, body, nil)
+	return r.status, r.body
+}
+
+// apiResponse is what callAPI got back.
+type apiResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// callAPI sends a request (body may be nil) with key as bearer credential
+// ("" for none) and extra headers, and returns the answer.
+func callAPI(t testing.TB, s *Server, method, path, key string, body io.Reader, header http.Header) apiResponse {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.Addr()+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.Addr()+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Close = true // no idle keep-alive goroutines left for goleak
-	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("POST %s: read body: %v", path, err)
+		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	return resp.StatusCode, raw
+	return apiResponse{resp.StatusCode, resp.Header, raw}
 }
 
 // failures returns the hub's count of authentication failures for reason.

@@ -20,6 +20,9 @@ import (
 // DefaultListen is the HTTP address of a hub whose Config.Listen is empty.
 const DefaultListen = "127.0.0.1:8080"
 
+// DefaultKeyExpiryWarning is Config.KeyExpiryWarning's default.
+const DefaultKeyExpiryWarning = 7 * 24 * time.Hour
+
 // BuildInfo identifies the binary a hub runs, for the streamhub_build_info
 // metric. Empty fields are exported as "unknown".
 type BuildInfo struct {
@@ -109,6 +112,17 @@ type Config struct {
 	// have their heartbeat). Default 60 s.
 	IdleTimeout time.Duration
 
+	// AuditMaxAge and AuditMaxBytes bound the audit journal's stream
+	// (AUDIT); the oldest records go first. Defaults 90 days and 64 MiB.
+	AuditMaxAge   time.Duration
+	AuditMaxBytes int64
+	// AuditWindow is the aggregation window of authentication failures
+	// and limit hits in the journal. Default 1 min.
+	AuditWindow time.Duration
+	// KeyExpiryWarning is how close to its expiry an active key is counted
+	// by the streamhub_keys_expiring metric. Default 7 days.
+	KeyExpiryWarning time.Duration
+
 	Fanout  fanout.Config
 	Gateway gateway.Config
 	Streams bus.StreamsConfig
@@ -171,6 +185,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
+	}
+	if c.KeyExpiryWarning <= 0 {
+		c.KeyExpiryWarning = DefaultKeyExpiryWarning
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamhub/streamhub/internal/auth"
@@ -19,6 +21,7 @@ type collector struct {
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
 	buildInfo, deliveryLatency                                   *prometheus.Desc
+	keysExpiring, auditRecords                                   *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -53,6 +56,8 @@ func newCollector(s *Server) *collector {
 		authOK:        d("auth_success_total", "Successful authentications, by credential.", "credential"),
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
+		keysExpiring:  d("keys_expiring", "Active API keys that expire within the warning period (--key-expiry-warning, default 7 days): rotate them.", "within"),
+		auditRecords:  d("audit_records_total", "Audit journal records by result: written to the stream, failed (not accepted), dropped (queue full).", "result"),
 		buildInfo:     d("build_info", "Always 1; its labels say which build of the hub runs.", "version", "commit", "goversion"),
 		deliveryLatency: d("delivery_latency_seconds", "Per written batch: from the hub receiving the batch's oldest live message from NATS "+
 			"to the batch's WebSocket write returning (queueing plus write). Batches of snapshots or replays only are not observed."),
@@ -121,5 +126,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, reason := range auth.FailureReasons() {
 			counter(c.authFailures, ac.Failures(reason), reason)
 		}
+		now, warn, expiring := time.Now(), c.s.cfg.KeyExpiryWarning, 0
+		for _, r := range c.s.auth.store.List() {
+			if auth.ExpiresWithin(&r, now, warn) {
+				expiring++
+			}
+		}
+		gauge(c.keysExpiring, float64(expiring), warn.String())
+		j := c.s.auth.journal
+		counter(c.auditRecords, j.Written(), "written")
+		counter(c.auditRecords, j.Failed(), "failed")
+		counter(c.auditRecords, j.Dropped(), "dropped")
 	}
 }

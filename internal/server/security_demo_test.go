@@ -175,8 +175,8 @@ func TestDemoSourcesAreBounded(t *testing.T) {
 	}
 	d.allow(a, now)
 	d.allow(b, now)
-	if ok, wait := d.allow(a, now); ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("third request of a /64 with burst 2: ok %v, wait %v", ok, wait)
+	if ok, q := d.allow(a, now); ok || q.RetryAfter <= 0 || q.RetryAfter > time.Second || q.Remaining != 0 || q.Limit != 2 {
+		t.Fatalf("third request of a /64 with burst 2: ok %v, quota %+v", ok, q)
 	}
 	counts := d.flush(now)
 	if len(counts) != 3 {

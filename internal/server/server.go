@@ -186,12 +186,21 @@ func (s *Server) startNATS(ctx context.Context) error {
 // startAuth opens the key store (returning only after its initial load)
 // and, in demo mode, makes sure the read-only demo key exists.
 func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
-	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log})
+	journal, err := auth.OpenJournal(ctx, js, auth.JournalConfig{
+		Manage: true, MaxAge: s.cfg.AuditMaxAge, MaxBytes: s.cfg.AuditMaxBytes,
+		Replicas: s.cfg.Streams.Replicas, Window: s.cfg.AuditWindow, Logger: s.log,
+	})
 	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log, Journal: journal})
+	if err != nil {
+		journal.Close(ctx)
 		return fmt.Errorf("server: key store: %w", err)
 	}
 	s.auth = &authenticator{
 		store:   store,
+		journal: journal,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewLimiter(),
 		trusted: s.cfg.TrustedProxies,
@@ -277,6 +286,9 @@ func (s *Server) teardown() {
 			s.auth.cancelWatch()
 		}
 		s.auth.store.Close()
+		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.auth.journal.Close(jctx) // before the drain: its last records need the connection
+		cancel()
 	}
 	if s.conn != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
