@@ -22,6 +22,8 @@ type wsSink struct {
 	// progress counts what the kernel took from the connection; nil when
 	// the connection was not hijacked through a progressWriter.
 	progress *progressConn
+	// meter counts deliveries for the connection's key; nil counts none.
+	meter UsageMeter
 }
 
 var (
@@ -45,6 +47,9 @@ const maxKeptBuffer = 1 << 20
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), b)
 	err := s.conn.Write(ctx, s.msgType, s.buf)
+	if err == nil && s.meter != nil {
+		s.meter.Delivered(len(b.Messages), len(s.buf))
+	}
 	if cap(s.buf) > maxKeptBuffer {
 		s.buf = nil
 	}

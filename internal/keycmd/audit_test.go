@@ -1,6 +1,7 @@
 package keycmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -9,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/bus"
 )
 
 // create, rotate and revoke leave records in the audit journal, which
@@ -83,4 +87,53 @@ func TestListExpiryWarning(t *testing.T) {
 func isUsage(err error) bool {
 	var ue *UsageError
 	return errors.As(err, &ue)
+}
+
+// show prints the key's usage summed over every hub, as flushed to the
+// usage bucket.
+func TestShowUsage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{EnvDataDir: dir}
+	key := oneSecret(t, mustRun(t, env, "create", "--name", "agent", "--subscribe", "ticks.>"))
+	if r := mustRun(t, env, "show", key.ID()); !strings.Contains(r.out, "connections 0, subscriptions 0, delivered 0 messages (0 bytes), published 0, last use never") {
+		t.Fatalf("show of an unused key:\n%s", r.out)
+	}
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(srv.ClientURL(), srv.Credentials().Option(), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 { // two hubs
+		u, err := auth.OpenUsage(ctx, js, auth.UsageConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := u.Key(key.ID())
+		k.Connected()
+		k.Subscribed(2)
+		k.Delivered(3, 300)
+		k.Published(1)
+		u.Close(ctx)
+	}
+	nc.Close()
+	srv.Shutdown()
+
+	r := mustRun(t, env, "show", key.ID())
+	if !regexp.MustCompile(`connections 2, subscriptions 4, delivered 6 messages \(600 bytes\), published 2, last use 20`).MatchString(r.out) {
+		t.Fatalf("show:\n%s", r.out)
+	}
+	var got struct {
+		ID    string           `json:"id"`
+		Usage auth.UsageCounts `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, env, "show", key.ID(), "--json").out), &got); err != nil ||
+		got.ID != key.ID() || got.Usage.Messages != 6 || got.Usage.Publishes != 2 {
+		t.Fatalf("show --json: %+v, %v", got, err)
+	}
 }

@@ -129,10 +129,17 @@ func setupShow(fs *flag.FlagSet) runFunc {
 		if !ok {
 			return unknownID("show", id, auth.ErrUnknown)
 		}
-		if *asJSON {
-			return writeJSON(e.stdout, jsonRecord{rec, status(&rec, time.Now(), DefaultExpiryWarning)})
+		use, err := auth.ReadUsage(ctx, e.js, "", id)
+		if err != nil {
+			return fmt.Errorf("keycmd: show: %w", err)
 		}
-		return printRecord(e.stdout, &rec, time.Now())
+		if *asJSON {
+			return writeJSON(e.stdout, showRecord{jsonRecord{rec, status(&rec, time.Now(), DefaultExpiryWarning)}, use})
+		}
+		if err := printRecord(e.stdout, &rec, time.Now()); err != nil {
+			return err
+		}
+		return printUsage(e.stdout, use)
 	}
 }
 
@@ -194,6 +201,20 @@ func setupRotate(fs *flag.FlagSet) runFunc {
 type jsonRecord struct {
 	auth.KeyRecord
 	Status string `json:"status"`
+}
+
+// showRecord is what show --json prints: the record and its usage.
+type showRecord struct {
+	jsonRecord
+	Usage auth.UsageCounts `json:"usage"`
+}
+
+// printUsage prints a key's usage over every hub, as last flushed.
+func printUsage(w io.Writer, u auth.UsageCounts) error {
+	_, err := fmt.Fprintf(w, "\nusage (all hubs, as of their last flush, every 10 s by default):\n"+
+		"  connections %d, subscriptions %d, delivered %d messages (%d bytes), published %d, last use %s\n",
+		u.Connections, u.Subscriptions, u.Messages, u.Bytes, u.Publishes, stamp(u.LastUsed, "never"))
+	return err
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -48,9 +48,10 @@ type env struct {
 	stdout, stderr io.Writer
 	natsURL        string
 	dataDir        string
-	natsCreds      string   // --nats-creds
-	urlSet, dirSet bool     // given as flags (flags beat environment variables)
-	closers        []func() // see close
+	natsCreds      string              // --nats-creds
+	js             jetstream.JetStream // set by connect
+	urlSet, dirSet bool                // given as flags (flags beat environment variables)
+	closers        []func()            // see close
 }
 
 // Run runs `hub keys` with args, the arguments after "keys": a subcommand
@@ -253,6 +254,7 @@ func (e *env) connect(ctx context.Context, create bool) (jetstream.JetStream, st
 	if err != nil {
 		return nil, "", fmt.Errorf("keycmd: jetstream: %w", err)
 	}
+	e.js = js
 	return js, natsURL, nil
 }
 

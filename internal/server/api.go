@@ -149,6 +149,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "NATS did not confirm the publish"))
 		return
 	}
+	s.auth.usage.Key(rec.ID).Published(len(msgs))
 	writeJSON(w, http.StatusOK, map[string]int{"published": len(msgs)})
 }
 

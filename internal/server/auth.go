@@ -18,6 +18,7 @@ import (
 type authenticator struct {
 	store   *auth.Store
 	journal *auth.Journal
+	usage   *auth.Usage
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	trusted []netip.Prefix
@@ -71,6 +72,7 @@ func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) 
 		return nil, err
 	}
 	id := identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
+	id.Usage = a.usage.Key(rec.ID)
 	if err := a.acquire(r, id); err != nil {
 		return nil, err
 	}
@@ -108,6 +110,7 @@ func (a *authenticator) VerifyToken(_ *http.Request, token string) (*gateway.Ide
 		exp = claims.ExpiresAt.Time
 	}
 	id := identity(rec.ID, claims.Subscribe, exp, fanout.ReasonTokenExpired, rec.EffectiveLimits())
+	id.Usage = a.usage.Key(rec.ID)
 	// The key's own expiry ends its tokens too, with the terminal code.
 	if !rec.Expires.IsZero() && rec.Expires.Before(exp) {
 		id.Expires, id.ExpireReason = rec.Expires, fanout.ReasonKeyExpired
@@ -140,6 +143,7 @@ func (a *authenticator) acquire(r *http.Request, id *gateway.Identity) error {
 			"this key already has its maximum of %d connections", id.MaxConns)
 	}
 	id.Release = release
+	a.usage.Key(id.KeyID).Connected()
 	return nil
 }
 

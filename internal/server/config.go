@@ -119,6 +119,10 @@ type Config struct {
 	// AuditWindow is the aggregation window of authentication failures
 	// and limit hits in the journal. Default 1 min.
 	AuditWindow time.Duration
+	// UsageFlushInterval is how often this hub adds its per-key usage
+	// counts to the shared bucket (streamhub_usage), which therefore lags
+	// by up to this much. Default 10 s.
+	UsageFlushInterval time.Duration
 	// KeyExpiryWarning is how close to its expiry an active key is counted
 	// by the streamhub_keys_expiring metric. Default 7 days.
 	KeyExpiryWarning time.Duration

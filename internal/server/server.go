@@ -193,14 +193,23 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	usage, err := auth.OpenUsage(ctx, js, auth.UsageConfig{
+		FlushInterval: s.cfg.UsageFlushInterval, Replicas: s.cfg.Streams.Replicas, Logger: s.log,
+	})
+	if err != nil {
+		journal.Close(ctx)
+		return fmt.Errorf("server: %w", err)
+	}
 	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log, Journal: journal})
 	if err != nil {
+		usage.Close(ctx)
 		journal.Close(ctx)
 		return fmt.Errorf("server: key store: %w", err)
 	}
 	s.auth = &authenticator{
 		store:   store,
 		journal: journal,
+		usage:   usage,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewLimiter(),
 		trusted: s.cfg.TrustedProxies,
@@ -286,8 +295,10 @@ func (s *Server) teardown() {
 			s.auth.cancelWatch()
 		}
 		s.auth.store.Close()
+		// Before the drain: the last records and counts need the connection.
 		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s.auth.journal.Close(jctx) // before the drain: its last records need the connection
+		s.auth.usage.Close(jctx)
+		s.auth.journal.Close(jctx)
 		cancel()
 	}
 	if s.conn != nil {
