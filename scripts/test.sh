@@ -38,6 +38,7 @@ fuzz ./internal/protocol FuzzCheckMsgpack
 fuzz ./internal/subject FuzzValidatePattern
 fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
+fuzz ./internal/server FuzzParseAdminCreate
 
 step "web: unit tests (vitest)"
 (cd web && npm test)

@@ -36,6 +36,7 @@ func (s *Server) routes() http.Handler {
 	if s.auth != nil {
 		mux.HandleFunc("POST /v1/tokens", s.handleToken)
 		mux.HandleFunc("POST /v1/publish", s.handlePublish)
+		s.adminRoutes(mux)
 		if s.cfg.Demo {
 			mux.HandleFunc("POST /v1/demo/token", s.handleDemoToken)
 		}

@@ -31,6 +31,7 @@ type Server struct {
 
 	embedded  *bus.Embedded // nil when using an external cluster
 	conn      *bus.Conn
+	js        jetstream.JetStream
 	router    *bus.Router
 	hub       *fanout.Hub
 	ingest    *ingest.Ingester
@@ -75,6 +76,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
+	s.js = js
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
