@@ -39,6 +39,7 @@ fuzz ./internal/subject FuzzValidatePattern
 fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
 fuzz ./internal/server FuzzParseAdminCreate
+fuzz ./internal/tracing FuzzParseTraceparent
 
 step "web: unit tests (vitest)"
 (cd web && npm test)

@@ -81,7 +81,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress, meter: s.id.Usage}, s.enc)
+	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress, meter: s.id.Usage, sid: s.sid}, s.enc)
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return

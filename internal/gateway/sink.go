@@ -24,6 +24,8 @@ type wsSink struct {
 	progress *progressConn
 	// meter counts deliveries for the connection's key; nil counts none.
 	meter UsageMeter
+	// sid names the connection in the spans of traced messages.
+	sid string
 }
 
 var (
@@ -45,8 +47,10 @@ func (s *wsSink) Written() uint64 {
 const maxKeptBuffer = 1 << 20
 
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
-	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), b)
+	start := time.Now()
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, start.UnixMilli(), b)
 	err := s.conn.Write(ctx, s.msgType, s.buf)
+	traceWrites(b, start, s.sid, err)
 	if err == nil && s.meter != nil {
 		s.meter.Delivered(len(b.Messages), len(s.buf))
 	}
@@ -62,4 +66,18 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 func (s *wsSink) Close(reason fanout.CloseReason) error {
 	code := protocol.CloseCodeFor(reason)
 	return s.conn.Close(websocket.StatusCode(code), code.String())
+}
+
+// traceWrites reports a write that started at start to the trace of every
+// traced message in b (most batches have none: one nil check each).
+func traceWrites(b *fanout.Batch, start time.Time, client string, err error) {
+	var end time.Time
+	for _, m := range b.Messages {
+		if m.Trace != nil {
+			if end.IsZero() {
+				end = time.Now()
+			}
+			m.Trace.Written(start, end, client, err)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/subject"
+	"github.com/streamhub/streamhub/internal/tracing"
 )
 
 // Limits of the HTTP API.
@@ -133,10 +134,24 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 	}
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	nc := s.conn.NATS()
+	tp, ts := tracing.FromHTTP(r.Header)
+	if s.tracer != nil {
+		var end func(error)
+		var traced bool
+		if tp, ts, end, traced = s.tracer.StartPublish(tp, ts, len(msgs)); traced {
+			defer func() { end(nil) }()
+		}
+	}
 	for i, m := range msgs {
 		nm := nats.NewMsg(m.Subject)
 		nm.Data = m.Data
 		nm.Header.Set(ingest.HeaderTS, now)
+		if tp != "" {
+			nm.Header.Set(ingest.HeaderTraceparent, tp) // the publisher's trace goes on through the hub
+			if ts != "" {
+				nm.Header.Set(ingest.HeaderTracestate, ts)
+			}
+		}
 		if m.Critical {
 			nm.Header.Set(ingest.HeaderCritical, "1")
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
+	"github.com/streamhub/streamhub/internal/tracing"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -127,6 +128,11 @@ type Config struct {
 	// by the streamhub_keys_expiring metric. Default 7 days.
 	KeyExpiryWarning time.Duration
 
+	// Tracing configures OpenTelemetry tracing of messages; off unless it
+	// names an OTLP endpoint (or the OTEL_EXPORTER_OTLP_ENDPOINT variable
+	// it reads through its Getenv is set).
+	Tracing tracing.Config
+
 	Fanout  fanout.Config
 	Gateway gateway.Config
 	Streams bus.StreamsConfig
@@ -218,6 +224,9 @@ func (c Config) Validate() error {
 	}
 	if c.Demo && !loopbackListen(c.Listen) {
 		return fmt.Errorf("server: demo mode runs only on a loopback listen address, not %q: it hands out tokens without credentials (drop --demo or listen on 127.0.0.1)", c.Listen)
+	}
+	if err := c.Tracing.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	for _, o := range c.PublicOrigins {
 		if !auth.ValidOrigin(o) {

@@ -20,6 +20,7 @@ import (
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/tracing"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -37,7 +38,8 @@ type Server struct {
 	ingest    *ingest.Ingester
 	gateway   *gateway.Gateway
 	demo      *upstream.Demo
-	auth      *authenticator // nil with InsecureNoAuth
+	auth      *authenticator  // nil with InsecureNoAuth
+	tracer    *tracing.Tracer // nil when tracing is off
 	demoKeyID string
 
 	listener net.Listener
@@ -87,7 +89,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	fcfg := cfg.Fanout
 	fcfg.OnInterest = func(pattern string, on bool) error { return router.SetInterest(pattern, on) }
 	s.hub = fanout.New(fcfg)
-	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
+	if s.tracer, err = tracing.New(ctx, cfg.Tracing); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	icfg := ingest.Config{Logger: s.log}
+	if s.tracer != nil {
+		icfg.Tracer = s.tracer // only when on: a nil *Tracer in the interface would not be nil
+	}
+	s.ingest = ingest.New(s.hub, icfg)
 	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
 		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored,
 	})
@@ -313,6 +322,11 @@ func (s *Server) teardown() {
 	if s.embedded != nil {
 		s.embedded.Shutdown()
 	}
+	tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.tracer.Shutdown(tctx); err != nil {
+		s.log.Warn("tracing shutdown", "err", err)
+	}
+	cancel()
 }
 
 // Addr returns the HTTP listener's address.
