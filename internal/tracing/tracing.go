@@ -147,17 +147,22 @@ func New(ctx context.Context, cfg Config) (*Tracer, error) {
 		}
 		proc = sdktrace.NewBatchSpanProcessor(exp)
 	}
-	res := resource.NewSchemaless(semconv.ServiceName(cfg.ServiceName))
+	return newTracer(proc, ratio, cfg.ServiceName), nil
+}
+
+// newTracer returns a tracer exporting through proc that starts traces for
+// the share ratio (0 to 1) of messages without a traceparent.
+func newTracer(proc sdktrace.SpanProcessor, ratio float64, service string) *Tracer {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.AlwaysSample()), // decided per message, before a span exists
 		sdktrace.WithSpanProcessor(proc),
-		sdktrace.WithResource(res),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))),
 	)
 	t := &Tracer{tp: tp, tr: tp.Tracer("github.com/streamhub/streamhub"), always: ratio >= 1}
 	if !t.always {
 		t.threshold = uint64(ratio * math.MaxUint64)
 	}
-	return t, nil
+	return t
 }
 
 // Shutdown exports what is buffered and stops the exporter, bounded by
