@@ -26,13 +26,26 @@ const (
 	adminBurst        = 20
 )
 
+// adminRoute is one admin API route: "METHOD /path" and its handler.
+type adminRoute struct {
+	pattern string
+	handler func(*Server) adminHandler
+}
+
+// adminAPI lists the admin routes (docs/openapi.yaml documents each).
+var adminAPI = []adminRoute{
+	{"GET /v1/admin/keys", func(s *Server) adminHandler { return s.handleAdminList }},
+	{"POST /v1/admin/keys", func(s *Server) adminHandler { return s.handleAdminCreate }},
+	{"GET /v1/admin/keys/{id}", func(s *Server) adminHandler { return s.handleAdminShow }},
+	{"POST /v1/admin/keys/{id}/revoke", func(s *Server) adminHandler { return s.handleAdminRevoke }},
+	{"POST /v1/admin/keys/{id}/rotate", func(s *Server) adminHandler { return s.handleAdminRotate }},
+	{"GET /v1/admin/audit", func(s *Server) adminHandler { return s.handleAdminAudit }},
+}
+
 func (s *Server) adminRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/admin/keys", s.admin(s.handleAdminList))
-	mux.HandleFunc("POST /v1/admin/keys", s.admin(s.handleAdminCreate))
-	mux.HandleFunc("GET /v1/admin/keys/{id}", s.admin(s.handleAdminShow))
-	mux.HandleFunc("POST /v1/admin/keys/{id}/revoke", s.admin(s.handleAdminRevoke))
-	mux.HandleFunc("POST /v1/admin/keys/{id}/rotate", s.admin(s.handleAdminRotate))
-	mux.HandleFunc("GET /v1/admin/audit", s.admin(s.handleAdminAudit))
+	for _, r := range adminAPI {
+		mux.HandleFunc(r.pattern, s.admin(r.handler(s)))
+	}
 }
 
 // adminHandler serves one admin call for an authenticated admin key; ctx

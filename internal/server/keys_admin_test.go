@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -134,6 +135,30 @@ func TestAdminAPI(t *testing.T) {
 		}
 		if r.status != http.StatusOK || i > 500 {
 			t.Fatalf("request %d: %d, no 429 yet", i, r.status)
+		}
+	}
+}
+
+// Every admin route is in docs/openapi.yaml, under its path and method.
+func TestAdminRoutesDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for _, r := range adminAPI {
+		method, path, _ := strings.Cut(r.pattern, " ")
+		i := strings.Index(doc, "\n  "+path+":\n")
+		if i < 0 {
+			t.Errorf("%s is not a path of openapi.yaml", path)
+			continue
+		}
+		rest := doc[i+len(path)+4:] // from the newline before the first method
+		if j := strings.Index(rest, "\n  /"); j >= 0 {
+			rest = rest[:j]
+		}
+		if !strings.Contains(rest, "\n    "+strings.ToLower(method)+":") {
+			t.Errorf("openapi.yaml has no %s for %s", method, path)
 		}
 	}
 }
