@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
 )
@@ -112,7 +113,7 @@ func benchDelivery(b *testing.B, tr *Tracer, n int) {
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; {
 		for j := 0; j < chunk && i < b.N; j++ {
-			in.Handle("bench.>", msgs[j%subjects])
+			in.Handle(msgs[j%subjects], bus.Copy{Primary: true})
 			i++
 			want++
 		}
