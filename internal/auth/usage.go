@@ -26,6 +26,7 @@ const (
 	DefaultUsageBucket        = "streamhub_usage"
 	DefaultUsageFlushInterval = 10 * time.Second
 	usagePrefix               = "usage."
+	flushTimeout              = 10 * time.Second // least bound of one flush
 )
 
 // UsageCounts are a key's counts: connections opened, subscriptions made,
@@ -275,7 +276,9 @@ func (u *Usage) run() {
 		case <-u.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), u.cfg.FlushInterval)
+			// Bounded, but not by a short interval: a slow KV round trip
+			// must not fail every flush (the next tick waits for this one).
+			ctx, cancel := context.WithTimeout(context.Background(), max(u.cfg.FlushInterval, flushTimeout))
 			if err := u.Flush(ctx); err != nil {
 				u.log.Warn("auth: usage flush", "error", err)
 			}
