@@ -158,6 +158,8 @@ type Journal struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
+	// drainCtx bounds the publishes after Close; set before stop is closed.
+	drainCtx context.Context
 
 	aggMu    sync.Mutex
 	agg      map[aggKey]uint64 // guarded by aggMu
@@ -282,18 +284,16 @@ func (j *Journal) flushAggregates() {
 }
 
 // Close records the current window's counts, publishes what is queued
-// (bounded by ctx) and stops the goroutine. Records given after Close are
-// dropped. Close is idempotent.
+// (until ctx is done: what is left then is counted as failed) and stops the
+// goroutine, waiting for it. Records given after Close are dropped. Close is
+// idempotent; only the first call's ctx bounds the drain.
 func (j *Journal) Close(ctx context.Context) {
 	j.closed.Do(func() {
 		j.flushAggregates()
+		j.drainCtx = ctx
 		close(j.stop)
 	})
-	select {
-	case <-j.done:
-	case <-ctx.Done():
-		<-j.done // the goroutine's publishes are bounded by journalPublishWait
-	}
+	<-j.done
 }
 
 func (j *Journal) run() {
@@ -310,6 +310,10 @@ func (j *Journal) run() {
 			for {
 				select {
 				case r := <-j.queue:
+					if j.drainCtx.Err() != nil {
+						j.failed.Add(1)
+						continue
+					}
 					j.publish(r)
 				default:
 					return
@@ -335,7 +339,13 @@ func (j *Journal) publish(r AuditRecord) {
 		// Every hub sees the expiry; the stream keeps one record.
 		m.Header.Set(jetstream.MsgIDHeader, "expired."+r.KeyID+"."+strconv.FormatInt(r.Time.UnixNano(), 10))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), journalPublishWait)
+	parent := context.Background()
+	select {
+	case <-j.stop:
+		parent = j.drainCtx // closing: the drain's bound applies too
+	default:
+	}
+	ctx, cancel := context.WithTimeout(parent, journalPublishWait)
 	defer cancel()
 	if _, err := j.js.PublishMsg(ctx, m); err != nil {
 		if j.failed.Add(1) == 1 || j.failed.Load()%1000 == 0 {
