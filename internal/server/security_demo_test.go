@@ -79,6 +79,9 @@ func TestDemoTokensAreRateLimitedAndAuditedInAggregate(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || err != nil || retry < 1 || retry > 10 {
 			t.Fatalf("past the burst: %d, Retry-After %q; want 429 with 1 to 10 s", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
+		if h := resp.Header; h.Get("RateLimit-Limit") != "3" || h.Get("RateLimit-Remaining") != "0" || h.Get("RateLimit-Policy") != "3;w=30" {
+			t.Fatalf("past the burst: rate-limit headers %v", h)
+		}
 	}
 	// One line per interval: on a loaded machine the requests may span
 	// several, so the lines must add up.
