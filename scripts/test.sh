@@ -40,6 +40,10 @@ fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
 fuzz ./internal/server FuzzParseAdminCreate
 fuzz ./internal/tracing FuzzParseTraceparent
+fuzz ./internal/upstream/venue FuzzDecimal
+fuzz ./internal/upstream/venue/coinbase FuzzHandle
+fuzz ./internal/upstream/venue/binance FuzzHandle
+fuzz ./internal/upstream/venue/kraken FuzzHandle
 
 step "web: unit tests (vitest)"
 (cd web && npm test)
