@@ -160,6 +160,21 @@ func UpstreamSeq(h nats.Header, ev *protocol.Event) bool {
 	return true
 }
 
+// NewEpoch starts a new epoch for the sequences the hub assigns itself, so
+// that the next message on every subject is numbered 1 in an epoch no
+// client has seen: call it when messages may have been lost upstream (the
+// NATS connection was re-established), so that subscribers take the next
+// value as a fresh one rather than the continuation of what they had. The
+// new epoch is the current time in Unix ms, or the old one plus one if that
+// is not later. Safe for concurrent use with Handle.
+func (in *Ingester) NewEpoch() uint64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	clear(in.seqs)
+	in.epoch = max(in.epoch+1, uint64(in.cfg.Now().UnixMilli()))
+	return in.epoch
+}
+
 // nextSeq numbers a message per (pattern, subject): each pattern's
 // subscribers see their own contiguous sequence, because each upstream
 // subscription receives its own copy of a message.
