@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/protocol"
@@ -70,6 +72,9 @@ func (c *Client) SubscribeFunc(ctx context.Context, pattern string, opts Subscri
 		defer c.handlers.Done()
 		for ev := range sub.ch {
 			fn(ev)
+		}
+		if err := sub.Err(); err != nil && opts.OnEnd != nil {
+			opts.OnEnd(err)
 		}
 	}()
 	return sub, nil
@@ -163,6 +168,13 @@ func (c *Client) subscribeOn(ctx context.Context, s *session, sub *Subscription)
 		if err != nil {
 			return m, err
 		}
+		if transientAnswer(m) {
+			// The hub could not read its history just now (a JetStream
+			// server lost, a consumer not ready): a snapshot would skip
+			// what was missed, so the resume is asked again, on another
+			// connection if this one keeps failing.
+			return m, nil
+		}
 		if m.Op == protocol.OpOK && m.Recovered != nil && *m.Recovered {
 			c.recovered(sub.pattern, true)
 			return m, nil
@@ -191,10 +203,49 @@ func (c *Client) subscribeOn(ctx context.Context, s *session, sub *Subscription)
 	return m, err
 }
 
+// upstreamReconnected tells the application, through OnRecovered(pattern,
+// false), which subscriptions may have missed ticks while the hub's own
+// NATS connection was re-established (the upstream_reconnected notice):
+// every one whose pattern reaches beyond the stored families, which lose
+// nothing. It runs on the read loop.
+func (c *Client) upstreamReconnected() {
+	if c.opts.OnRecovered == nil {
+		return
+	}
+	c.mu.Lock()
+	var patterns []string
+	for p, sub := range c.subs {
+		if sub.confirmed && !storedFamily(p) {
+			patterns = append(patterns, p)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(patterns)
+	for _, p := range patterns {
+		c.recovered(p, false)
+	}
+}
+
+// storedFamily reports whether every subject pattern matches is in a
+// stored family (chain.…, jobs.…), which a hub's NATS reconnect does not
+// lose.
+func storedFamily(pattern string) bool {
+	first, _, _ := strings.Cut(pattern, ".")
+	return first == "chain" || first == "jobs"
+}
+
 func (c *Client) recovered(pattern string, ok bool) {
 	if c.opts.OnRecovered != nil {
 		c.opts.OnRecovered(pattern, ok)
 	}
+}
+
+// transientAnswer reports whether m refuses a command for a reason that
+// may pass (internal: the hub's backend failed; rate_limited past
+// requestRetry's patience): the client asks again rather than giving the
+// subscription up or falling back to a snapshot.
+func transientAnswer(m protocol.ServerMessage) bool {
+	return m.Op == protocol.OpError && (m.Code == protocol.CodeInternal || m.Code == protocol.CodeRateLimited)
 }
 
 // requestRetry sends cmd and waits for the answer, retrying with a
@@ -213,6 +264,30 @@ func (c *Client) requestRetry(ctx context.Context, s *session, cmd protocol.Comm
 			t.Stop()
 			return m, ctx.Err()
 		case <-s.done:
+			t.Stop()
+			return m, ErrConnectionLost
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// resubscribeOne subscribes sub again on s (see subscribeOn), asking again
+// with a growing pause, a few times within about 5 s, while the hub
+// answers with a transient error. It returns the last answer.
+func (c *Client) resubscribeOne(s *session, sub *Subscription) (protocol.ServerMessage, error) {
+	pause := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		m, err := c.subscribeOn(s.ctx, s, sub)
+		if err != nil || !transientAnswer(m) || attempt >= 6 {
+			return m, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return m, ErrConnectionLost
+		case <-s.ctx.Done():
 			t.Stop()
 			return m, ErrConnectionLost
 		}
@@ -243,9 +318,16 @@ func (c *Client) resubscribe(s *session) {
 	}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		m, err := c.subscribeOn(s.ctx, s, sub)
+		m, err := c.resubscribeOne(s, sub)
 		if err != nil {
 			return // the connection or the client ended
+		}
+		if transientAnswer(m) {
+			// The hub keeps failing this subscription: reconnect (to the
+			// next hub when there are several) and resume there.
+			c.log.Warn("client: the hub cannot resubscribe now; reconnecting", "pattern", sub.pattern, "code", m.Code)
+			s.cancel()
+			return
 		}
 		c.mu.Lock()
 		current := c.subs[sub.pattern] == sub

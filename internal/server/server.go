@@ -30,18 +30,18 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	embedded  *bus.Embedded // nil when using an external cluster
-	conn      *bus.Conn
-	health    *bus.Health
+	embedded *bus.Embedded // nil when using an external cluster
+	conn     *bus.Conn
+	health   *bus.Health
 	// cancelListen unregisters onConnEvent from the NATS connection.
 	cancelListen func()
-	router    *bus.Router
-	hub       *fanout.Hub
-	ingest    *ingest.Ingester
-	gateway   *gateway.Gateway
-	demo      *upstream.Demo
-	auth      *authenticator // nil with InsecureNoAuth
-	demoKeyID string
+	router       *bus.Router
+	hub          *fanout.Hub
+	ingest       *ingest.Ingester
+	gateway      *gateway.Gateway
+	demo         *upstream.Demo
+	auth         *authenticator // nil with InsecureNoAuth
+	demoKeyID    string
 
 	listener net.Listener
 	http     *http.Server
