@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 const (
 	DefaultHealthInterval = time.Second
 	DefaultHealthTimeout  = time.Second
+	DefaultJetStreamGrace = 10 * time.Second
 )
 
 // HealthConfig configures [StartHealth]. Every zero field means the
@@ -25,22 +27,37 @@ type HealthConfig struct {
 	// Timeout bounds each probe; a probe that takes longer fails.
 	// Default 1s.
 	Timeout time.Duration
+	// JetStreamGrace is how long JetStream may fail to answer while the
+	// connected server itself answers before the hub counts as unhealthy:
+	// a cluster electing a leader (after losing one) fails every hub's
+	// JetStream requests at once for a few seconds, and taking every hub
+	// out of a load balancer for that would turn a pause of stored
+	// families into an outage of all. Default 10s.
+	JetStreamGrace time.Duration
+	// Logger receives a line when health changes. Nil discards.
+	Logger *slog.Logger
 }
 
-// Health watches a connection and its JetStream: it is healthy while the
-// connection is up and the latest JetStream probe (an account info
-// request, which needs a JetStream meta leader) answered. A lost
-// connection makes it unhealthy at once; after a reconnect it is healthy
-// again once a probe has answered, which [Health] asks for at once. Its
-// methods are safe for concurrent use; one goroutine of its own probes
-// until Close.
+// Health watches a connection and its JetStream. It is healthy while the
+// connection is up, the connected server answers a ping within the probe
+// timeout (a hung server does not: it is unhealthy at once, before the
+// connection's own ping declares it stale), and JetStream answered an
+// account info request (which needs the cluster's meta leader) within the
+// last JetStreamGrace. A lost connection makes it unhealthy at once;
+// after a reconnect it is healthy again once a probe has passed, which it
+// runs at once. Its methods are safe for concurrent use; one goroutine of
+// its own probes until Close.
 type Health struct {
 	conn *Conn
 	js   jetstream.JetStream
 	cfg  HealthConfig
 
+	log     *slog.Logger
 	ok      atomic.Bool
 	lastErr atomic.Pointer[error] // why the latest probe failed; nil after a success
+	// jsFailing is when JetStream began failing, zero while it answers.
+	// Only the probing goroutine (and StartHealth before it) uses it.
+	jsFailing time.Time
 	wake    chan struct{}         // capacity 1: probe now
 	stop    chan struct{}
 	done    chan struct{}
@@ -57,7 +74,13 @@ func StartHealth(ctx context.Context, conn *Conn, js jetstream.JetStream, cfg He
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultHealthTimeout
 	}
-	h := &Health{conn: conn, js: js, cfg: cfg, wake: make(chan struct{}, 1),
+	if cfg.JetStreamGrace <= 0 {
+		cfg.JetStreamGrace = DefaultJetStreamGrace
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Health{conn: conn, js: js, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	h.cancel = conn.Listen(func(ev ConnEvent) {
 		switch ev {
@@ -124,22 +147,47 @@ func (h *Health) loop() {
 	}
 }
 
-// probe asks JetStream for the account's info and records the answer.
+// probe pings the connected server, asks JetStream for the account's info
+// and records the outcome.
 func (h *Health) probe(ctx context.Context) {
-	if !h.conn.Connected() {
-		h.ok.Store(false)
-		err := ErrNotConnected
-		h.lastErr.Store(&err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-	defer cancel()
-	if _, err := h.js.AccountInfo(ctx); err != nil {
-		err = fmt.Errorf("bus: JetStream health: %w", err)
+	err := h.check(ctx)
+	was := h.ok.Load()
+	if err != nil {
 		h.lastErr.Store(&err)
 		h.ok.Store(false)
+		if was {
+			h.log.Warn("not ready", "err", err)
+		}
 		return
 	}
 	h.lastErr.Store(nil)
 	h.ok.Store(true)
+	if !was {
+		h.log.Info("ready: NATS and JetStream answer")
+	}
+}
+
+// check returns why the hub is unhealthy now, or nil.
+func (h *Health) check(ctx context.Context) error {
+	if !h.conn.Connected() {
+		return ErrNotConnected
+	}
+	if err := h.conn.nc.FlushTimeout(h.cfg.Timeout); err != nil {
+		return fmt.Errorf("bus: NATS server %s not answering: %w", h.conn.ConnectedURL(), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	_, err := h.js.AccountInfo(ctx)
+	if err == nil {
+		h.jsFailing = time.Time{}
+		return nil
+	}
+	now := time.Now()
+	if h.jsFailing.IsZero() {
+		h.jsFailing = now
+	}
+	if failing := now.Sub(h.jsFailing); failing >= h.cfg.JetStreamGrace {
+		return fmt.Errorf("bus: JetStream not answering for %s: %w", failing.Round(time.Second), err)
+	}
+	return nil
 }

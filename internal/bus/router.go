@@ -70,6 +70,7 @@ type Router struct {
 	pendingMsgs  int
 	pendingBytes int
 	log          *slog.Logger
+	consumeLog   sampler // stored consumers' interruptions, see consume
 	js           jetstream.JetStream
 	stored       StoredHandler
 	epochs       map[string]uint64 // stream name → epoch; guarded by mu
@@ -89,6 +90,7 @@ type route struct {
 	consumer jetstream.ConsumeContext // instead of sub, for stored patterns
 	cons     jetstream.Consumer
 	stream   string
+	pos      *storedPos // stored patterns: where delivery stands
 	off      atomic.Bool
 }
 
@@ -116,6 +118,7 @@ func NewRouter(c *Conn, h Handler, cfg RouterConfig) *Router {
 		js:           cfg.JetStream,
 		stored:       cfg.Stored,
 		epochs:       make(map[string]uint64),
+		consumeLog:   sampler{every: time.Second},
 	}
 }
 

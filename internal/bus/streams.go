@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -97,11 +98,82 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 	ticks.Storage, ticks.MaxMsgsPerSubject = jetstream.MemoryStorage, 1
 	streams = append(streams, ticks)
 	for _, sc := range streams {
-		if err := ensureStream(ctx, js, sc); err != nil {
+		if err := Retry(ctx, RetryPolicy{Within: startupRetry}, func(ctx context.Context) error { return ensureStream(ctx, js, sc) }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// startupRetry bounds how long EnsureStreams and EnsureReplicas wait for a
+// JetStream that is not answering yet (a cluster electing its first
+// leader while the hubs start with it).
+const startupRetry = 30 * time.Second
+
+// RetryPolicy says how [Retry] tries. Every zero field means the default
+// its comment states.
+type RetryPolicy struct {
+	// Within bounds all attempts together. Default: only ctx bounds them.
+	Within time.Duration
+	// Attempts bounds how often attempt runs. Default unbounded.
+	Attempts int
+	// AttemptTimeout bounds each attempt. Default 5 s.
+	AttemptTimeout time.Duration
+	// Transient says which errors are worth another attempt. Default
+	// [Transient].
+	Transient func(error) bool
+}
+
+// Retry runs attempt until it succeeds, fails for a reason that is not
+// transient, ctx ends, or p's bounds are reached, pausing 100 ms, then
+// twice as long each time up to 1 s, between attempts. It returns the last
+// attempt's error.
+func Retry(ctx context.Context, p RetryPolicy, attempt func(context.Context) error) error {
+	if p.Within > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Within)
+		defer cancel()
+	}
+	if p.AttemptTimeout <= 0 {
+		p.AttemptTimeout = 5 * time.Second
+	}
+	if p.Transient == nil {
+		p.Transient = Transient
+	}
+	pause := 100 * time.Millisecond
+	for n := 1; ; n++ {
+		actx, acancel := context.WithTimeout(ctx, p.AttemptTimeout)
+		err := attempt(actx)
+		acancel()
+		if err == nil || !p.Transient(err) || ctx.Err() != nil || (p.Attempts > 0 && n >= p.Attempts) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// Transient reports whether err is a JetStream failure that may pass by
+// itself within moments: no responders (a stream or consumer moving between
+// servers, JetStream not up yet), a request that timed out, a consumer not
+// found right after its creation on another server, a missed heartbeat, a
+// connection between servers, or an API answer with status 503 (no leader
+// for a moment).
+func Transient(err error) bool {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, ErrNotConnected) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // ensureStream creates sc's stream, or updates it where it differs from sc.
@@ -159,6 +231,10 @@ func StreamDiff(have, want jetstream.StreamConfig) string {
 // bucket's is "KV_<bucket>") to replicas, or returns one line saying what
 // NATS refused.
 func EnsureReplicas(ctx context.Context, js jetstream.JetStream, stream string, replicas int) error {
+	return Retry(ctx, RetryPolicy{Within: startupRetry}, func(ctx context.Context) error { return ensureReplicas(ctx, js, stream, replicas) })
+}
+
+func ensureReplicas(ctx context.Context, js jetstream.JetStream, stream string, replicas int) error {
 	replicas = max(replicas, 1)
 	s, err := js.Stream(ctx, stream)
 	if err != nil {

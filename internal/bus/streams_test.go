@@ -9,7 +9,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func TestEnsureStreams(t *testing.T) {
+// jetStream starts a server and returns its JetStream with a context
+// bounded for the test.
+func jetStream(t *testing.T) (jetstream.JetStream, context.Context) {
+	t.Helper()
 	e := startServer(t, -1, t.TempDir())
 	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	js, err := jetstream.New(c.NATS())
@@ -17,7 +20,12 @@ func TestEnsureStreams(t *testing.T) {
 		t.Fatalf("jetstream.New: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
-	defer cancel()
+	t.Cleanup(cancel)
+	return js, ctx
+}
+
+func TestEnsureStreams(t *testing.T) {
+	js, ctx := jetStream(t)
 
 	for i := range 2 {
 		if err := EnsureStreams(ctx, js, StreamsConfig{}); err != nil {
@@ -76,19 +84,12 @@ func TestEnsureStreams(t *testing.T) {
 // naming the stream and what differs: here more replicas than a single
 // server has, and a storage type changed behind the hub's back.
 func TestEnsureStreamsRefusedUpdateSaysWhatDiffers(t *testing.T) {
-	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
-	js, err := jetstream.New(c.NATS())
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
-	defer cancel()
+	js, ctx := jetStream(t)
 	if err := EnsureStreams(ctx, js, StreamsConfig{}); err != nil {
 		t.Fatal(err)
 	}
 
-	err = EnsureStreams(ctx, js, StreamsConfig{Replicas: 3})
+	err := EnsureStreams(ctx, js, StreamsConfig{Replicas: 3})
 	if err == nil || !strings.Contains(err.Error(), "stream CHAIN exists with other settings (replicas 1→3)") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("replicas 3 on one server: %v", err)
 	}

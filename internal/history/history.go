@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamhub/streamhub/internal/bus"
@@ -156,42 +155,18 @@ func (r *Reader) replay(ctx context.Context, stream, pattern string, epoch, afte
 // transient, ctx ends or Config.Attempts attempts failed; it returns the
 // last attempt's error. Each attempt gets a third of Config.Timeout.
 func (r *Reader) retry(ctx context.Context, attempt func(context.Context) error) error {
-	pause := 100 * time.Millisecond
-	for n := 1; ; n++ {
-		actx, cancel := context.WithTimeout(ctx, r.cfg.Timeout/3)
-		err := attempt(actx)
-		cancel()
-		if err == nil || n >= r.cfg.Attempts || ctx.Err() != nil || !Transient(err) {
-			return err
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		}
-		pause = min(2*pause, time.Second)
-	}
+	return bus.Retry(ctx, bus.RetryPolicy{Attempts: r.cfg.Attempts, AttemptTimeout: r.cfg.Timeout / 3, Transient: Transient}, attempt)
 }
 
-// Transient reports whether err is a JetStream failure that may pass by
-// itself within moments: no responders (a stream or consumer moving between
-// servers), a request that timed out, a consumer not found right after its
-// creation on another server, a missed heartbeat, or an API answer with
-// status 503 (no leader for a moment). The errors of the history package
-// itself (insufficient state, a future position) are not transient.
+// Transient reports whether err may pass by itself within moments: a
+// transient JetStream failure (see bus.Transient). The errors of the
+// history package itself (insufficient state, a future position) are not
+// transient.
 func Transient(err error) bool {
 	if errors.Is(err, ErrInsufficientState) || errors.Is(err, ErrFuturePosition) || errors.Is(err, ErrNotStored) {
 		return false
 	}
-	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == 503
+	return bus.Transient(err)
 }
 
 // read creates an ephemeral consumer, fetches exactly the messages pending

@@ -9,33 +9,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
-
-// startNATSAt runs a nats-server with JetStream on port (-1: a free one)
-// with its store in dir; the test shuts it down at the end if it is
-// still running.
-func startNATSAt(t testing.TB, port int, dir string) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
 
 // readyz returns the hub's /readyz status and body.
 func readyz(t testing.TB, s *Server) (int, string) {
@@ -60,7 +38,7 @@ func readyz(t testing.TB, s *Server) (int, string) {
 // continue in a new epoch, from seq 1.
 func TestNATSLossReadinessAndNotice(t *testing.T) {
 	dir := t.TempDir()
-	ns := startNATSAt(t, -1, dir)
+	ns := bustest.StartNATSAt(t, -1, dir)
 	port := ns.Addr().(*net.TCPAddr).Port
 	url := ns.ClientURL()
 	s := startHub(t, func(c *Config) { c.NATSURL = url })
@@ -115,7 +93,7 @@ func TestNATSLossReadinessAndNotice(t *testing.T) {
 		t.Fatalf("readyz body %q, want it to say NATS is not connected", body)
 	}
 
-	startNATSAt(t, port, dir)
+	bustest.StartNATSAt(t, port, dir)
 	testsupport.WaitFor(t, "readyz 200 once NATS is back", 20*time.Second, func() bool {
 		code, _ := readyz(t, s)
 		return code == http.StatusOK

@@ -47,7 +47,9 @@ type Server struct {
 	http     *http.Server
 
 	cancelDemo context.CancelFunc
-	bg         sync.WaitGroup // demo feeds and the HTTP server
+	bg         sync.WaitGroup // demo feeds, the HTTP server, stored-pattern resumes
+	bgMu       sync.Mutex     // guards stopping and bg.Add after Start
+	stopping   bool           // teardown began: no more bg goroutines
 	serveErr   chan error
 
 	shutdownOnce sync.Once
@@ -82,7 +84,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
-	s.health = bus.StartHealth(ctx, s.conn, js, bus.HealthConfig{})
+	s.health = bus.StartHealth(ctx, s.conn, js, bus.HealthConfig{Logger: s.log})
 
 	// The hub tells the router which patterns are in use; the router feeds
 	// what NATS delivers for each pattern through ingest back into the hub.
@@ -194,7 +196,13 @@ func (s *Server) startNATS(ctx context.Context) error {
 // startAuth opens the key store (returning only after its initial load)
 // and, in demo mode, makes sure the read-only demo key exists.
 func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
-	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log, Replicas: s.cfg.Streams.Replicas})
+	var store *auth.Store
+	// A cluster starting with the hub may not answer JetStream at once.
+	err := bus.Retry(ctx, bus.RetryPolicy{Within: 30 * time.Second}, func(ctx context.Context) error {
+		var err error
+		store, err = auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log, Replicas: s.cfg.Streams.Replicas})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("server: key store: %w", err)
 	}
@@ -271,9 +279,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // onConnEvent reacts to the NATS connection's losses and returns: after a
-// reconnect, the ticks published meanwhile were not received (core NATS is
-// at most once), so the hub's own tick numbering starts a new epoch and
-// every subscribed connection gets the upstream_reconnected notice. It runs
+// reconnect, the stored patterns' consumers are replaced by fresh ones
+// that go on after the last message delivered (bus.Router.ResumeStored),
+// and, since the ticks published meanwhile were not received (core NATS is
+// at most once), the hub's own tick numbering starts a new epoch and every
+// subscribed connection gets the upstream_reconnected notice. It runs
 // on nats.go's callback goroutine and does not block (Notify writes on
 // goroutines of its own).
 func (s *Server) onConnEvent(ev bus.ConnEvent) {
@@ -281,6 +291,15 @@ func (s *Server) onConnEvent(ev bus.ConnEvent) {
 	case bus.EventDisconnected:
 		s.log.Warn("NATS connection lost; not ready until it is back")
 	case bus.EventReconnected:
+		s.bgMu.Lock()
+		if !s.stopping {
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				s.router.ResumeStored()
+			}()
+		}
+		s.bgMu.Unlock()
 		epoch := s.ingest.NewEpoch()
 		n := 0
 		if s.gateway != nil {
@@ -296,6 +315,9 @@ func (s *Server) teardown() {
 	if s.cancelListen != nil {
 		s.cancelListen()
 	}
+	s.bgMu.Lock()
+	s.stopping = true
+	s.bgMu.Unlock()
 	if s.cancelDemo != nil {
 		s.cancelDemo()
 	}
