@@ -58,11 +58,11 @@ type Health struct {
 	// jsFailing is when JetStream began failing, zero while it answers.
 	// Only the probing goroutine (and StartHealth before it) uses it.
 	jsFailing time.Time
-	wake    chan struct{}         // capacity 1: probe now
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  func() // unregisters the connection listener
-	once    sync.Once
+	wake      chan struct{} // capacity 1: probe now
+	stop      chan struct{}
+	done      chan struct{}
+	cancel    func() // unregisters the connection listener
+	once      sync.Once
 }
 
 // StartHealth starts watching conn and js. It probes once before it

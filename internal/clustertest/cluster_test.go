@@ -137,19 +137,28 @@ func TestNATSNodeHung(t *testing.T) {
 	checkJobs(t, pub, users)
 }
 
+// twoHubs starts a cluster, hubs a and b on it, a publisher of jobs, and
+// users of jobs who know both hubs: a first, or with spread every other
+// user b first.
+func twoHubs(t *testing.T, users int, spread bool) (a, b *Hub, pub *jobPublisher, us []*user) {
+	t.Helper()
+	c := StartCluster(t, bins)
+	a = StartHub(t, bins, "a", c.URLs(), "--stream-replicas", "3", "--insecure-no-auth")
+	b = StartHub(t, bins, "b", c.URLs(), "--stream-replicas", "3", "--insecure-no-auth")
+	dumpOnFailure(t, c, a, b)
+	_, js := natsJS(t, c.URLs())
+	pub = startJobs(t, js, 20*time.Millisecond)
+	us = startUsers(t, users, []string{a.WSURL(), b.WSURL()}, spread, false)
+	waitStarted(t, us, false)
+	return a, b, pub, us
+}
+
 // 3. A hub with Go clients on it is SIGKILLed. Every client moves to the
 // other hub and resumes with recovered:true; none misses or repeats a job
 // event.
 func TestHubKilled(t *testing.T) {
 	const clients = 200
-	c := StartCluster(t, bins)
-	a := StartHub(t, bins, "a", c.URLs(), "--stream-replicas", "3", "--insecure-no-auth")
-	b := StartHub(t, bins, "b", c.URLs(), "--stream-replicas", "3", "--insecure-no-auth")
-	dumpOnFailure(t, c, a, b)
-	_, js := natsJS(t, c.URLs())
-	pub := startJobs(t, js, 20*time.Millisecond)
-	users := startUsers(t, clients, []string{a.WSURL(), b.WSURL()}, false, false)
-	waitStarted(t, users, false)
+	a, _, pub, users := twoHubs(t, clients, false)
 
 	killed := time.Now()
 	a.Kill()
@@ -260,14 +269,7 @@ func TestRevocationAcrossHubs(t *testing.T) {
 // repeats a job event.
 func TestRollingRestart(t *testing.T) {
 	const clients = 100
-	c := StartCluster(t, bins)
-	a := StartHub(t, bins, "a", c.URLs(), "--stream-replicas", "3", "--insecure-no-auth")
-	b := StartHub(t, bins, "b", c.URLs(), "--stream-replicas", "3", "--insecure-no-auth")
-	dumpOnFailure(t, c, a, b)
-	_, js := natsJS(t, c.URLs())
-	pub := startJobs(t, js, 20*time.Millisecond)
-	users := startUsers(t, clients, []string{a.WSURL(), b.WSURL()}, true, false)
-	waitStarted(t, users, false)
+	a, b, pub, users := twoHubs(t, clients, true)
 
 	for _, h := range []*Hub{a, b} {
 		moved := 0
