@@ -234,10 +234,13 @@ func TestRevocationAcrossHubs(t *testing.T) {
 		}
 		var conns []*client.Client
 		for _, h := range []*Hub{a, b} {
-			cl, err := client.Dial(ctx, h.WSURL(), key.Reveal(), nil)
-			if err != nil {
-				t.Fatalf("dial %s with the new key: %v", h.name, err)
-			}
+			// The new key reaches each hub's view through its key-bucket
+			// watch, moments after its creation.
+			var cl *client.Client
+			testsupport.WaitFor(t, "the new key accepted by hub "+h.Name, 10*time.Second, func() bool {
+				cl, err = client.Dial(ctx, h.WSURL(), key.Reveal(), nil)
+				return err == nil
+			})
 			defer cl.Close()
 			conns = append(conns, cl)
 		}

@@ -273,12 +273,17 @@ func (u *user) has(n int) bool {
 	return u.jobs[n] > 0
 }
 
-// tally returns how many of job events 1..upTo u has not received, how
-// many it received more than once, and the first missing one.
+// tally returns how many of job events from the first u received (its
+// subscription began there) up to upTo it has not received, how many it
+// received more than once, and the first missing one.
 func (u *user) tally(upTo int) (missing, dup, firstMissing int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for n := 1; n <= upTo; n++ {
+	from := upTo + 1
+	for n := range u.jobs {
+		from = min(from, n)
+	}
+	for n := from; n <= upTo; n++ {
 		switch c := u.jobs[n]; {
 		case c == 0:
 			if missing == 0 {
