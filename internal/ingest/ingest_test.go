@@ -90,3 +90,36 @@ func TestSequenceCountersAreBounded(t *testing.T) {
 		t.Fatalf("a.1 in the new epoch: epoch %d seq %d", m.Epoch, m.Seq)
 	}
 }
+
+// After NewEpoch, the hub's own numbering of every subject restarts at 1
+// in a later epoch; the publisher's numbering is untouched.
+func TestNewEpochRestartsTheHubsNumbering(t *testing.T) {
+	var r recorder
+	now := time.UnixMilli(5_000)
+	in := New(&r, Config{Epoch: 4_000, Now: func() time.Time { return now }})
+	in.Handle("ticks.>", msg("ticks.a.X", `{}`, nil))
+	in.Handle("ticks.>", msg("ticks.a.X", `{}`, nil))
+	if e := in.NewEpoch(); e != 5_000 {
+		t.Fatalf("NewEpoch = %d, want the clock's 5000", e)
+	}
+	in.Handle("ticks.>", msg("ticks.a.X", `{}`, nil))
+	in.Handle("ticks.>", msg("ticks.a.Y", `{"p":1}`, map[string]string{HeaderEpoch: "3", HeaderSeq: "9"}))
+	if e := in.NewEpoch(); e != 5_001 { // the clock did not move: still a new epoch
+		t.Fatalf("second NewEpoch = %d, want 5001", e)
+	}
+	in.Handle("ticks.>", msg("ticks.a.X", `{}`, nil))
+	type pos struct{ epoch, seq uint64 }
+	var got []pos
+	for _, m := range r.msgs {
+		got = append(got, pos{m.Epoch, m.Seq})
+	}
+	want := []pos{{4_000, 1}, {4_000, 2}, {5_000, 1}, {3, 9}, {5_001, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("positions %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("positions %v, want %v", got, want)
+		}
+	}
+}
