@@ -58,6 +58,10 @@ type Config struct {
 	// Auth authenticates connections. Nil means no authentication: every
 	// connection may subscribe to anything (local development only).
 	Auth Authenticator
+	// Upstream tells when a subscribed pattern is flowing from NATS. A
+	// subscribe is answered only once it is, so that every message
+	// published after the answer is delivered. Nil means at once.
+	Upstream Upstream
 	// History serves snapshots and resumes. Nil means neither is offered:
 	// a subscribe asking for them gets live messages only.
 	History History

@@ -47,9 +47,7 @@ type Server struct {
 	http     *http.Server
 
 	cancelDemo context.CancelFunc
-	bg         sync.WaitGroup // demo feeds, the HTTP server, stored-pattern resumes
-	bgMu       sync.Mutex     // guards stopping and bg.Add after Start
-	stopping   bool           // teardown began: no more bg goroutines
+	bg         sync.WaitGroup // demo feeds and the HTTP server
 	serveErr   chan error
 
 	shutdownOnce sync.Once
@@ -86,23 +84,22 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.health = bus.StartHealth(ctx, s.conn, js, bus.HealthConfig{Logger: s.log})
 
-	// The hub tells the router which patterns are in use; the router feeds
-	// what NATS delivers for each pattern through ingest back into the hub.
-	var router *bus.Router
-	fcfg := cfg.Fanout
-	fcfg.OnInterest = func(pattern string, on bool) error { return router.SetInterest(pattern, on) }
-	s.hub = fanout.New(fcfg)
+	// The hub keeps the set of wanted patterns; the router follows it on its
+	// own goroutine and feeds what NATS delivers through ingest back into
+	// the hub, which matches each message once.
+	s.hub = fanout.New(cfg.Fanout)
 	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
-	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
-		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored,
+	s.router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
+		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored, OnHandover: s.ingest.NewEpoch,
 	})
-	s.router = router
+	s.router.Start(s.hub)
 
 	gcfg := cfg.Gateway
 	if gcfg.Logger == nil {
 		gcfg.Logger = s.log
 	}
-	gcfg.History = historyAdapter{history.New(js, router, cfg.History)}
+	gcfg.Upstream = s.router
+	gcfg.History = historyAdapter{history.New(js, s.router, cfg.History)}
 	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
@@ -291,22 +288,14 @@ func (s *Server) onConnEvent(ev bus.ConnEvent) {
 	case bus.EventDisconnected:
 		s.log.Warn("NATS connection lost; not ready until it is back")
 	case bus.EventReconnected:
-		s.bgMu.Lock()
-		if !s.stopping {
-			s.bg.Add(1)
-			go func() {
-				defer s.bg.Done()
-				s.router.ResumeStored()
-			}()
-		}
-		s.bgMu.Unlock()
-		epoch := s.ingest.NewEpoch()
+		s.router.ResumeStored()
+		s.ingest.NewEpoch()
 		n := 0
 		if s.gateway != nil {
 			n = s.gateway.Notify(protocol.NoticeUpstreamReconnected,
 				"the hub's NATS connection was re-established: ticks published meanwhile were missed; take fresh values (chain and jobs lost nothing)")
 		}
-		s.log.Info("NATS connection back; ticks continue in a new epoch", "url", s.conn.ConnectedURL(), "tick_epoch", epoch, "notified", n)
+		s.log.Info("NATS connection back; stored streams resume, ticks continue in a new epoch", "url", s.conn.ConnectedURL(), "notified", n)
 	}
 }
 
@@ -315,9 +304,6 @@ func (s *Server) teardown() {
 	if s.cancelListen != nil {
 		s.cancelListen()
 	}
-	s.bgMu.Lock()
-	s.stopping = true
-	s.bgMu.Unlock()
 	if s.cancelDemo != nil {
 		s.cancelDemo()
 	}
