@@ -58,8 +58,9 @@ type Health struct {
 	// jsFailing is when JetStream began failing, zero while it answers.
 	// Only the probing goroutine (and StartHealth before it) uses it.
 	jsFailing time.Time
-	wake      chan struct{} // capacity 1: probe now
-	stop      chan struct{}
+	wake      chan struct{}   // capacity 1: probe now
+	ctx       context.Context // ends with Close: stops the loop and a probe in flight
+	stop      context.CancelFunc
 	done      chan struct{}
 	cancel    func() // unregisters the connection listener
 	once      sync.Once
@@ -80,8 +81,8 @@ func StartHealth(ctx context.Context, conn *Conn, js jetstream.JetStream, cfg He
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Health{conn: conn, js: js, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	h := &Health{conn: conn, js: js, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	h.ctx, h.stop = context.WithCancel(context.Background())
 	h.cancel = conn.Listen(func(ev ConnEvent) {
 		switch ev {
 		case EventDisconnected:
@@ -121,7 +122,7 @@ func (h *Health) Err() error {
 func (h *Health) Close() {
 	h.once.Do(func() {
 		h.cancel()
-		close(h.stop)
+		h.stop()
 		<-h.done
 	})
 }
@@ -130,20 +131,14 @@ func (h *Health) loop() {
 	defer close(h.done)
 	t := time.NewTicker(h.cfg.Interval)
 	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-h.stop
-		cancel()
-	}()
 	for {
 		select {
-		case <-h.stop:
+		case <-h.ctx.Done():
 			return
 		case <-t.C:
 		case <-h.wake:
 		}
-		h.probe(ctx)
+		h.probe(h.ctx)
 	}
 }
 
