@@ -193,3 +193,25 @@ func TestUpstreamReconnectedNotice(t *testing.T) {
 		t.Fatalf("OnRecovered calls %q", got)
 	}
 }
+
+// A first Subscribe the hub answers with internal (it could not serve it
+// just now) is asked again, and succeeds.
+func TestSubscribeAsksAgainAfterInternal(t *testing.T) {
+	f := newFakeHub(t)
+	c, fc := dialFake(t, f, &client.Options{}, hello(), nil)
+	res := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := c.Subscribe(ctx, "jobs.acme.>", client.SubscribeOptions{})
+		res <- err
+	}()
+	for range 2 {
+		cmd := fc.expect(protocol.OpSubscribe)
+		fc.send(protocol.EncodeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInternal, "not connected to NATS")))
+	}
+	fc.ok(fc.expect(protocol.OpSubscribe))
+	if err := <-res; err != nil {
+		t.Fatalf("Subscribe after two internal answers: %v", err)
+	}
+}

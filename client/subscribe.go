@@ -20,8 +20,9 @@ import (
 //
 // A refusal is an *Error with the hub's code (CodeInvalidSubject,
 // CodeInvalidOption, CodeForbidden, CodeTooManySubscriptions,
-// CodeRateLimited, ...); rate_limited answers are first retried a few
-// times. A pattern this Client already has a Subscription for gives
+// CodeRateLimited, ...); rate_limited and internal answers (transient:
+// the hub could not serve it just now) are first asked again a few times,
+// within about 5 s. A pattern this Client already has a Subscription for gives
 // ErrAlreadySubscribed. Once the client has stopped it returns Client.Err
 // (ErrClosed after Close).
 //
@@ -121,7 +122,7 @@ func (c *Client) subscribeFirst(ctx context.Context, sub *Subscription) error {
 		if err != nil {
 			return err
 		}
-		m, err := c.subscribeOn(ctx, s, sub)
+		m, err := c.subscribeAsking(ctx, s, sub)
 		if errors.Is(err, ErrConnectionLost) {
 			continue
 		}
@@ -271,13 +272,13 @@ func (c *Client) requestRetry(ctx context.Context, s *session, cmd protocol.Comm
 	}
 }
 
-// resubscribeOne subscribes sub again on s (see subscribeOn), asking again
-// with a growing pause, a few times within about 5 s, while the hub
-// answers with a transient error. It returns the last answer.
-func (c *Client) resubscribeOne(s *session, sub *Subscription) (protocol.ServerMessage, error) {
+// subscribeAsking subscribes sub on s (see subscribeOn), asking again with
+// a growing pause, six times in all within about 5 s, while the hub answers
+// with a transient error. It returns the last answer.
+func (c *Client) subscribeAsking(ctx context.Context, s *session, sub *Subscription) (protocol.ServerMessage, error) {
 	pause := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		m, err := c.subscribeOn(s.ctx, s, sub)
+		m, err := c.subscribeOn(ctx, s, sub)
 		if err != nil || !transientAnswer(m) || attempt >= 6 {
 			return m, err
 		}
@@ -287,9 +288,9 @@ func (c *Client) resubscribeOne(s *session, sub *Subscription) (protocol.ServerM
 		case <-s.done:
 			t.Stop()
 			return m, ErrConnectionLost
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
-			return m, ErrConnectionLost
+			return m, ctx.Err()
 		}
 		pause = min(2*pause, 2*time.Second)
 	}
@@ -318,7 +319,7 @@ func (c *Client) resubscribe(s *session) {
 	}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		m, err := c.resubscribeOne(s, sub)
+		m, err := c.subscribeAsking(s.ctx, s, sub)
 		if err != nil {
 			return // the connection or the client ended
 		}
