@@ -167,8 +167,7 @@ func (h *Hub) deliver(m *Message, subs []*subscription) {
 }
 
 // Register adds a client that writes to sink in encoding enc. The caller
-// owns the client's writer: it must call Run (typically on a goroutine of
-// its own) and wait for it to return.
+// owns the client: it must call Start (or Run) once, and wait for its end.
 func (h *Hub) Register(sink Sink, enc Encoding) (*Client, error) {
 	if enc >= NumEncodings {
 		return nil, fmt.Errorf("fanout: unknown encoding %d", enc)

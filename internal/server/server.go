@@ -182,7 +182,9 @@ func (s *Server) startNATS(ctx context.Context) error {
 		url, creds = s.embedded.ClientURL(), s.embedded.Credentials()
 	}
 	var err error
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log,
+	// To its own embedded server the hub connects in process: no loopback
+	// TCP between them for every message.
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log, InProcess: s.embedded,
 		PingInterval: s.cfg.NATSPingInterval, MaxPingsOut: s.cfg.NATSMaxPingsOut})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
