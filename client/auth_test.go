@@ -191,7 +191,7 @@ func TestTokenExpiringNoticeRefreshes(t *testing.T) {
 		}
 		fc.ok(cmd)
 	})
-	fc.send(protocol.EncodeNotice(fanout.EncodingJSON, protocol.NoticeTokenExpiring, "refresh", time.Now().Add(30*time.Second).UnixMilli()))
+	fc.send(protocol.EncodeNotice(protocol.EncodingJSON, protocol.NoticeTokenExpiring, "refresh", time.Now().Add(30*time.Second).UnixMilli()))
 	cmd := fc.expect(protocol.OpRefresh)
 	if cmd.Token != "opaque-2" {
 		t.Fatalf("refresh token %q", cmd.Token)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/client"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
@@ -93,7 +92,7 @@ func TestFailoverToTheNextHub(t *testing.T) {
 	if len(cmd.Resume) != 1 || cmd.Resume[0] != (protocol.ResumePosition{Subject: "jobs.acme.a", Epoch: 9, Seq: 7}) {
 		t.Fatalf("resubscribe on hub B: %s, want the position seen on hub A", fb.last)
 	}
-	fb.send(protocol.EncodeSubscribeOK(fanout.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
+	fb.send(protocol.EncodeSubscribeOK(protocol.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
 	fb.batch(protocol.Event{Subject: "jobs.acme.a", Epoch: 9, Seq: 8})
 	if ev := collect(t, sub, 1, 5*time.Second)[0]; ev.Seq != 8 {
 		t.Fatalf("on hub B got seq %d, want 8", ev.Seq)
@@ -119,7 +118,7 @@ func TestFailedResumeIsRetriedNotSnapshotted(t *testing.T) {
 		if len(cmd.Resume) != 1 || cmd.Snapshot {
 			t.Fatalf("try %d on hub B: %s, want the resume again", i+1, fb.last)
 		}
-		fb.send(protocol.EncodeResumeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInternal, "history: no responders")))
+		fb.send(protocol.EncodeResumeError(protocol.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInternal, "history: no responders")))
 	}
 	// Back to hub A, where the resume works.
 	fa = a.accept(resumeHello())
@@ -127,7 +126,7 @@ func TestFailedResumeIsRetriedNotSnapshotted(t *testing.T) {
 	if len(cmd.Resume) != 1 || cmd.Snapshot {
 		t.Fatalf("on hub A again: %s, want the resume", fa.last)
 	}
-	fa.send(protocol.EncodeSubscribeOK(fanout.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
+	fa.send(protocol.EncodeSubscribeOK(protocol.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
 	testsupport.WaitFor(t, "connected", 10*time.Second, func() bool { return c.State() == client.StateConnected })
 	if err := sub.Err(); err != nil {
 		t.Fatalf("the subscription ended: %v", err)
@@ -162,9 +161,9 @@ func TestSubscribeFuncToldWhenItEnds(t *testing.T) {
 	fc.close(protocol.CloseShutdown)
 	fc = f.accept(resumeHello())
 	cmd := fc.expect(protocol.OpSubscribe)
-	fc.send(protocol.EncodeResumeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeForbidden, "scope revoked")))
+	fc.send(protocol.EncodeResumeError(protocol.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeForbidden, "scope revoked")))
 	cmd = fc.expect(protocol.OpSubscribe) // the snapshot subscribe
-	fc.send(protocol.EncodeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeForbidden, "scope revoked")))
+	fc.send(protocol.EncodeError(protocol.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeForbidden, "scope revoked")))
 	select {
 	case err := <-ended:
 		var he *client.Error
@@ -185,7 +184,7 @@ func TestUpstreamReconnectedNotice(t *testing.T) {
 	c, fc := dialFake(t, f, &client.Options{OnRecovered: rec.record}, resumeHello(), nil)
 	subscribeFake(t, c, fc, "ticks.*.BTC-USD", client.SubscribeOptions{})
 	subscribeFake(t, c, fc, "jobs.acme.>", client.SubscribeOptions{})
-	fc.send(protocol.EncodeNotice(fanout.EncodingJSON, protocol.NoticeUpstreamReconnected, "ticks missed", time.Now().UnixMilli()))
+	fc.send(protocol.EncodeNotice(protocol.EncodingJSON, protocol.NoticeUpstreamReconnected, "ticks missed", time.Now().UnixMilli()))
 	testsupport.WaitFor(t, "OnRecovered for the tick subscription", 5*time.Second, func() bool {
 		return rec.String() == "ticks.*.BTC-USD=snapshot"
 	})
@@ -208,7 +207,7 @@ func TestSubscribeAsksAgainAfterInternal(t *testing.T) {
 	}()
 	for range 2 {
 		cmd := fc.expect(protocol.OpSubscribe)
-		fc.send(protocol.EncodeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInternal, "not connected to NATS")))
+		fc.send(protocol.EncodeError(protocol.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInternal, "not connected to NATS")))
 	}
 	fc.ok(fc.expect(protocol.OpSubscribe))
 	if err := <-res; err != nil {

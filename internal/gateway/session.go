@@ -21,7 +21,7 @@ import (
 type session struct {
 	g       *Gateway
 	conn    *websocket.Conn
-	enc     fanout.Encoding
+	enc     protocol.Encoding
 	msgType websocket.MessageType
 	sid     string
 	log     *slog.Logger
@@ -49,10 +49,10 @@ type session struct {
 	warning   *time.Timer // the token_expiring notice, for browser tokens
 }
 
-func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.Encoding, id *Identity) *session {
+func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc protocol.Encoding, id *Identity) *session {
 	s := &session{g: g, req: r, conn: conn, enc: enc, sid: newSessionID(), id: id}
 	s.msgType = websocket.MessageText
-	if enc == fanout.EncodingMsgpack {
+	if enc == protocol.EncodingMsgpack {
 		s.msgType = websocket.MessageBinary
 	}
 	s.log = g.log.With("session", s.sid)
@@ -83,7 +83,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress}, s.enc)
+	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress}, coreEncoding(s.enc))
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return
@@ -236,7 +236,7 @@ func (s *session) answerError(ctx context.Context, cmd protocol.Command, e *prot
 // closeConn closes a connection that has no fanout client (yet).
 func (s *session) closeConn(reason fanout.CloseReason) {
 	s.closeOnce.Do(func() {
-		code := protocol.CloseCodeFor(reason)
+		code := CloseCodeFor(reason)
 		_ = s.conn.Close(websocket.StatusCode(code), code.String())
 	})
 }

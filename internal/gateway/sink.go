@@ -16,9 +16,11 @@ import (
 // frames into a per-connection buffer.
 type wsSink struct {
 	conn    *websocket.Conn
-	enc     fanout.Encoding
+	enc     protocol.Encoding
 	msgType websocket.MessageType
-	buf     []byte // reused across batches; only the writer touches it
+	buf     []byte         // reused across batches; only the writer touches it
+	events  [][]byte       // the batch's frames; reused like buf
+	gaps    []protocol.Gap // the batch's gap notices; reused like buf
 	latency *LatencyHistogram
 	// progress counts what the kernel took from the connection; nil when
 	// the connection was not hijacked through a progressWriter.
@@ -55,7 +57,16 @@ const maxKeptBuffer = 1 << 20
 // lifetime, so a batch costs no timer of its own (coder/websocket arms one
 // per write for a context that can be cancelled).
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
-	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), b)
+	enc := coreEncoding(s.enc)
+	s.events, s.gaps = s.events[:0], s.gaps[:0]
+	for _, m := range b.Messages {
+		s.events = append(s.events, m.Frame(enc))
+	}
+	for _, g := range b.Gaps {
+		s.gaps = append(s.gaps, protocol.Gap(g))
+	}
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), s.gaps, s.events)
+	clear(s.events) // release the frames promptly
 	wctx := ctx
 	if s.progress != nil {
 		if !s.abortArmed {
@@ -82,6 +93,6 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 }
 
 func (s *wsSink) Close(reason fanout.CloseReason) error {
-	code := protocol.CloseCodeFor(reason)
+	code := CloseCodeFor(reason)
 	return s.conn.Close(websocket.StatusCode(code), code.String())
 }

@@ -142,7 +142,7 @@ func (a *authenticator) Allowed(id *gateway.Identity, pattern string) bool {
 func (s *Server) onKeyChange(c auth.Change) {
 	switch c.Kind {
 	case auth.ChangeRevoked, auth.ChangeExpired, auth.ChangeDeleted:
-		n := s.gateway.CloseKey(c.Record.ID, c.CloseReason())
+		n := s.gateway.CloseKey(c.Record.ID, closeReasonFor(c.Err()))
 		s.auth.limiter.Forget(c.Record.ID)
 		if n > 0 {
 			s.log.Info("closed connections of a key", "key_id", c.Record.ID, "change", c.Kind, "connections", n)
@@ -150,10 +150,35 @@ func (s *Server) onKeyChange(c auth.Change) {
 	}
 }
 
+// closeReasonFor maps an authentication error to the close reason the
+// gateway sends: revoked and expired keys and expired tokens get their own
+// reasons (ErrRevoked and ErrExpired win over ErrTokenInvalid when both are
+// wrapped), a refused network or scope gets ReasonForbidden, a closed store
+// ReasonInternal (reconnect elsewhere), every other error ReasonAuthFailed.
+// A nil error maps to 0.
+func closeReasonFor(err error) fanout.CloseReason {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, auth.ErrRevoked):
+		return fanout.ReasonKeyRevoked
+	case errors.Is(err, auth.ErrExpired):
+		return fanout.ReasonKeyExpired
+	case errors.Is(err, auth.ErrTokenExpired):
+		return fanout.ReasonTokenExpired
+	case errors.Is(err, auth.ErrNetwork), errors.Is(err, auth.ErrScope):
+		return fanout.ReasonForbidden
+	case errors.Is(err, auth.ErrClosed):
+		return fanout.ReasonInternal
+	default:
+		return fanout.ReasonAuthFailed
+	}
+}
+
 // authError maps an auth failure to the HTTP status and close reason the
 // protocol documents. Messages never contain the credential.
 func authError(err error) *gateway.AuthError {
-	reason := auth.CloseReasonFor(err)
+	reason := closeReasonFor(err)
 	status := http.StatusUnauthorized
 	msg := "invalid credentials"
 	switch {
