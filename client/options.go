@@ -115,6 +115,13 @@ type Options struct {
 	ReadLimit int64
 	// WriteTimeout bounds writing one command. Default 10 s.
 	WriteTimeout time.Duration
+	// Compression asks the hub for permessage-deflate (without context
+	// takeover); a hub started without --compression declines and the
+	// connection is uncompressed. Default off.
+	Compression bool
+	// SigningSecret signs Publish and PublishBatch requests with the
+	// key's publish signing secret (see PublisherOptions). Default none.
+	SigningSecret string
 }
 
 // Defaults for the zero values of Options and SubscribeOptions.

@@ -22,6 +22,7 @@ var errHeartbeatTimeout = errors.New("client: no frame from the hub for 2 × hea
 // any goroutine.
 type session struct {
 	c       *Client
+	url     string // the hub's URL
 	ws      *websocket.Conn
 	enc     protocol.Encoding
 	msgType websocket.MessageType
@@ -73,11 +74,15 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	if c.key != "" {
 		hdr.Set("Authorization", "Bearer "+c.key)
 	}
-	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+	dopts := &websocket.DialOptions{
 		HTTPClient:   c.httpClient,
 		HTTPHeader:   hdr,
 		Subprotocols: []string{protocol.Subprotocol(c.enc)},
-	})
+	}
+	if c.opts.Compression {
+		dopts.CompressionMode = websocket.CompressionNoContextTakeover
+	}
+	ws, resp, err := websocket.Dial(ctx, url, dopts)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, &statusError{status: resp.StatusCode, err: err}
@@ -90,7 +95,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("client: the hub chose the unknown subprotocol %q", ws.Subprotocol())
 	}
-	s := &session{c: c, ws: ws, enc: enc, msgType: websocket.MessageText,
+	s := &session{c: c, url: url, ws: ws, enc: enc, msgType: websocket.MessageText,
 		pending: make(map[uint64]chan protocol.ServerMessage), done: make(chan struct{}),
 		refreshNow: make(chan struct{}, 1)}
 	if enc == protocol.EncodingMsgpack {

@@ -18,9 +18,8 @@ type wsSink struct {
 	conn    *websocket.Conn
 	enc     protocol.Encoding
 	msgType websocket.MessageType
-	buf     []byte         // reused across batches; only the writer touches it
-	events  [][]byte       // the batch's frames; reused like buf
-	gaps    []protocol.Gap // the batch's gap notices; reused like buf
+	buf     []byte    // reused across batches; only the writer touches it
+	wire    wireBatch // the batch in the wire's terms; reused like buf
 	latency *LatencyHistogram
 	// progress counts what the kernel took from the connection; nil when
 	// the connection was not hijacked through a progressWriter.
@@ -57,16 +56,9 @@ const maxKeptBuffer = 1 << 20
 // lifetime, so a batch costs no timer of its own (coder/websocket arms one
 // per write for a context that can be cancelled).
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
-	enc := coreEncoding(s.enc)
-	s.events, s.gaps = s.events[:0], s.gaps[:0]
-	for _, m := range b.Messages {
-		s.events = append(s.events, m.Frame(enc))
-	}
-	for _, g := range b.Gaps {
-		s.gaps = append(s.gaps, protocol.Gap(g))
-	}
-	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), s.gaps, s.events)
-	clear(s.events) // release the frames promptly
+	s.wire.fill(b, coreEncoding(s.enc))
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), s.wire.gaps, s.wire.events)
+	s.wire.release()
 	wctx := ctx
 	if s.progress != nil {
 		if !s.abortArmed {

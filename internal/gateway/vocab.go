@@ -59,3 +59,27 @@ func CloseCodeFor(r fanout.CloseReason) protocol.CloseCode {
 	}
 	return protocol.CloseInternal
 }
+
+// wireBatch is a fan-out batch in the wire's terms, for protocol's batch
+// encoders: the frames of one encoding and the gap notices. A sink keeps
+// one and refills it for each batch, so its slices are reused.
+type wireBatch struct {
+	gaps   []protocol.Gap
+	events [][]byte
+}
+
+// fill makes w hold b's gaps and its messages' frames in enc.
+func (w *wireBatch) fill(b *fanout.Batch, enc fanout.Encoding) {
+	w.gaps, w.events = w.gaps[:0], w.events[:0]
+	for _, g := range b.Gaps {
+		w.gaps = append(w.gaps, protocol.Gap(g))
+	}
+	for _, m := range b.Messages {
+		if m != nil {
+			w.events = append(w.events, m.Frame(enc))
+		}
+	}
+}
+
+// release drops w's references to the frames once they are written.
+func (w *wireBatch) release() { clear(w.events) }

@@ -301,8 +301,8 @@ func TestErrorType(t *testing.T) {
 	if w.Message != "ctx: boom" || !errors.Is(w, cause) {
 		t.Errorf("WrapError = %+v", w)
 	}
-	if len(ErrorCodes()) != 12 {
-		t.Errorf("ErrorCodes has %d codes, the spec 12", len(ErrorCodes()))
+	if len(ErrorCodes()) != 16 {
+		t.Errorf("ErrorCodes has %d codes, the spec 16", len(ErrorCodes()))
 	}
 	long := quoteShort(strings.Repeat("é", 100))
 	if len(long) > 80 || !strings.HasSuffix(long, `"...`) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/auth"
@@ -20,6 +19,7 @@ type authenticator struct {
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	trusted []netip.Prefix
+	tickets *tickets
 	demo    *demoGuard // nil unless in demo mode
 
 	cancelWatch func() // stops onKeyChange notifications
@@ -27,19 +27,9 @@ type authenticator struct {
 
 var _ gateway.Authenticator = (*authenticator)(nil)
 
-// bearer returns the credential of an "Authorization: Bearer" header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, cred, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
-		return "", false
-	}
-	return strings.TrimSpace(cred), true
-}
-
 // key authenticates the request's API key.
 func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
-	cred, ok := bearer(r)
+	cred, ok := auth.BearerCredential(r)
 	if !ok {
 		return nil, gateway.NewAuthError(http.StatusUnauthorized, fanout.ReasonAuthFailed, "missing or unsupported Authorization: send Authorization: Bearer <key>")
 	}
@@ -74,16 +64,25 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 	if err != nil {
 		return nil, err
 	}
-	if err := a.acquire(id); err != nil {
+	if err := a.acquireFor(r, id); err != nil {
 		return nil, err
+	}
+	return id, nil
+}
+
+// acquireFor takes id's connection slots for request r: its key's, and for
+// the demo key also one of the request's source address.
+func (a *authenticator) acquireFor(r *http.Request, id *gateway.Identity) error {
+	if err := a.acquire(id); err != nil {
+		return err
 	}
 	if a.demo != nil && id.KeyID == a.demo.keyID {
 		if err := a.demo.acquireConn(a.limiter, id, auth.ClientIP(r, a.trusted)); err != nil {
 			id.Release()
-			return nil, err
+			return err
 		}
 	}
-	return id, nil
+	return nil
 }
 
 func (a *authenticator) VerifyToken(_ *http.Request, token string) (*gateway.Identity, error) {

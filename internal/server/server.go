@@ -35,6 +35,8 @@ type Server struct {
 	health   *bus.Health
 	// cancelListen unregisters onConnEvent from the NATS connection.
 	cancelListen func()
+	js           jetstream.JetStream
+	history      *history.Reader
 	router       *bus.Router
 	hub          *fanout.Hub
 	ingest       *ingest.Ingester
@@ -45,6 +47,7 @@ type Server struct {
 
 	listener net.Listener
 	http     *http.Server
+	patterns []string // the HTTP mux's patterns, set once by routes
 
 	cancelDemo context.CancelFunc
 	bg         sync.WaitGroup // demo feeds and the HTTP server
@@ -79,6 +82,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
+	s.js = js
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
@@ -99,7 +103,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		gcfg.Logger = s.log
 	}
 	gcfg.Upstream = s.router
-	gcfg.History = historyAdapter{history.New(js, s.router, cfg.History)}
+	s.history = history.New(js, s.router, cfg.History)
+	gcfg.History = historyAdapter{s.history}
 	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
@@ -151,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout, // net/http lifts the deadlines of a hijacked (upgraded) connection
 		IdleTimeout:       cfg.IdleTimeout,
+		ConnContext:       gateway.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.bg.Add(1)
@@ -209,8 +215,14 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 		store.Close()
 		return fmt.Errorf("server: key store: %w", err)
 	}
+	tk, err := openTickets(ctx, js, s.cfg.Streams.Replicas)
+	if err != nil {
+		store.Close()
+		return err
+	}
 	s.auth = &authenticator{
 		store:   store,
+		tickets: tk,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewLimiter(),
 		trusted: s.cfg.TrustedProxies,
