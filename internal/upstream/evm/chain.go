@@ -55,11 +55,13 @@ func (g *Ingestor) advance(ctx context.Context, n *node, head *block) error {
 			return err
 		}
 	}
-	tipNum := path[len(path)-1].number
+	// Each block is published as the head it is at that point of the
+	// stream, so a message's confirmations always count the blocks a client
+	// has been told of; publishMarks then marks the backfilled ones.
 	for _, b := range path {
 		g.chain = append(g.chain, b)
 		g.stats.blocks.Add(1)
-		if err := g.publishBlock(ctx, b, tipNum); err != nil {
+		if err := g.publishBlock(ctx, b, b.number); err != nil {
 			return err
 		}
 	}

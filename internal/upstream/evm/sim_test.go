@@ -214,3 +214,5 @@ func (p *proxy) cut(refuse bool) {
 	}
 	p.conns = nil
 }
+
+func bigU(n uint64) *big.Int { return new(big.Int).SetUint64(n) }
