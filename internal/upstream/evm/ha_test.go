@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
+
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
@@ -14,8 +16,8 @@ import (
 // one is stopped the other goes on alone.
 func TestTwoIngestorsStoreEachMessageOnce(t *testing.T) {
 	js, _ := startStream(t)
-	sim := startSim(t, 2)
-	cfg := Config{URL: sim.wsURL, Network: "sim", Confirmations: 2, BackoffMin: 20 * time.Millisecond,
+	sim := evmtest.Start(t, 2)
+	cfg := Config{URL: sim.WSURL, Network: "sim", Confirmations: 2, BackoffMin: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	a, b := New(js, cfg), New(js, cfg)
 	stopA := runIngestor(t, a)
@@ -26,7 +28,7 @@ func TestTwoIngestorsStoreEachMessageOnce(t *testing.T) {
 		return a.Stats().Blocks > 0 && b.Stats().Blocks > 0
 	})
 	for i := range 4 {
-		sim.transfer(0, 1, int64(1000+i))
+		sim.Transfer(0, 1, int64(1000+i))
 		sim.Commit()
 	}
 	last := sim.Commit()
@@ -43,7 +45,7 @@ func TestTwoIngestorsStoreEachMessageOnce(t *testing.T) {
 
 	// One goes away; the other carries on.
 	stopA()
-	sim.transfer(0, 1, 5)
+	sim.Transfer(0, 1, 5)
 	sim.Commit()
 	next := sim.Commit()
 	waitStored(t, js, "block 8 from the remaining ingestor", blockMsg(next, ""))

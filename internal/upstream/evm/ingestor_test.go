@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
+
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/streamhub/streamhub/internal/testsupport"
@@ -21,8 +23,8 @@ import (
 // removed transfers, the confirmation and finality marks.
 func TestFollowsTheChainThroughReorgsAndAReconnect(t *testing.T) {
 	js, _ := startStream(t)
-	sim := startSim(t, 3)
-	px := startProxy(t, strings.TrimPrefix(sim.wsURL, "ws://"))
+	sim := evmtest.Start(t, 3)
+	px := startProxy(t, strings.TrimPrefix(sim.WSURL, "ws://"))
 	logs := &testsupport.Buffer{}
 	g := New(js, Config{URL: px.url(), Network: "sim", Confirmations: 3, BackoffMin: 20_000_000, BackoffMax: 200_000_000,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -38,10 +40,10 @@ func TestFollowsTheChainThroughReorgsAndAReconnect(t *testing.T) {
 	b1 := h(1)
 	waitStored(t, js, "block 1", blockMsg(b1, ""))
 
-	sim.transfer(0, 1, 250_000) // 0.250000 TST
+	sim.Transfer(0, 1, 250_000) // 0.250000 TST
 	b2 := sim.Commit()
-	sim.transfer(0, 2, 1_000)
-	sim.transfer(0, 1, 42)
+	sim.Transfer(0, 2, 1_000)
+	sim.Transfer(0, 1, 42)
 	b3 := sim.Commit()
 	b4 := sim.Commit()
 	waitStored(t, js, "block 4", blockMsg(b4, ""))
@@ -51,8 +53,8 @@ func TestFollowsTheChainThroughReorgsAndAReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStored(t, js, "the rewind's reorg notice", func(m stored) bool { return m.subject == "chain.sim.reorg" })
-	sim.resetNonces()
-	sim.transfer(1, 2, 7)
+	sim.ResetNonces()
+	sim.Transfer(1, 2, 7)
 	b3x := sim.Commit()
 	sim.Commit()
 	b5x := sim.Commit()
@@ -63,8 +65,8 @@ func TestFollowsTheChainThroughReorgsAndAReconnect(t *testing.T) {
 	if err := sim.Fork(b3x); err != nil {
 		t.Fatal(err)
 	}
-	sim.resetNonces()
-	sim.transfer(1, 0, 3)
+	sim.ResetNonces()
+	sim.Transfer(1, 0, 3)
 	sim.Commit()
 	sim.Commit()
 	b6y := sim.Commit()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
+
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/nats-io/nats.go"
@@ -132,7 +134,7 @@ func blockMsg(hash common.Hash, status string) func(stored) bool {
 // against the node, the ground truth.
 type chainModel struct {
 	t      *testing.T
-	sim    *simNode
+	sim    *evmtest.Sim
 	conf   uint64
 	chain  []Block               // canonical as told, oldest first
 	xfers  map[string][]Transfer // per block hash, as first published
