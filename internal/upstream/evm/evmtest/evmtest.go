@@ -20,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/node"
+	"go.uber.org/goleak"
 )
 
 // testTokenBin is the creation code of testdata/TestToken.sol (TST, 6
@@ -137,4 +138,15 @@ func (s *Sim) HeaderHash(n uint64) common.Hash {
 		s.t.Fatalf("block %d: %v", n, err)
 	}
 	return h.Hash()
+}
+
+// IgnoreGoroutines are the goleak options for go-ethereum's process-wide
+// workers, which a simulated node starts once and never stops; a package
+// whose tests run a Sim passes them to goleak.VerifyTestMain.
+func IgnoreGoroutines() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/metrics.(*meterTicker).loop"),
+		goleak.IgnoreTopFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
+		goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
+	}
 }
