@@ -30,11 +30,7 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 	}()
 	defer func() {
 		cancel()
-		select {
-		case <-served:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not return after cancel")
-		}
+		_ = testsupport.Await(t, "serve to return after cancel", served, 20*time.Second)
 	}()
 	testsupport.WaitFor(t, "the hub to be ready", 30*time.Second, func() bool { return ready(base) })
 
@@ -65,13 +61,8 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 	})
 
 	stopIngest()
-	select {
-	case err := <-ingested:
-		if err != nil {
-			t.Fatalf("hub ingest evm returned %v after its context ended", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("hub ingest evm did not return after cancel")
+	if err := testsupport.Await(t, "hub ingest evm to return after cancel", ingested, 20*time.Second); err != nil {
+		t.Fatalf("hub ingest evm returned %v after its context ended", err)
 	}
 	if !strings.Contains(ingestLog.String(), "ingest: stopped") {
 		t.Errorf("no stop record in the ingestor's log:\n%s", ingestLog)

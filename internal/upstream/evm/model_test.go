@@ -93,13 +93,8 @@ func runIngestor(t *testing.T, g *Ingestor) (stop func()) {
 		}
 		stopped = true
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("Run did not return within 20s of cancel")
+		if err := testsupport.Await(t, "Run to return after cancel", done, 20*time.Second); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	}
 	t.Cleanup(stop)
