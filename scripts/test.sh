@@ -38,6 +38,9 @@ fuzz ./internal/protocol FuzzCheckMsgpack
 fuzz ./internal/subject FuzzValidatePattern
 fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
+fuzz ./internal/upstream/evm FuzzDecodeBlock
+fuzz ./internal/upstream/evm FuzzDecodeLogs
+fuzz ./internal/upstream/evm FuzzDecodeTokenAnswers
 
 step "web: unit tests (vitest)"
 (cd web && npm test)

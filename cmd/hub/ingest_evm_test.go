@@ -13,7 +13,8 @@ import (
 	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
 )
 
-// hub ingest evm, as the README shows it, against go-ethereum's simulated
+// hub ingest evm and hub subscribe, as the README shows them (the node's
+// URL, NATS and data directory aside), against go-ethereum's simulated
 // node and a real hub (in-process, embedded NATS): a client of the hub
 // (hub subscribe) sees the chain's blocks and an ERC-20 transfer, and the
 // ingestor stops cleanly on cancel.
@@ -40,7 +41,7 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 	ingestLog := &testsupport.Buffer{}
 	ingested := make(chan error, 1)
 	go func() {
-		ingested <- runIO(ictx, []string{"ingest", "evm", "--rpc", sim.WSURL, "--network", "sim", "--confirmations", "2",
+		ingested <- runIO(ictx, []string{"ingest", "evm", "--rpc", sim.WSURL, "--network", "mainnet", "--confirmations", "12",
 			"--nats-url", natsURL, "--data-dir", dataDir}, env(nil), io.Discard, ingestLog)
 	}()
 
@@ -49,10 +50,10 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 	watched := &testsupport.Buffer{}
 	watching := make(chan error, 1)
 	go func() {
-		watching <- runIO(ctx, []string{"subscribe", "--url", base, "chain.sim.>"}, env(nil), watched, io.Discard)
+		watching <- runIO(ctx, []string{"subscribe", "--url", base, "chain.mainnet.>"}, env(nil), watched, io.Discard)
 	}()
-	block := regexp.MustCompile(`(?m)^chain\.sim\.block seq=\d+ \{.*"network":"sim".*"confirmations":\d+`)
-	transfer := regexp.MustCompile(`(?m)^chain\.sim\.transfer seq=\d+ \{.*"asset":"TST","decimals":6,"amount":"0\.001234"`)
+	block := regexp.MustCompile(`(?m)^chain\.mainnet\.block seq=\d+ \{.*"network":"mainnet".*"confirmations":\d+`)
+	transfer := regexp.MustCompile(`(?m)^chain\.mainnet\.transfer seq=\d+ \{.*"asset":"TST","decimals":6,"amount":"0\.001234"`)
 	testsupport.WaitFor(t, "hub subscribe to print a block and a transfer of the simulated chain", 60*time.Second, func() bool {
 		sim.Transfer(0, 1, 1234)
 		sim.Commit()

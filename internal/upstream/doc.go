@@ -1,7 +1,8 @@
 // Package upstream holds StreamHub's ingestors: programs that only publish
-// to NATS, exactly as an external ingestor would. For now these are the demo
-// feeds that make the quickstart show live data: price ticks, an EVM-like
-// chain with large transfers and the occasional reorg, and AI job progress.
+// to NATS, exactly as an external ingestor would. This package holds the
+// demo feeds that make the quickstart show live data: price ticks, an
+// EVM-like chain with large transfers and the occasional reorg, and AI job
+// progress. Real connectors live in subpackages (evm: an EVM node).
 //
 // Every message is one plain NATS publish ([Publisher.PublishMsg]) whose
 // payload is the JSON object of its family's schema (docs/streams.md) and
