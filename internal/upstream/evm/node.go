@@ -83,7 +83,8 @@ func (n *node) transfers(ctx context.Context, hash common.Hash) ([]transferLog, 
 // ethCall calls the contract at to with data on the latest block.
 func (n *node) ethCall(ctx context.Context, to common.Address, data []byte) ([]byte, error) {
 	var ret hexutil.Bytes
-	err := n.call(ctx, &ret, "eth_call", map[string]any{"to": to, "input": hexutil.Bytes(data)}, "latest")
+	// Both names of the call data: older nodes read "data", newer "input".
+	err := n.call(ctx, &ret, "eth_call", map[string]any{"to": to, "data": hexutil.Bytes(data), "input": hexutil.Bytes(data)}, "latest")
 	return ret, err
 }
 

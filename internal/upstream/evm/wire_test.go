@@ -54,7 +54,7 @@ func TestDecodeSymbolAndDecimals(t *testing.T) {
 		{ret: abiString(""), bad: true},
 		{ret: abiString(strings.Repeat("A", 33)), bad: true},
 		{ret: abiString("a\x01b"), bad: true},
-		{ret: append(word([]byte{0x40}), word(nil)...), bad: true},                           // offset past the end
+		{ret: append(word([]byte{0x40}), word(nil)...), bad: true},                                  // offset past the end
 		{ret: append(word([]byte{0x20}), word([]byte{0xff, 0xff, 0xff, 0xff, 0xff})...), bad: true}, // length past the end
 		{ret: []byte{1, 2, 3}, bad: true},
 		{ret: nil, bad: true},
@@ -92,7 +92,9 @@ func TestDecodeBlockAndLogs(t *testing.T) {
 	}
 
 	bh := common.HexToHash(fakeHash(5))
-	addr := func(n byte) string { return "0x" + strings.Repeat("0", 24) + strings.Repeat("0", 38) + string("0123456789abcdef"[n]) + "0" }
+	addr := func(n byte) string {
+		return "0x" + strings.Repeat("0", 24) + strings.Repeat("0", 38) + string("0123456789abcdef"[n]) + "0"
+	}
 	log := func(idx string, topics ...string) string {
 		return `{"address":"0x00000000000000000000000000000000000000aa","topics":["` + strings.Join(topics, `","`) + `"],` +
 			`"data":"0x` + strings.Repeat("0", 62) + `64","blockNumber":"0x5","transactionHash":"` + fakeHash(9) +
