@@ -38,6 +38,10 @@ fuzz ./internal/protocol FuzzCheckMsgpack
 fuzz ./internal/subject FuzzValidatePattern
 fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
+fuzz ./internal/upstream/venue FuzzDecimal
+fuzz ./internal/upstream/venue/coinbase FuzzHandle
+fuzz ./internal/upstream/venue/binance FuzzHandle
+fuzz ./internal/upstream/venue/kraken FuzzHandle
 fuzz ./internal/upstream/evm FuzzDecodeBlock
 fuzz ./internal/upstream/evm FuzzDecodeLogs
 fuzz ./internal/upstream/evm FuzzDecodeTokenAnswers

@@ -18,6 +18,9 @@ type ingestSource struct {
 // ingestSources are the sources of `hub ingest`, in the order of the help.
 // Each is defined in ingest_<source>.go.
 var ingestSources = []ingestSource{
+	coinbaseSource,
+	binanceSource,
+	krakenSource,
 	evmSource,
 }
 
@@ -32,7 +35,7 @@ func ingestCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		fmt.Fprint(w, ingestUsage())
 		if len(args) == 0 {
-			return usageErrorf("ingest: name a source")
+			return usageErrorf("ingest needs a source: %s", sourceNames())
 		}
 		return nil
 	}
@@ -42,16 +45,28 @@ func ingestCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 	fmt.Fprint(stderr, ingestUsage())
-	return usageErrorf("ingest: unknown source %q", args[0])
+	return usageErrorf("unknown ingest source %q (sources: %s)", args[0], sourceNames())
 }
 
 func ingestUsage() string {
 	var b strings.Builder
 	b.WriteString("usage: hub ingest SOURCE [flags]\n\n")
-	b.WriteString("Publishes a real source's data to NATS, for every hub on it.\n\nsources:\n")
+	b.WriteString("Publishes a real source's data to NATS, for every hub on it. Run two of\n")
+	b.WriteString("one source for high availability: the exchanges elect a leader on a\n")
+	b.WriteString("JetStream KV lease and only the leader publishes; evm's messages carry\n")
+	b.WriteString("ids by which the stream stores each once.\n\nsources:\n")
 	for _, s := range ingestSources {
 		fmt.Fprintf(&b, "  %-9s %s\n", s.name, s.about)
 	}
 	b.WriteString("\nRun \"hub ingest SOURCE -h\" for a source's flags.\n")
 	return b.String()
+}
+
+// sourceNames lists the sources, comma-separated.
+func sourceNames() string {
+	names := make([]string, len(ingestSources))
+	for i, s := range ingestSources {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
 }

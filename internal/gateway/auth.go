@@ -63,6 +63,15 @@ type Authenticator interface {
 	Allowed(id *Identity, pattern string) bool
 }
 
+// Upstream is the NATS side of the interest plane (bus.Router implements
+// it). Its methods are called concurrently by every connection.
+type Upstream interface {
+	// Ready waits until messages matching pattern, which the caller has
+	// just subscribed in the hub, flow from upstream: everything published
+	// after it returns nil reaches the hub. An error means they may not.
+	Ready(ctx context.Context, pattern string) error
+}
+
 // History serves what a subscription must see before its live messages.
 // Errors that are the client's to handle are *protocol.Error values
 // (insufficient_state for a resume that cannot be honoured); any other

@@ -118,6 +118,14 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		if !existed {
 			added = append(added, p)
 		}
+		if err := s.upstreamReady(ctx, p); err != nil {
+			if existed {
+				_ = client.Unsubscribe(p)
+			}
+			rollback()
+			s.log.Warn("upstream not ready", "pattern", p, "err", err)
+			return res, protocol.Errorf(protocol.CodeInternal, "gateway: %q is not available from upstream now; retry", p)
+		}
 		if !resume && !cmd.Snapshot || s.g.cfg.History == nil {
 			continue
 		}
@@ -154,6 +162,19 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		res.Recovered = false
 	}
 	return res, nil
+}
+
+// readyTimeout bounds waiting for upstream to carry a new pattern.
+const readyTimeout = 10 * time.Second
+
+// upstreamReady waits until the hub receives what pattern matches.
+func (s *session) upstreamReady(ctx context.Context, pattern string) error {
+	if s.g.cfg.Upstream == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return s.g.cfg.Upstream.Ready(ctx, pattern)
 }
 
 // feedTimeout bounds how long a replay may wait for the client to drain

@@ -58,6 +58,10 @@ type Config struct {
 	// Auth authenticates connections. Nil means no authentication: every
 	// connection may subscribe to anything (local development only).
 	Auth Authenticator
+	// Upstream tells when a subscribed pattern is flowing from NATS. A
+	// subscribe is answered only once it is, so that every message
+	// published after the answer is delivered. Nil means at once.
+	Upstream Upstream
 	// History serves snapshots and resumes. Nil means neither is offered:
 	// a subscribe asking for them gets live messages only.
 	History History
@@ -107,14 +111,17 @@ type Gateway struct {
 	draining bool
 	conns    sync.WaitGroup
 
-	sessions sessionIndex
-	counters Counters
+	sessions   sessionIndex
+	heartbeats heartbeats
+	counters   Counters
 }
 
 // New returns a Gateway that delivers through hub.
 func New(hub *fanout.Hub, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{hub: hub, cfg: cfg, log: cfg.Logger}
+	g := &Gateway{hub: hub, cfg: cfg, log: cfg.Logger}
+	g.heartbeats.interval = cfg.Heartbeat
+	return g
 }
 
 // Counters returns the gateway's counters, for metrics.
@@ -127,8 +134,8 @@ func (g *Gateway) Draining() bool {
 	return g.draining
 }
 
-// ServeHTTP upgrades the request to a WebSocket connection and serves it
-// until it ends.
+// ServeHTTP upgrades the request to a WebSocket connection and serves it,
+// on a goroutine of its own, until it ends.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	if g.draining {
@@ -176,8 +183,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.progress = pw.conn
 	g.counters.Accepted.Add(1)
 	g.counters.Open.Add(1)
-	defer g.counters.Open.Add(-1)
-	s.serve()
+	// The connection is hijacked: serve it on a goroutine of its own and
+	// return, so that the HTTP server's goroutine, its stack grown by
+	// reading the request and the upgrade, is not kept for the connection's
+	// lifetime (memory per idle connection).
+	g.conns.Add(1)
+	go func() {
+		defer g.conns.Done()
+		defer g.counters.Open.Add(-1)
+		s.serve()
+	}()
 }
 
 // Shutdown stops accepting connections and closes every client with the

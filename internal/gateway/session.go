@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -35,7 +36,8 @@ type session struct {
 	// client is set once, when the session registers with the hub; read
 	// by sessionIndex under its lock.
 	client   *fanout.Client
-	lastRead atomicTime // written by the handler, read by the heartbeat
+	lastRead atomicTime  // written by the handler, read by the heartbeat
+	pinging  atomic.Bool // a heartbeat ping is being written
 
 	// progress counts the bytes the kernel took from the connection; the
 	// sink reports it to fanout (see fanout.ProgressReporter).
@@ -59,7 +61,7 @@ func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.En
 }
 
 // serve runs the connection to its end. It returns only after the writer
-// and the heartbeat goroutines have returned.
+// has returned.
 func (s *session) serve() {
 	ctx := context.Background() // not r.Context(): the connection outlives the request
 	if reason := s.g.sessions.add(s); reason != 0 {
@@ -90,21 +92,13 @@ func (s *session) serve() {
 		client.Close(fanout.ReasonShutdown)
 	}
 	s.startLimits()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		reason := client.Run()
-		if reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
-			s.log.Debug("connection closed", "reason", reason)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		s.heartbeat(client)
-	}()
+	client.Start() // its writer runs while there is something to write
+	s.g.heartbeats.add(s)
 	client.Close(s.readLoop(ctx, client))
-	wg.Wait()
+	s.g.heartbeats.remove(s)
+	if reason := client.Wait(); reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
+		s.log.Debug("connection closed", "reason", reason)
+	}
 	s.stopExpiry()
 }
 
@@ -245,29 +239,6 @@ func (s *session) closeConn(reason fanout.CloseReason) {
 		code := protocol.CloseCodeFor(reason)
 		_ = s.conn.Close(websocket.StatusCode(code), code.String())
 	})
-}
-
-// heartbeat pings the client every interval and closes it when it has
-// been silent for two intervals. It returns when the client closes.
-func (s *session) heartbeat(client *fanout.Client) {
-	hb := s.g.cfg.Heartbeat
-	t := time.NewTicker(hb)
-	defer t.Stop()
-	for {
-		select {
-		case <-client.Done():
-			return
-		case now := <-t.C:
-			if now.Sub(s.lastRead.Load()) > 2*hb {
-				client.Close(fanout.ReasonHeartbeatTimeout)
-				return
-			}
-			if !s.writeControl(context.Background(), protocol.EncodePing(s.enc, now.UnixMilli())) {
-				client.Close(fanout.ReasonWriteFailed)
-				return
-			}
-		}
-	}
 }
 
 func msgTypeName(t websocket.MessageType) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/protocol"
-	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // authEnv is one auth test's world: the hubs it starts (authentication on,
@@ -319,22 +317,17 @@ func natsPublisher(t testing.TB, s *Server) *nats.Conn {
 	return nc
 }
 
-// waitPatterns waits until the hub holds a NATS subscription for each
-// pattern, so that a publish that follows reaches it.
+// waitPatterns waits until what each pattern matches flows from NATS into
+// the hub, so that a publish that follows reaches it.
 func waitPatterns(t testing.TB, s *Server, patterns ...string) {
 	t.Helper()
-	testsupport.WaitFor(t, fmt.Sprintf("NATS subscriptions for %v", patterns), 5*time.Second, func() bool {
-		have := map[string]bool{}
-		for _, p := range s.Router().Patterns() {
-			have[p] = true
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, p := range patterns {
+		if err := s.Router().Ready(ctx, p); err != nil {
+			t.Fatalf("the hub never got %s from NATS: %v", p, err)
 		}
-		for _, p := range patterns {
-			if !have[p] {
-				return false
-			}
-		}
-		return true
-	})
+	}
 }
 
 // revoke revokes key id through the hub's store.

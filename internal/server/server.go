@@ -79,23 +79,22 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	// The hub tells the router which patterns are in use; the router feeds
-	// what NATS delivers for each pattern through ingest back into the hub.
-	var router *bus.Router
-	fcfg := cfg.Fanout
-	fcfg.OnInterest = func(pattern string, on bool) error { return router.SetInterest(pattern, on) }
-	s.hub = fanout.New(fcfg)
+	// The hub keeps the set of wanted patterns; the router follows it on its
+	// own goroutine and feeds what NATS delivers through ingest back into
+	// the hub, which matches each message once.
+	s.hub = fanout.New(cfg.Fanout)
 	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
-	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
-		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored,
+	s.router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
+		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored, OnHandover: s.ingest.NewEpoch,
 	})
-	s.router = router
+	s.router.Start(s.hub)
 
 	gcfg := cfg.Gateway
 	if gcfg.Logger == nil {
 		gcfg.Logger = s.log
 	}
-	gcfg.History = historyAdapter{history.New(js, router, cfg.History)}
+	gcfg.Upstream = s.router
+	gcfg.History = historyAdapter{history.New(js, s.router, cfg.History)}
 	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
@@ -176,7 +175,9 @@ func (s *Server) startNATS(ctx context.Context) error {
 		url, creds = s.embedded.ClientURL(), s.embedded.Credentials()
 	}
 	var err error
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log})
+	// To its own embedded server the hub connects in process: no loopback
+	// TCP between them for every message.
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log, InProcess: s.embedded})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
 	}
