@@ -100,6 +100,12 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	sctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	_, err = js.Stream(sctx, bus.StreamChain)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%s: no %s stream on %s (a hub creates it: start one on this NATS first): %w", cmd, bus.StreamChain, *natsURL, err)
+	}
 	g := evm.New(js, cfg)
 	cfg.Logger.Info("ingest: starting", "rpc", cfg.URL, "nats", *natsURL, "confirmations", cfg.Confirmations)
 	err = g.Run(ctx)

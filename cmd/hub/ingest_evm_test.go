@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/bus/bustest"
 	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
 )
@@ -71,6 +72,17 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 	cancel()
 	if err := <-watching; err != nil && !errors.Is(err, context.Canceled) {
 		t.Logf("hub subscribe ended with %v", err)
+	}
+}
+
+// Without the hub's CHAIN stream on NATS (no hub ever ran there), hub
+// ingest evm fails at once with one line that says so, exit 1.
+func TestIngestEVMWithoutAStreamFailsInOneLine(t *testing.T) {
+	ns := bustest.StartNATS(t)
+	err := runIO(context.Background(), []string{"ingest", "evm", "--rpc", "ws://127.0.0.1:1", "--network", "eth",
+		"--nats-url", ns.ClientURL()}, env(nil), io.Discard, io.Discard)
+	if exitCode(err) != exitFailure || !strings.Contains(present(err), "no CHAIN stream") || strings.Contains(present(err), "\n") {
+		t.Fatalf("got %v (exit %d), want one line about the missing stream", err, exitCode(err))
 	}
 }
 

@@ -199,3 +199,33 @@ func TestANodeOnAnotherChainStopsTheIngestor(t *testing.T) {
 		t.Fatalf("Run: %v, want the chain change", err)
 	}
 }
+
+// failingPublisher stands for a JetStream that refuses every message.
+type failingPublisher struct{ calls atomic.Int64 }
+
+func (p *failingPublisher) PublishMsg(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	p.calls.Add(1)
+	return nil, errors.New("nats: no responders available for request")
+}
+
+// A message the stream keeps refusing is tried PublishTries times, then
+// counted and logged, and the ingestor goes on following the node.
+func TestARefusedPublishIsCountedAndSkipped(t *testing.T) {
+	f := startFakeNode(t, healthy(nil), nil)
+	logs := &testsupport.Buffer{}
+	pub := &failingPublisher{}
+	g := New(pub, Config{URL: f.url(), Network: "fake", PublishTries: 3, BackoffMin: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	stop := runIngestor(t, g)
+	testsupport.WaitFor(t, "the failure counted", 30*time.Second, func() bool { return g.Stats().Errors == 1 })
+	stop()
+	if n := pub.calls.Load(); n != 3 {
+		t.Errorf("%d tries, want 3", n)
+	}
+	if st := g.Stats(); st.Blocks != 1 || st.Reconnects != 0 || st.Published != 0 {
+		t.Errorf("stats %+v: want block 5 followed, nothing published, no reconnect", st)
+	}
+	if strings.Count(logs.String(), "publish failed") != 1 {
+		t.Errorf("log:\n%s", logs)
+	}
+}

@@ -66,6 +66,9 @@ type Ingestor struct {
 	// finalized is the height of the node's finalized block, -1 if unknown.
 	finalized       int64
 	noFinalizedSaid bool
+	// lastErrLog and suppressedErrs rate-limit publish-failure records.
+	lastErrLog     time.Time
+	suppressedErrs uint64
 }
 
 // New returns an ingestor publishing through pub. An invalid cfg is

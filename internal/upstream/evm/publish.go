@@ -55,8 +55,7 @@ func (g *Ingestor) publish(ctx context.Context, subject string, payload any, id 
 			return ctx.Err()
 		}
 		if try >= g.cfg.PublishTries {
-			g.stats.errors.Add(1)
-			g.cfg.Logger.Error("evm: publish failed; message skipped", "subject", subject, "msg_id", id, "tries", try, "err", err)
+			g.publishFailed(subject, id, err)
 			return nil
 		}
 		t := time.NewTimer(wait)
@@ -69,6 +68,22 @@ func (g *Ingestor) publish(ctx context.Context, subject string, payload any, id 
 		wait = min(2*wait, g.cfg.BackoffMax)
 	}
 }
+
+// publishFailed counts a message given up and logs it, at most one record
+// per errorLogInterval with the number of failures not logged since.
+func (g *Ingestor) publishFailed(subject, id string, err error) {
+	total := g.stats.errors.Add(1)
+	if !g.lastErrLog.IsZero() && time.Since(g.lastErrLog) < errorLogInterval {
+		g.suppressedErrs++
+		return
+	}
+	g.cfg.Logger.Error("evm: publish failed; message skipped", "subject", subject, "msg_id", id,
+		"tries", g.cfg.PublishTries, "errors_total", total, "suppressed", g.suppressedErrs, "err", err)
+	g.lastErrLog, g.suppressedErrs = time.Now(), 0
+}
+
+// errorLogInterval is the least time between two publish-failure records.
+const errorLogInterval = 10 * time.Second
 
 // hexAddr writes an address as 0x and 40 lowercase hex digits.
 func hexAddr(a common.Address) string { return "0x" + hex.EncodeToString(a[:]) }
