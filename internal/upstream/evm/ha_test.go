@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
 
 	"github.com/streamhub/streamhub/internal/testsupport"
@@ -54,5 +55,23 @@ func TestTwoIngestorsStoreEachMessageOnce(t *testing.T) {
 	m.check(msgs)
 	if h := m.chain[len(m.chain)-1].Height; h != 8 {
 		t.Fatalf("head %d, want 8", h)
+	}
+}
+
+// --tokens: transfers of other tokens are not published; blocks are.
+func TestTokensFilterTransfers(t *testing.T) {
+	js, _ := startStream(t)
+	sim := evmtest.Start(t, 2)
+	other := common.HexToAddress("0x00000000000000000000000000000000000000ee")
+	g := New(js, Config{URL: sim.WSURL, Network: "sim", Tokens: []common.Address{other}, Logger: slog.New(slog.DiscardHandler)})
+	runIngestor(t, g)
+	testsupport.WaitFor(t, "the ingestor at block 1", 60*time.Second, func() bool { return g.Stats().Blocks > 0 })
+	sim.Transfer(0, 1, 99)
+	b2 := sim.Commit()
+	waitStored(t, js, "block 2", blockMsg(b2, ""))
+	for _, m := range readStream(t, js) {
+		if m.subject != "chain.sim.block" {
+			t.Fatalf("%s published: %s", m.subject, m.data)
+		}
 	}
 }
