@@ -59,6 +59,10 @@ type Authenticator interface {
 	// VerifyToken checks a token like FromToken but takes no slot: a
 	// refresh replaces the credentials of a connection that holds one.
 	VerifyToken(r *http.Request, token string) (*Identity, error)
+	// FromTicket redeems a single-use SSE ticket (see ServeSSE), taking one
+	// of its key's connection slots like FromToken. A ticket works once:
+	// a second use is refused like an invalid token.
+	FromTicket(r *http.Request, ticket string) (*Identity, error)
 	// Allowed reports whether id may subscribe to pattern.
 	Allowed(id *Identity, pattern string) bool
 }

@@ -94,7 +94,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			return res, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
 		}
 	}
-	opts := fanout.SubOptions{Policy: cmd.Policy, MaxRate: cmd.MaxRate}
+	opts := fanout.SubOptions{Policy: corePolicy(cmd.Policy), MaxRate: cmd.MaxRate}
 	var added []string
 	rollback := func() {
 		for _, a := range added {
@@ -192,7 +192,7 @@ func (s *session) feed(client *fanout.Client, pattern string, msgs []*fanout.Mes
 	for len(msgs) > 0 {
 		n, size := 0, 0
 		for n < len(msgs) && n < max(1, cfg.MaxQueueMessages/2) {
-			f := len(msgs[n].Frame(s.enc))
+			f := len(msgs[n].Frame(coreEncoding(s.enc)))
 			if n > 0 && size+f > cfg.MaxQueueBytes/2 {
 				break
 			}

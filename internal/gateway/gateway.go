@@ -38,6 +38,18 @@ type Config struct {
 	// delays its close frame behind stale data and costs memory. Default
 	// 256 KiB, enough for a full batch; negative leaves the kernel's.
 	SendBuffer int
+	// Compression offers permessage-deflate to WebSocket clients that ask
+	// for it, without context takeover: each message is compressed on its
+	// own with a flate writer from a pool, so an idle connection holds no
+	// compressor (with context takeover each would keep a 1.2 MB writer
+	// and a 32 KiB window). Every connection compresses its own batches:
+	// coder/websocket cannot write a frame compressed elsewhere (see
+	// docs/PERFORMANCE.md). Default off.
+	Compression bool
+	// CompressionThreshold is the smallest message compressed, in bytes;
+	// smaller ones go out as they are, since deflate would cost more CPU
+	// than the bytes it saves. Default 512.
+	CompressionThreshold int
 	// PublicOrigins are the hub's own origins, "scheme://host[:port]",
 	// where browsers load its dashboard from; they may always connect.
 	// They are compared with the Origin header by scheme, host and port;
@@ -81,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendBuffer == 0 {
 		c.SendBuffer = 256 << 10
+	}
+	if c.CompressionThreshold <= 0 {
+		c.CompressionThreshold = 512
 	}
 	if c.ControlWriteTimeout <= 0 {
 		c.ControlWriteTimeout = 5 * time.Second
@@ -160,12 +175,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := &progressWriter{ResponseWriter: w, sendBuffer: g.cfg.SendBuffer}
-	conn, err := websocket.Accept(pw, r, &websocket.AcceptOptions{
+	opts := &websocket.AcceptOptions{
 		Subprotocols: protocol.Subprotocols(),
 		// The origin was checked above, with exact origins rather than
 		// coder/websocket's host globs.
 		InsecureSkipVerify: true,
-	})
+	}
+	if g.cfg.Compression {
+		opts.CompressionMode = websocket.CompressionNoContextTakeover
+		opts.CompressionThreshold = g.cfg.CompressionThreshold
+	}
+	conn, err := websocket.Accept(pw, r, opts)
 	if err != nil {
 		g.counters.Rejected.Add(1)
 		g.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
@@ -180,7 +200,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(g.cfg.ReadLimit)
 	s := newSession(g, r, conn, enc, id)
-	s.progress = pw.conn
 	g.counters.Accepted.Add(1)
 	g.counters.Open.Add(1)
 	// The connection is hijacked: serve it on a goroutine of its own and
@@ -191,7 +210,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer g.conns.Done()
 		defer g.counters.Open.Add(-1)
-		s.serve()
+		s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn}, s.readLoop)
 	}()
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
-	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // heartbeatBuckets is how many slices the heartbeat interval is cut into:
@@ -97,11 +96,13 @@ func (h *heartbeats) run(idle <-chan struct{}) {
 	}
 }
 
-// beat closes s if it has been silent for two intervals, or pings it,
-// unless its previous ping is still being written.
+// beat closes a WebSocket session that has been silent for two intervals,
+// or pings it (a ping frame; an SSE comment), unless its previous ping is
+// still being written. An SSE stream has no way back, so it is never
+// silent: a client that is gone shows as a failed write.
 func (s *session) beat(now time.Time, interval time.Duration) {
 	client := s.client
-	if now.Sub(s.lastRead.Load()) > 2*interval {
+	if s.conn != nil && now.Sub(s.lastRead.Load()) > 2*interval {
 		client.Close(fanout.ReasonHeartbeatTimeout)
 		return
 	}
@@ -110,7 +111,9 @@ func (s *session) beat(now time.Time, interval time.Duration) {
 	}
 	go func() {
 		defer s.pinging.Store(false)
-		if !s.writeControl(context.Background(), protocol.EncodePing(s.enc, now.UnixMilli())) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.ControlWriteTimeout)
+		defer cancel()
+		if s.tr.ping(ctx, now.UnixMilli()) != nil {
 			client.Close(fanout.ReasonWriteFailed)
 		}
 	}()

@@ -19,9 +19,13 @@ import (
 // session is one WebSocket connection. Its fields are owned by the handler
 // goroutine unless noted.
 type session struct {
-	g       *Gateway
-	conn    *websocket.Conn
-	enc     fanout.Encoding
+	g *Gateway
+	// conn is the WebSocket connection; nil on an SSE stream.
+	conn *websocket.Conn
+	// tr writes control frames and closes the connection, whichever the
+	// transport (WebSocket or SSE).
+	tr      transport
+	enc     protocol.Encoding
 	msgType websocket.MessageType
 	sid     string
 	log     *slog.Logger
@@ -39,30 +43,30 @@ type session struct {
 	lastRead atomicTime  // written by the handler, read by the heartbeat
 	pinging  atomic.Bool // a heartbeat ping is being written
 
-	// progress counts the bytes the kernel took from the connection; the
-	// sink reports it to fanout (see fanout.ProgressReporter).
-	progress *progressConn
-
 	// closeOnce guards closing the connection before a client exists.
 	closeOnce sync.Once
 	expiry    *time.Timer
 	warning   *time.Timer // the token_expiring notice, for browser tokens
 }
 
-func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.Encoding, id *Identity) *session {
+func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc protocol.Encoding, id *Identity) *session {
 	s := &session{g: g, req: r, conn: conn, enc: enc, sid: newSessionID(), id: id}
 	s.msgType = websocket.MessageText
-	if enc == fanout.EncodingMsgpack {
+	if enc == protocol.EncodingMsgpack {
 		s.msgType = websocket.MessageBinary
 	}
+	s.tr = wsTransport{conn: conn, enc: enc, msgType: s.msgType}
 	s.log = g.log.With("session", s.sid)
 	s.lastRead.Store(time.Now())
 	return s
 }
 
-// serve runs the connection to its end. It returns only after the writer
-// has returned.
-func (s *session) serve() {
+// serve runs the connection to its end: hello, in-band authentication
+// when the client needs it, then the fanout client writing to sink while
+// run (the read loop of a WebSocket, the subscription of an SSE stream)
+// runs on this goroutine and returns the reason to close with. It returns
+// only after the writer has returned.
+func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Client) fanout.CloseReason) {
 	ctx := context.Background() // not r.Context(): the connection outlives the request
 	if reason := s.g.sessions.add(s); reason != 0 {
 		release(s.id)
@@ -83,7 +87,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress}, s.enc)
+	client, err := s.g.hub.Register(sink, coreEncoding(s.enc))
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return
@@ -94,7 +98,7 @@ func (s *session) serve() {
 	s.startLimits()
 	client.Start() // its writer runs while there is something to write
 	s.g.heartbeats.add(s)
-	client.Close(s.readLoop(ctx, client))
+	client.Close(run(ctx, client))
 	s.g.heartbeats.remove(s)
 	if reason := client.Wait(); reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
 		s.log.Debug("connection closed", "reason", reason)
@@ -221,7 +225,7 @@ func (s *session) readErrorReason(err error) fanout.CloseReason {
 func (s *session) writeControl(ctx context.Context, frame []byte) bool {
 	ctx, cancel := context.WithTimeout(ctx, s.g.cfg.ControlWriteTimeout)
 	defer cancel()
-	return s.conn.Write(ctx, s.msgType, frame) == nil
+	return s.tr.writeControl(ctx, frame) == nil
 }
 
 func (s *session) answerOK(ctx context.Context, cmd protocol.Command) {
@@ -235,10 +239,7 @@ func (s *session) answerError(ctx context.Context, cmd protocol.Command, e *prot
 
 // closeConn closes a connection that has no fanout client (yet).
 func (s *session) closeConn(reason fanout.CloseReason) {
-	s.closeOnce.Do(func() {
-		code := protocol.CloseCodeFor(reason)
-		_ = s.conn.Close(websocket.StatusCode(code), code.String())
-	})
+	s.closeOnce.Do(func() { s.tr.close(reason) })
 }
 
 func msgTypeName(t websocket.MessageType) string {
@@ -246,4 +247,40 @@ func msgTypeName(t websocket.MessageType) string {
 		return "binary"
 	}
 	return "text"
+}
+
+// transport is what a session needs from its connection besides the sink:
+// WebSocket frames or SSE events. Its methods may be called concurrently.
+type transport interface {
+	// writeControl writes one control frame (hello, an answer, a notice,
+	// a ping) within ctx.
+	writeControl(ctx context.Context, frame []byte) error
+	// close tells the client why the connection ends and ends it.
+	close(reason fanout.CloseReason)
+	// closeNow drops the connection without telling the client.
+	closeNow()
+	// ping writes a heartbeat; ts is Unix milliseconds.
+	ping(ctx context.Context, ts int64) error
+}
+
+// wsTransport is a WebSocket connection's transport.
+type wsTransport struct {
+	conn    *websocket.Conn
+	enc     protocol.Encoding
+	msgType websocket.MessageType
+}
+
+func (t wsTransport) writeControl(ctx context.Context, frame []byte) error {
+	return t.conn.Write(ctx, t.msgType, frame)
+}
+
+func (t wsTransport) close(reason fanout.CloseReason) {
+	code := CloseCodeFor(reason)
+	_ = t.conn.Close(websocket.StatusCode(code), code.String())
+}
+
+func (t wsTransport) closeNow() { _ = t.conn.CloseNow() }
+
+func (t wsTransport) ping(ctx context.Context, ts int64) error {
+	return t.writeControl(ctx, protocol.EncodePing(t.enc, ts))
 }

@@ -16,9 +16,10 @@ import (
 // frames into a per-connection buffer.
 type wsSink struct {
 	conn    *websocket.Conn
-	enc     fanout.Encoding
+	enc     protocol.Encoding
 	msgType websocket.MessageType
-	buf     []byte // reused across batches; only the writer touches it
+	buf     []byte    // reused across batches; only the writer touches it
+	wire    wireBatch // the batch in the wire's terms; reused like buf
 	latency *LatencyHistogram
 	// progress counts what the kernel took from the connection; nil when
 	// the connection was not hijacked through a progressWriter.
@@ -55,7 +56,9 @@ const maxKeptBuffer = 1 << 20
 // lifetime, so a batch costs no timer of its own (coder/websocket arms one
 // per write for a context that can be cancelled).
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
-	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), b)
+	s.wire.fill(b, coreEncoding(s.enc))
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), s.wire.gaps, s.wire.events)
+	s.wire.release()
 	wctx := ctx
 	if s.progress != nil {
 		if !s.abortArmed {
@@ -82,6 +85,6 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 }
 
 func (s *wsSink) Close(reason fanout.CloseReason) error {
-	code := protocol.CloseCodeFor(reason)
+	code := CloseCodeFor(reason)
 	return s.conn.Close(websocket.StatusCode(code), code.String())
 }

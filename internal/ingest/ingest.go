@@ -159,13 +159,29 @@ func (in *Ingester) NewEpoch() {
 
 // publish encodes ev, received at now, and publishes it.
 func (in *Ingester) publish(ev protocol.Event, now time.Time) {
-	msg, err := protocol.NewMessage(ev)
+	msg, err := NewMessage(ev)
 	if err != nil {
 		in.reject(ev.Subject, err)
 		return
 	}
 	msg.Ingested = now.UnixNano()
 	in.pub.Publish(msg)
+}
+
+// NewMessage encodes ev once per wire encoding (protocol.EncodeEvent) and
+// returns the fan-out message that carries it, ready for Hub.Publish.
+func NewMessage(ev protocol.Event) (*fanout.Message, error) {
+	frames, err := protocol.EncodeEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	return &fanout.Message{
+		Subject:  ev.Subject,
+		Epoch:    ev.Epoch,
+		Seq:      ev.Seq,
+		Critical: ev.Critical,
+		Frames:   frames,
+	}, nil
 }
 
 // Event builds the protocol event of an upstream message received at now:

@@ -277,25 +277,35 @@ func postAPI(t testing.TB, s *Server, path, key, body string) (int, []byte) {
 
 func postAPIReader(t testing.TB, s *Server, path, key string, body io.Reader) (int, []byte) {
 	t.Helper()
+	h := http.Header{"Content-Type": {"application/json"}}
+	if key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
+	return doAPI(t, s, http.MethodPost, path, h, body)
+}
+
+// doAPI sends one request to the hub's HTTP API and returns the status and
+// the body.
+func doAPI(t testing.TB, s *Server, method, path string, h http.Header, body io.Reader) (int, []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.Addr()+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.Addr()+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Close = true // no idle keep-alive goroutines left for goleak
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("POST %s: read body: %v", path, err)
+		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return resp.StatusCode, raw
 }

@@ -31,6 +31,8 @@ type Server struct {
 
 	embedded  *bus.Embedded // nil when using an external cluster
 	conn      *bus.Conn
+	js        jetstream.JetStream
+	history   *history.Reader
 	router    *bus.Router
 	hub       *fanout.Hub
 	ingest    *ingest.Ingester
@@ -41,6 +43,7 @@ type Server struct {
 
 	listener net.Listener
 	http     *http.Server
+	patterns []string // the HTTP mux's patterns, set once by routes
 
 	cancelDemo context.CancelFunc
 	bg         sync.WaitGroup // demo feeds and the HTTP server
@@ -75,6 +78,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
+	s.js = js
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
@@ -94,7 +98,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		gcfg.Logger = s.log
 	}
 	gcfg.Upstream = s.router
-	gcfg.History = historyAdapter{history.New(js, s.router, cfg.History)}
+	s.history = history.New(js, s.router, cfg.History)
+	gcfg.History = historyAdapter{s.history}
 	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
@@ -144,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout, // net/http lifts the deadlines of a hijacked (upgraded) connection
 		IdleTimeout:       cfg.IdleTimeout,
+		ConnContext:       gateway.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.bg.Add(1)
@@ -191,8 +197,14 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("server: key store: %w", err)
 	}
+	tk, err := openTickets(ctx, js)
+	if err != nil {
+		store.Close()
+		return err
+	}
 	s.auth = &authenticator{
 		store:   store,
+		tickets: tk,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewLimiter(),
 		trusted: s.cfg.TrustedProxies,
