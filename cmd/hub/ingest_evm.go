@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/upstream/evm"
@@ -53,6 +54,7 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS servers to publish to, comma-separated")
 	credsFile := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…}`)
 	dataDir := fs.String("data-dir", bus.DefaultEmbeddedStoreDir, "the hub's data directory, whose NATS credentials are used for a loopback --nats-url")
+	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on this address at /metrics (empty: none)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -107,6 +109,13 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 		return fmt.Errorf("%s: no %s stream on %s (a hub creates it: start one on this NATS first): %w", cmd, bus.StreamChain, *natsURL, err)
 	}
 	g := evm.New(js, cfg)
+	if *metricsAddr != "" {
+		stop, err := serveMetrics(*metricsAddr, evmMetrics(g, cfg.Network))
+		if err != nil {
+			return fmt.Errorf("%s: --metrics-listen: %w", cmd, err)
+		}
+		defer stop()
+	}
 	cfg.Logger.Info("ingest: starting", "rpc", cfg.URL, "nats", *natsURL, "confirmations", cfg.Confirmations)
 	err = g.Run(ctx)
 	s := g.Stats()
@@ -116,4 +125,22 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	return nil
+}
+
+// evmMetrics is the registry of an EVM ingestor's counters.
+func evmMetrics(g *evm.Ingestor, network string) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	labels := prometheus.Labels{"network": network}
+	counter := func(name, help string, v func(evm.Stats) uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "streamhub_ingest_evm_" + name + "_total", Help: help, ConstLabels: labels,
+		}, func() float64 { return float64(v(g.Stats())) }))
+	}
+	counter("published", "Messages the CHAIN stream stored.", func(s evm.Stats) uint64 { return s.Published })
+	counter("duplicates", "Messages the stream already had (another ingestor of the chain published them).", func(s evm.Stats) uint64 { return s.Duplicates })
+	counter("publish_errors", "Messages given up after repeated refusals.", func(s evm.Stats) uint64 { return s.Errors })
+	counter("blocks", "Blocks that became canonical.", func(s evm.Stats) uint64 { return s.Blocks })
+	counter("reorgs", "Reorg notices published.", func(s evm.Stats) uint64 { return s.Reorgs })
+	counter("reconnects", "Connections to the node after the first.", func(s evm.Stats) uint64 { return s.Reconnects })
+	return reg
 }

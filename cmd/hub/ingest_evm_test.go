@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -40,10 +41,11 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 	ictx, stopIngest := context.WithCancel(ctx)
 	defer stopIngest()
 	ingestLog := &testsupport.Buffer{}
+	metricsAddr := freeAddr(t)
 	ingested := make(chan error, 1)
 	go func() {
 		ingested <- runIO(ictx, []string{"ingest", "evm", "--rpc", sim.WSURL, "--network", "mainnet", "--confirmations", "12",
-			"--nats-url", natsURL, "--data-dir", dataDir}, env(nil), io.Discard, ingestLog)
+			"--nats-url", natsURL, "--data-dir", dataDir, "--metrics-listen", metricsAddr}, env(nil), io.Discard, ingestLog)
 	}()
 
 	// A client of the hub: live blocks and transfers of the chain. The
@@ -61,6 +63,19 @@ func TestIngestEVMFeedsAHubEndToEnd(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // pace the chain; not a condition
 		return block.MatchString(watched.String()) && transfer.MatchString(watched.String())
 	})
+
+	// Its metrics count what it did.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, re := range []string{`(?m)^streamhub_ingest_evm_blocks_total\{network="mainnet"\} [1-9]`, `(?m)^streamhub_ingest_evm_published_total\{network="mainnet"\} [1-9]`} {
+		if !regexp.MustCompile(re).Match(body) {
+			t.Errorf("metrics lack %s:\n%s", re, body)
+		}
+	}
 
 	stopIngest()
 	if err := testsupport.Await(t, "hub ingest evm to return after cancel", ingested, 20*time.Second); err != nil {

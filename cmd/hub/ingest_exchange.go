@@ -161,6 +161,12 @@ func serveIngestMetrics(addr string, c *venue.Connector, l *lease.Lease) (stop f
 		}
 		return 0
 	}))
+	return serveMetrics(addr, reg)
+}
+
+// serveMetrics serves reg's metrics on addr at /metrics until stop is
+// called; an ingestor's --metrics-listen.
+func serveMetrics(addr string, reg *prometheus.Registry) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
