@@ -130,12 +130,7 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 // evmMetrics is the registry of an EVM ingestor's counters.
 func evmMetrics(g *evm.Ingestor, network string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	labels := prometheus.Labels{"network": network}
-	counter := func(name, help string, v func(evm.Stats) uint64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "streamhub_ingest_evm_" + name + "_total", Help: help, ConstLabels: labels,
-		}, func() float64 { return float64(v(g.Stats())) }))
-	}
+	counter := statsCounter(reg, "streamhub_ingest_evm_", prometheus.Labels{"network": network}, g.Stats)
 	counter("published", "Messages the CHAIN stream stored.", func(s evm.Stats) uint64 { return s.Published })
 	counter("duplicates", "Messages the stream already had (another ingestor of the chain published them).", func(s evm.Stats) uint64 { return s.Duplicates })
 	counter("publish_errors", "Messages given up after repeated refusals.", func(s evm.Stats) uint64 { return s.Errors })
