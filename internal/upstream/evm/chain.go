@@ -11,8 +11,10 @@ import (
 // advance makes head the canonical head: it publishes the blocks between
 // the last published head and head (backfill), or the reorg that leads to
 // head, and then the marks that became due. head may be a bare header (from
-// newHeads); blocks are fetched by hash as needed. On an error nothing of
-// the step that failed has been published and the chain is as before it.
+// newHeads); blocks are fetched by hash as needed. Everything is fetched
+// before anything is published, so a failed call leaves the chain as it
+// was (to be tried again after a reconnect); once publishing started, only
+// ctx ending interrupts it.
 func (g *Ingestor) advance(ctx context.Context, n *node, head *block) error {
 	if len(g.chain) > 0 {
 		tip := g.chain[len(g.chain)-1]
@@ -30,7 +32,13 @@ func (g *Ingestor) advance(ctx context.Context, n *node, head *block) error {
 		if head.number > tip.number+uint64(g.cfg.Window) {
 			g.cfg.Logger.Warn("evm: gap larger than the window; resuming at the head without backfill",
 				"network", g.cfg.Network, "last", tip.number, "head", head.number)
+			prev := g.chain
 			g.chain = nil
+			defer func() {
+				if g.chain == nil {
+					g.chain = prev // failed before publishing: keep what was
+				}
+			}()
 		}
 	}
 	path, anc, err := g.pathTo(ctx, n, head)
