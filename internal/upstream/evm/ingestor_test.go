@@ -2,9 +2,11 @@ package evm
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
 
@@ -119,5 +121,68 @@ func TestFollowsTheChainThroughReorgsAndAReconnect(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "reconnecting") {
 		t.Errorf("no reconnect logged:\n%s", logs)
+	}
+}
+
+// Beyond the window: a reorg whose common ancestor the ingestor no longer
+// remembers retracts every remembered block and names the new branch as far
+// as it walked; a gap longer than the window is not backfilled, the
+// ingestor says so and resumes at the head.
+func TestBeyondTheWindow(t *testing.T) {
+	js, _ := startStream(t)
+	sim := evmtest.Start(t, 2)
+	px := startProxy(t, strings.TrimPrefix(sim.WSURL, "ws://"))
+	logs := &testsupport.Buffer{}
+	g := New(js, Config{URL: px.url(), Network: "sim", Window: 4, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	runIngestor(t, g)
+	waitStored(t, js, "block 1", blockMsg(sim.HeaderHash(1), ""))
+	b2 := sim.Commit()
+	var old []common.Hash
+	for range 4 {
+		old = append(old, sim.Commit()) // blocks 3..6: the window
+	}
+	waitStored(t, js, "block 6", blockMsg(old[3], ""))
+
+	px.cut(true)
+	if err := sim.Fork(b2); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		sim.Commit() // 3'..7'
+	}
+	px.cut(false)
+	waitStored(t, js, "block 7'", blockMsg(sim.HeaderHash(7), ""))
+	var reorgs []Reorg
+	for _, m := range readStream(t, js) {
+		if m.subject == "chain.sim.reorg" {
+			var r Reorg
+			mustJSON(t, "reorg", m.data, &r)
+			reorgs = append(reorgs, r)
+		}
+	}
+	if len(reorgs) != 1 {
+		t.Fatalf("%d reorgs: %+v", len(reorgs), reorgs)
+	}
+	r := reorgs[0]
+	if r.Depth != 4 || r.ForkHeight != 2 || r.OldHead != old[3].Hex() || r.Retracted[3].Hash != old[0].Hex() ||
+		len(r.Added) != 5 || r.Added[0].Height != 3 || r.NewHead != sim.HeaderHash(7).Hex() {
+		t.Fatalf("reorg %+v: want the 4 remembered blocks retracted onto block 2, 3'..7' added", r)
+	}
+
+	px.cut(true)
+	for range 10 {
+		sim.Commit() // 8'..17'
+	}
+	px.cut(false)
+	waitStored(t, js, "block 17'", blockMsg(sim.HeaderHash(17), ""))
+	for _, m := range readStream(t, js) {
+		var b Block
+		if m.subject == "chain.sim.block" && json.Unmarshal(m.data, &b) == nil && b.Height > 7 && b.Height < 17 {
+			t.Fatalf("block %d published: a gap beyond the window is not backfilled", b.Height)
+		}
+	}
+	if !strings.Contains(logs.String(), "gap larger than the window") {
+		t.Errorf("the gap was not logged:\n%s", logs)
 	}
 }
