@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/streamhub/streamhub/client"
 )
 
 func TestFormatUnits(t *testing.T) {
@@ -172,3 +174,28 @@ type revertErr struct{}
 
 func (revertErr) Error() string  { return "execution reverted" }
 func (revertErr) ErrorCode() int { return 3 }
+
+// The Go client's payload types carry every field the ingestor sends.
+func TestClientTypesCarryEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		sent any
+		got  any
+	}{
+		{&Block{Network: "n", Height: 2, Hash: "h", ParentHash: "p", Time: 3, TxCount: 4, GasUsed: 5, Confirmations: 6, Confirmed: true, Finalized: true}, &client.Block{}},
+		{&Transfer{Network: "n", TxHash: "t", BlockHeight: 1, BlockHash: "b", LogIndex: 2, Token: "k", From: "f", To: "o", Asset: "A",
+			Decimals: 3, Amount: "1.000", USDValue: "1.00", TS: 4, Confirmations: 5, Confirmed: true, Finalized: true, Removed: true}, &client.Transfer{}},
+		{&Reorg{Network: "n", Depth: 1, ForkHeight: 2, OldHead: "o", NewHead: "w", TS: 3, Retracted: []BlockRef{{1, "a"}}, Added: []BlockRef{{2, "b"}}}, &client.Reorg{}},
+	} {
+		sent, _ := json.Marshal(tc.sent)
+		if err := json.Unmarshal(sent, tc.got); err != nil {
+			t.Fatal(err)
+		}
+		back, _ := json.Marshal(tc.got)
+		var a, b map[string]any
+		_ = json.Unmarshal(sent, &a)
+		_ = json.Unmarshal(back, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("sent %s, the client kept %s", sent, back)
+		}
+	}
+}
