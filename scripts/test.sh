@@ -42,6 +42,8 @@ fuzz ./internal/server FuzzParseNDJSON
 fuzz ./internal/protocol FuzzParseSSEEventID
 fuzz ./internal/protocol FuzzDecodeSSEQuery
 fuzz ./internal/auth FuzzParseSignature
+fuzz ./internal/server FuzzParseAdminCreate
+fuzz ./internal/tracing FuzzParseTraceparent
 fuzz ./internal/upstream/venue FuzzDecimal
 fuzz ./internal/upstream/venue/coinbase FuzzHandle
 fuzz ./internal/upstream/venue/binance FuzzHandle

@@ -161,6 +161,9 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 	if !res.Resumed {
 		res.Recovered = false
 	}
+	if s.id.Usage != nil && len(added) > 0 {
+		s.id.Usage.Subscribed(len(added))
+	}
 	return res, nil
 }
 

@@ -210,7 +210,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer g.conns.Done()
 		defer g.counters.Open.Add(-1)
-		s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn}, s.readLoop)
+		s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn, sid: s.sid}, s.readLoop)
 	}()
 }
 

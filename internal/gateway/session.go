@@ -87,6 +87,9 @@ func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Clie
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
+	if m, ok := sink.(metered); ok && s.id != nil {
+		m.setMeter(s.id.Usage) // known once the client authenticated
+	}
 	client, err := s.g.hub.Register(sink, coreEncoding(s.enc))
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)

@@ -14,11 +14,15 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
+	"github.com/streamhub/streamhub/internal/tracing"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
 // DefaultListen is the HTTP address of a hub whose Config.Listen is empty.
 const DefaultListen = "127.0.0.1:8080"
+
+// DefaultKeyExpiryWarning is Config.KeyExpiryWarning's default.
+const DefaultKeyExpiryWarning = 7 * 24 * time.Hour
 
 // BuildInfo identifies the binary a hub runs, for the streamhub_build_info
 // metric. Empty fields are exported as "unknown".
@@ -109,6 +113,26 @@ type Config struct {
 	// have their heartbeat). Default 60 s.
 	IdleTimeout time.Duration
 
+	// AuditMaxAge and AuditMaxBytes bound the audit journal's stream
+	// (AUDIT); the oldest records go first. Defaults 90 days and 64 MiB.
+	AuditMaxAge   time.Duration
+	AuditMaxBytes int64
+	// AuditWindow is the aggregation window of authentication failures
+	// and limit hits in the journal. Default 1 min.
+	AuditWindow time.Duration
+	// UsageFlushInterval is how often this hub adds its per-key usage
+	// counts to the shared bucket (streamhub_usage), which therefore lags
+	// by up to this much. Default 10 s.
+	UsageFlushInterval time.Duration
+	// KeyExpiryWarning is how close to its expiry an active key is counted
+	// by the streamhub_keys_expiring metric. Default 7 days.
+	KeyExpiryWarning time.Duration
+
+	// Tracing configures OpenTelemetry tracing of messages; off unless it
+	// names an OTLP endpoint (or the OTEL_EXPORTER_OTLP_ENDPOINT variable
+	// it reads through its Getenv is set).
+	Tracing tracing.Config
+
 	Fanout  fanout.Config
 	Gateway gateway.Config
 	Streams bus.StreamsConfig
@@ -172,6 +196,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
+	if c.KeyExpiryWarning <= 0 {
+		c.KeyExpiryWarning = DefaultKeyExpiryWarning
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -197,6 +224,9 @@ func (c Config) Validate() error {
 	}
 	if c.Demo && !loopbackListen(c.Listen) {
 		return fmt.Errorf("server: demo mode runs only on a loopback listen address, not %q: it hands out tokens without credentials (drop --demo or listen on 127.0.0.1)", c.Listen)
+	}
+	if err := c.Tracing.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	for _, o := range c.PublicOrigins {
 		if !auth.ValidOrigin(o) {

@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 		handle("POST /v1/tokens", http.HandlerFunc(s.handleToken))
 		handle("POST /v1/publish", http.HandlerFunc(s.handlePublish))
 		handle("POST /v1/sse/tickets", http.HandlerFunc(s.handleSSETicket))
+		s.adminRoutes(handle)
 		if s.cfg.Demo {
 			handle("POST /v1/demo/token", http.HandlerFunc(s.handleDemoToken))
 		}

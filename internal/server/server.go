@@ -20,6 +20,7 @@ import (
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/tracing"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -38,7 +39,8 @@ type Server struct {
 	ingest    *ingest.Ingester
 	gateway   *gateway.Gateway
 	demo      *upstream.Demo
-	auth      *authenticator // nil with InsecureNoAuth
+	auth      *authenticator  // nil with InsecureNoAuth
+	tracer    *tracing.Tracer // nil when tracing is off
 	demoKeyID string
 
 	listener net.Listener
@@ -87,7 +89,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// own goroutine and feeds what NATS delivers through ingest back into
 	// the hub, which matches each message once.
 	s.hub = fanout.New(cfg.Fanout)
-	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
+	if s.tracer, err = tracing.New(ctx, cfg.Tracing); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	icfg := ingest.Config{Logger: s.log}
+	if s.tracer != nil {
+		icfg.Tracer = s.tracer // only when on: a nil *Tracer in the interface would not be nil
+	}
+	s.ingest = ingest.New(s.hub, icfg)
 	s.router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
 		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored, OnHandover: s.ingest.NewEpoch,
 	})
@@ -193,18 +202,37 @@ func (s *Server) startNATS(ctx context.Context) error {
 // startAuth opens the key store (returning only after its initial load)
 // and, in demo mode, makes sure the read-only demo key exists.
 func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
-	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log})
+	journal, err := auth.OpenJournal(ctx, js, auth.JournalConfig{
+		Manage: true, MaxAge: s.cfg.AuditMaxAge, MaxBytes: s.cfg.AuditMaxBytes,
+		Replicas: s.cfg.Streams.Replicas, Window: s.cfg.AuditWindow, Logger: s.log,
+	})
 	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	usage, err := auth.OpenUsage(ctx, js, auth.UsageConfig{
+		FlushInterval: s.cfg.UsageFlushInterval, Replicas: s.cfg.Streams.Replicas, Logger: s.log,
+	})
+	if err != nil {
+		journal.Close(ctx)
+		return fmt.Errorf("server: %w", err)
+	}
+	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log, Journal: journal})
+	if err != nil {
+		usage.Close(ctx)
+		journal.Close(ctx)
 		return fmt.Errorf("server: key store: %w", err)
 	}
 	tk, err := openTickets(ctx, js)
 	if err != nil {
 		store.Close()
+		journal.Close(ctx)
 		return err
 	}
 	s.auth = &authenticator{
 		store:   store,
 		tickets: tk,
+		journal: journal,
+		usage:   usage,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewLimiter(),
 		trusted: s.cfg.TrustedProxies,
@@ -290,6 +318,11 @@ func (s *Server) teardown() {
 			s.auth.cancelWatch()
 		}
 		s.auth.store.Close()
+		// Before the drain: the last records and counts need the connection.
+		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.auth.usage.Close(jctx)
+		s.auth.journal.Close(jctx)
+		cancel()
 	}
 	if s.conn != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -301,6 +334,11 @@ func (s *Server) teardown() {
 	if s.embedded != nil {
 		s.embedded.Shutdown()
 	}
+	tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.tracer.Shutdown(tctx); err != nil {
+		s.log.Warn("tracing shutdown", "err", err)
+	}
+	cancel()
 }
 
 // Addr returns the HTTP listener's address.
