@@ -85,8 +85,7 @@ func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 
 	stream := &sseConn{w: w, rc: rc, timeout: g.cfg.ControlWriteTimeout}
-	s := &session{g: g, req: r, enc: protocol.EncodingJSON, sid: newSessionID(), id: id, tr: stream}
-	s.log = g.log.With("session", s.sid, "transport", "sse")
+	s := &session{g: g, req: authRequest(r), enc: protocol.EncodingJSON, sid: newSessionID(), id: id, tr: stream}
 	s.lastRead.Store(time.Now())
 	sink := newSSESink(stream, cmd, &g.counters.DeliveryLatency)
 	sink.sid = s.sid

@@ -50,6 +50,13 @@ type Config struct {
 	// none (a URL may carry its own user info). The embedded server needs
 	// none here: the hub uses the credentials it generated in DataDir.
 	NATSCredentials bus.Credentials
+	// NATSPingInterval and NATSMaxPingsOut set how quickly a NATS server
+	// that stops answering is noticed: after (NATSMaxPingsOut+1) ×
+	// NATSPingInterval without a pong the hub moves to another server.
+	// Defaults bus.DefaultPingInterval (1 s) and bus.DefaultMaxPingsOut
+	// (2): a hung server is left within 3 s.
+	NATSPingInterval time.Duration
+	NATSMaxPingsOut  int
 	// NATSListen is the embedded server's client address, so external
 	// publishers and the nats CLI can reach it. Default 127.0.0.1:4222;
 	// port -1 picks a free port.
@@ -224,6 +231,12 @@ func (c Config) Validate() error {
 	}
 	if c.Demo && !loopbackListen(c.Listen) {
 		return fmt.Errorf("server: demo mode runs only on a loopback listen address, not %q: it hands out tokens without credentials (drop --demo or listen on 127.0.0.1)", c.Listen)
+	}
+	if c.NATSPingInterval < 0 || c.NATSMaxPingsOut < 0 {
+		return fmt.Errorf("server: NATS ping interval %s and max pings out %d must not be negative", c.NATSPingInterval, c.NATSMaxPingsOut)
+	}
+	if r := c.Streams.Replicas; r < 0 || r > 5 {
+		return fmt.Errorf("server: stream replicas %d: want 1 to 5 (NATS's limit; 3 on a three-node cluster)", r)
 	}
 	if err := c.Tracing.Validate(); err != nil {
 		return fmt.Errorf("server: %w", err)
