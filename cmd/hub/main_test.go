@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
 )
 
 func TestMain(m *testing.M) {
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 		main() // this binary is the hub under test: see hubCmd
 		return
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, evmtest.IgnoreGoroutines()...)
 }
 
 func freeAddr(t *testing.T) string {
@@ -150,6 +151,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{[]string{"serve", "extra"}, nil, "unexpected arguments"},
 		{[]string{"serve", "--trusted-proxies", "10.0.0.0/33"}, nil, "trusted-proxies"},
 		{[]string{"serve"}, map[string]string{"STREAMHUB_JOBS_RETENTION": "a while"}, "STREAMHUB_JOBS_RETENTION"},
+		{[]string{"serve", "--stream-replicas", "7"}, nil, "stream replicas 7: want 1 to 5"},
+		{[]string{"serve"}, map[string]string{"STREAMHUB_NATS_PING_INTERVAL": "often"}, "STREAMHUB_NATS_PING_INTERVAL"},
+		{[]string{"serve", "--nats-max-pings-out", "-1"}, nil, "must not be negative"},
 		{[]string{"frobnicate"}, nil, "unknown command"},
 		{[]string{"publish", "ticks..x", "{}"}, nil, "invalid subject"},
 	}

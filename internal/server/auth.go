@@ -16,6 +16,8 @@ import (
 // API keys in the Authorization header, browser tokens in-band.
 type authenticator struct {
 	store   *auth.Store
+	journal *auth.Journal
+	usage   *auth.Usage
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	trusted []netip.Prefix
@@ -26,6 +28,13 @@ type authenticator struct {
 }
 
 var _ gateway.Authenticator = (*authenticator)(nil)
+
+// Names of the limits a limit_hit audit record counts.
+const (
+	limitMaxConns    = "max_conns"
+	limitPublishRate = "publish_rate"
+	limitAdminRate   = "admin_rate"
+)
 
 // key authenticates the request's API key.
 func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
@@ -53,7 +62,8 @@ func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) 
 		return nil, err
 	}
 	id := identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
-	if err := a.acquire(id); err != nil {
+	id.Usage = a.usage.Key(rec.ID)
+	if err := a.acquire(r, id); err != nil {
 		return nil, err
 	}
 	return id, nil
@@ -73,7 +83,7 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 // acquireFor takes id's connection slots for request r: its key's, and for
 // the demo key also one of the request's source address.
 func (a *authenticator) acquireFor(r *http.Request, id *gateway.Identity) error {
-	if err := a.acquire(id); err != nil {
+	if err := a.acquire(r, id); err != nil {
 		return err
 	}
 	if a.demo != nil && id.KeyID == a.demo.keyID {
@@ -99,6 +109,7 @@ func (a *authenticator) VerifyToken(_ *http.Request, token string) (*gateway.Ide
 		exp = claims.ExpiresAt.Time
 	}
 	id := identity(rec.ID, claims.Subscribe, exp, fanout.ReasonTokenExpired, rec.EffectiveLimits())
+	id.Usage = a.usage.Key(rec.ID)
 	// The key's own expiry ends its tokens too, with the terminal code.
 	if !rec.Expires.IsZero() && rec.Expires.Before(exp) {
 		id.Expires, id.ExpireReason = rec.Expires, fanout.ReasonKeyExpired
@@ -121,14 +132,17 @@ func identity(keyID string, scopes []string, expires time.Time, reason fanout.Cl
 	}
 }
 
-// acquire takes one of the key's connection slots for id.
-func (a *authenticator) acquire(id *gateway.Identity) error {
+// acquire takes one of the key's connection slots for id, a connection
+// requested by r.
+func (a *authenticator) acquire(r *http.Request, id *gateway.Identity) error {
 	release, ok := a.limiter.AcquireConn(id.KeyID, auth.Limits{MaxConns: id.MaxConns})
 	if !ok {
+		a.store.LimitHit(limitMaxConns, id.KeyID, auth.ClientIP(r, a.trusted))
 		return gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
 			"this key already has its maximum of %d connections", id.MaxConns)
 	}
 	id.Release = release
+	a.usage.Key(id.KeyID).Connected()
 	return nil
 }
 

@@ -16,8 +16,17 @@ import (
 // down when the test ends. Its URL is ClientURL().
 func StartNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	return StartNATSAt(t, -1, t.TempDir())
+}
+
+// StartNATSAt is StartNATS on a given loopback port (-1: a free one) with
+// its JetStream store in dir, so that a test can stop a server and start
+// it again where its clients expect it, with its streams. It is shut down
+// when the test ends, unless the test did so first.
+func StartNATSAt(t testing.TB, port int, dir string) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: dir, NoSigs: true, NoLog: true})
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
