@@ -24,16 +24,16 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Key, KeyRecord, 
 	}
 	now := time.Now().UTC()
 	rec := KeyRecord{
-		Name:      req.Name,
-		Env:       env,
-		Subscribe: slices.Clone(req.Subscribe),
-		Publish:   slices.Clone(req.Publish),
-		Created:   now,
-		CIDRs:     cidrs,
-		Limits:    req.Limits,
+		Name:          req.Name,
+		Env:           env,
+		Subscribe:     slices.Clone(req.Subscribe),
+		Publish:       slices.Clone(req.Publish),
+		Created:       now,
+		CIDRs:         cidrs,
+		Limits:        req.Limits,
 		SignedPublish: req.SignedPublish,
-		Admin:     req.Admin,
-		Metered:   req.Metered,
+		Admin:         req.Admin,
+		Metered:       req.Metered,
 	}
 	if req.TTL > 0 {
 		rec.Expires = now.Add(req.TTL)
@@ -154,7 +154,7 @@ func (s *Store) Rotate(ctx context.Context, id string, overlap time.Duration) (K
 		Subscribe: old.Subscribe, Publish: old.Publish,
 		Created: now, CIDRs: old.CIDRs, Limits: old.Limits,
 		SignedPublish: old.SignedPublish,
-		Admin: old.Admin, Metered: old.Metered,
+		Admin:         old.Admin, Metered: old.Metered,
 	}
 	if !old.Expires.IsZero() {
 		nu.Expires = now.Add(old.Expires.Sub(old.Created))
