@@ -32,6 +32,8 @@ type ConnConfig struct {
 	// Credentials are presented to the servers (an embedded server's, see
 	// [Embedded.Credentials]). Default none: credentials in URLs, if any.
 	Credentials Credentials
+	// Auth adds a token, an nkey, a user JWT and TLS. Default none.
+	Auth ClientAuth
 	// Name is the connection name the server shows in its monitoring.
 	// Default "streamhub".
 	Name string
@@ -140,7 +142,11 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bus: connect: %w", err)
 	}
-	nc, err := nats.Connect(cfg.URLs,
+	authOpts, err := cfg.Auth.Options()
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URLs, err)
+	}
+	nc, err := nats.Connect(cfg.URLs, append(authOpts,
 		nats.Name(cfg.Name),
 		cfg.Credentials.Option(),
 		nats.MaxReconnects(-1),
@@ -154,7 +160,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		nats.ReconnectErrHandler(c.onReconnectErr),
 		nats.ClosedHandler(c.onClosed),
 		nats.ErrorHandler(c.onError),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URLs, err)
 	}

@@ -16,8 +16,20 @@ import (
 // down when the test ends. Its URL is ClientURL().
 func StartNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	return StartNATSWith(t, nil)
+}
+
+// StartNATSWith is StartNATS with options that mutate changes first: a
+// server configured for a token, nkeys, TLS or an operator, as a real
+// cluster may be.
+func StartNATSWith(t testing.TB, mutate func(*natsserver.Options)) *natsserver.Server {
+	t.Helper()
+	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	if mutate != nil {
+		mutate(opts)
+	}
+	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
