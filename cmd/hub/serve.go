@@ -25,7 +25,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var cfg server.Config
 	fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "HTTP address for WebSocket clients, health, metrics and the dashboard")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
-	natsCreds := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (the embedded server's are in --data-dir)`)
+	natsFlags := addNATSFlags(fs)
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
@@ -73,13 +73,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
-	if *natsCreds != "" {
-		creds, err := bus.ReadCredentials(*natsCreds)
-		if err != nil {
-			return fmt.Errorf("serve: --nats-creds: %w", err)
-		}
-		cfg.NATSCredentials = creds
+	if natsFlags.any() && cfg.NATSURL == "" {
+		return usageErrorf("serve: the --nats-* credential and TLS flags need --nats-url (the embedded server uses the credentials in --data-dir)")
 	}
+	if cfg.NATSCredentials, cfg.NATSAuth, err = natsFlags.resolve(); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	warnSecretsOnCommandLine(fs, getenv, logger)
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
 	}

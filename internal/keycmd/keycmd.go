@@ -148,7 +148,7 @@ func (e *env) flagSet(name, args, summary string) *flag.FlagSet {
 		func(s string) error { e.natsURL, e.urlSet = s, true; return nil })
 	fs.Func("data-dir", "embedded store directory, when no hub is running on it; with --nats-url on loopback, where the hub's NATS credentials are (env "+EnvDataDir+", default "+DefaultDataDir+")",
 		func(s string) error { e.dataDir, e.dirSet = s, true; return nil })
-	fs.StringVar(&e.natsCreds, "nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (default: those in --data-dir, for a loopback URL)`)
+	fs.StringVar(&e.natsCreds, "nats-creds", "", `credentials file for --nats-url: {"user":…,"password":…} or a NATS user JWT and seed (.creds) (default: those in --data-dir, for a loopback URL)`)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: hub keys %s %s\n\n%s.\n\nflags:\n", name, args, summary)
 		fs.PrintDefaults()
@@ -189,6 +189,7 @@ func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
 		dataDir = DefaultDataDir
 	}
 	var creds bus.Credentials
+	var natsAuth bus.ClientAuth
 	if natsURL == "" {
 		if _, err := os.Stat(dataDir); !create && errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("keycmd: no key store in %s (the directory does not exist); "+
@@ -205,13 +206,15 @@ func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
 		}
 		e.closers = append(e.closers, srv.Shutdown)
 		natsURL, creds = srv.ClientURL(), srv.Credentials()
+	} else if bus.IsUserCredsFile(e.natsCreds) {
+		natsAuth.UserCredsFile = e.natsCreds // a cluster with decentralized auth
 	} else {
 		var err error
 		if creds, err = bus.ClientCredentials(natsURL, e.natsCreds, dataDir); err != nil {
 			return nil, fmt.Errorf("keycmd: %w", err)
 		}
 	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Credentials: creds, Name: "streamhub-keys", ConnectWait: connectWait})
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Credentials: creds, Auth: natsAuth, Name: "streamhub-keys", ConnectWait: connectWait})
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization") {
 		return nil, redact(fmt.Errorf("keycmd: connect to NATS: %w (the hub's NATS needs the credentials in its data directory: "+
 			"pass the hub's --data-dir, or --nats-creds FILE)", err), natsURL)

@@ -46,6 +46,10 @@ type Config struct {
 	// none (a URL may carry its own user info). The embedded server needs
 	// none here: the hub uses the credentials it generated in DataDir.
 	NATSCredentials bus.Credentials
+	// NATSAuth adds a token, an nkey, a user JWT and TLS (CA, client
+	// certificate) for the servers of NATSURL. Default none. Like
+	// NATSCredentials it is refused without NATSURL.
+	NATSAuth bus.ClientAuth
 	// NATSListen is the embedded server's client address, so external
 	// publishers and the nats CLI can reach it. Default 127.0.0.1:4222;
 	// port -1 picks a free port.
@@ -191,6 +195,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); c.NATSURL == "" && err != nil {
 		return fmt.Errorf("server: NATS listen address %q: %w", c.NATSListen, err)
+	}
+	if c.NATSURL == "" && (c.NATSAuth != (bus.ClientAuth{}) || !c.NATSCredentials.IsZero()) {
+		return errors.New("server: NATS credentials and TLS settings are for --nats-url; the embedded server uses its own (in the data dir)")
+	}
+	if err := c.NATSAuth.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	if c.Demo && c.NATSURL != "" {
 		return errors.New("server: demo mode runs only with the embedded NATS: its feeds publish fake data on real subject names (drop --demo or --nats-url)")

@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 }
 
 func (s *Server) startNATS(ctx context.Context) error {
-	url, creds := s.cfg.NATSURL, s.cfg.NATSCredentials
+	url, creds, auth := s.cfg.NATSURL, s.cfg.NATSCredentials, s.cfg.NATSAuth
 	if url == "" {
 		host, portStr, _ := net.SplitHostPort(s.cfg.NATSListen)
 		port, err := strconv.Atoi(portStr)
@@ -176,7 +176,7 @@ func (s *Server) startNATS(ctx context.Context) error {
 		url, creds = s.embedded.ClientURL(), s.embedded.Credentials()
 	}
 	var err error
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log})
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Auth: auth, Name: "streamhub", Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
 	}
