@@ -121,3 +121,40 @@ func TestNATSFlagMistakes(t *testing.T) {
 		t.Errorf("the password is in the log:\n%s", logs.String())
 	}
 }
+
+// hub serve with --tls-cert and --tls-key from the environment, as a pod
+// gets them from a mounted secret; hub health with the same environment
+// checks it over HTTPS, accepting exactly that certificate.
+func TestServeWithTLSAndHealthOverHTTPS(t *testing.T) {
+	pki := testsupport.NewTLSFiles(t)
+	addr := freeAddr(t)
+	podEnv := map[string]string{
+		"STREAMHUB_LISTEN":      addr,
+		"STREAMHUB_NATS_LISTEN": "127.0.0.1:-1",
+		"STREAMHUB_DATA_DIR":    t.TempDir(),
+		"STREAMHUB_TLS_CERT":    pki.ServerCert,
+		"STREAMHUB_TLS_KEY":     pki.ServerKey,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	logs := &testsupport.Buffer{}
+	go func() { served <- runIO(ctx, []string{"serve"}, env(podEnv), io.Discard, logs) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	healthEnv := map[string]string{"STREAMHUB_LISTEN": addr, "STREAMHUB_TLS_CERT": pki.ServerCert}
+	testsupport.WaitFor(t, "hub health over HTTPS to pass", 30*time.Second, func() bool {
+		return runIO(ctx, []string{"health", "--timeout", "1s"}, env(healthEnv), io.Discard, io.Discard) == nil
+	})
+	// Another certificate (the client's, same CA) is not the hub's: refused.
+	healthEnv["STREAMHUB_TLS_CERT"] = pki.ClientCert
+	if err := runIO(ctx, []string{"health", "--timeout", "2s"}, env(healthEnv), io.Discard, io.Discard); err == nil {
+		t.Error("hub health accepted a certificate other than --tls-cert")
+	}
+	if !strings.Contains(logs.String(), "tls=true") {
+		t.Errorf("the startup line does not say TLS:\n%s", logs.String())
+	}
+}

@@ -24,6 +24,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.SetOutput(stderr)
 	var cfg server.Config
 	fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "HTTP address for WebSocket clients, health, metrics and the dashboard")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain: serve HTTPS/WSS on --listen (TLS 1.2+) with it and --tls-key; renewed files are picked up within a second (default: plain HTTP, for a proxy in front)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
 	natsFlags := addNATSFlags(fs)
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")

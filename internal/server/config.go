@@ -39,6 +39,12 @@ type Config struct {
 	// connections). The hub owns it once Start has it: Shutdown closes it,
 	// and so does a Start that fails after taking it.
 	Listener net.Listener
+	// TLSCertFile and TLSKeyFile, both or neither, make the listener
+	// serve TLS (1.2 or newer, HTTP/1.1) with this PEM certificate chain
+	// and key, for deployments without a proxy in front; a renewed pair is
+	// picked up within a second, without a restart. Default: plain HTTP
+	// (put TLS in a proxy or load balancer in front).
+	TLSCertFile, TLSKeyFile string
 	// NATSURL lists the NATS servers to use (comma-separated). Empty means
 	// start an embedded nats-server (with JetStream) in this process.
 	NATSURL string
@@ -125,19 +131,19 @@ type Config struct {
 	Build BuildInfo
 }
 
-// defaultPublicOrigins are the http origins of the listener's address
+// defaultPublicOrigins are the origins (scheme http, or https with TLS) of the listener's address
 // addr when no public origin is configured: the loopback names of its port
 // (what a browser on this machine uses), and the address itself when it is
 // one specific non-loopback IP.
-func defaultPublicOrigins(addr net.Addr) []string {
+func defaultPublicOrigins(addr net.Addr, scheme string) []string {
 	tcp, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return nil
 	}
 	port := strconv.Itoa(tcp.Port)
-	out := []string{"http://127.0.0.1:" + port, "http://localhost:" + port, "http://[::1]:" + port}
+	out := []string{scheme + "://127.0.0.1:" + port, scheme + "://localhost:" + port, scheme + "://[::1]:" + port}
 	if ip := tcp.IP; ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
-		out = append(out, "http://"+net.JoinHostPort(ip.String(), port))
+		out = append(out, scheme+"://"+net.JoinHostPort(ip.String(), port))
 	}
 	return out
 }
@@ -201,6 +207,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.NATSAuth.Validate(); err != nil {
 		return fmt.Errorf("server: %w", err)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("server: TLS needs both a certificate and its key (--tls-cert and --tls-key)")
 	}
 	if c.Demo && c.NATSURL != "" {
 		return errors.New("server: demo mode runs only with the embedded NATS: its feeds publish fake data on real subject names (drop --demo or --nats-url)")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,9 +112,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("server: listen: %w", err)
 		}
 	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.listener, scheme = tls.NewListener(s.listener, serverTLSConfig(certs)), "https"
+	}
 	gcfg.PublicOrigins = cfg.PublicOrigins
 	if len(gcfg.PublicOrigins) == 0 {
-		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr())
+		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr(), scheme)
 	}
 	s.gateway = gateway.New(s.hub, gcfg)
 	if s.auth != nil {
@@ -154,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.serveErr <- fmt.Errorf("server: http: %w", err)
 		}
 	}()
-	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo,
+	s.log.Info("hub listening", "addr", s.Addr(), "tls", cfg.TLSCertFile != "", "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo,
 		"public_origins", strings.Join(gcfg.PublicOrigins, ","))
 	return s, nil
 }
