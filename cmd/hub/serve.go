@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/server"
 )
@@ -32,6 +33,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
 	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication on any address (local development only)")
+	fs.DurationVar(&cfg.ConnLeaseTTL, "conn-lease-ttl", auth.DefaultLeaseTTL, "a key's connection limit holds across all hubs on the NATS cluster through leases renewed every third of this; a crashed hub's connections stop counting within it")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.DurationVar(&cfg.Gateway.Heartbeat, "heartbeat", 15*time.Second, "server ping interval; clients silent for twice as long are closed")
 	fs.IntVar(&cfg.Fanout.MaxQueueMessages, "max-queue-messages", 4096, "per-client queue bound in messages")

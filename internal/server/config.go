@@ -102,6 +102,12 @@ type Config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when checking a key's allowed networks. Default none.
 	TrustedProxies []netip.Prefix
+	// ConnLeaseTTL is how long a hub's connection leases count without
+	// renewal: the per-key connection limit is enforced across every hub
+	// on the NATS cluster through leases in a KV bucket, renewed every
+	// TTL/3, so those of a hub that died are freed within this time.
+	// Default 30 s (auth.DefaultLeaseTTL).
+	ConnLeaseTTL time.Duration
 	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
 	ShutdownTimeout time.Duration
 	// ReadHeaderTimeout bounds reading a request's headers, so that a

@@ -18,6 +18,7 @@ type collector struct {
 	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
+	leaseFailOpen                                                *prometheus.Desc
 	buildInfo, deliveryLatency                                   *prometheus.Desc
 }
 
@@ -53,6 +54,7 @@ func newCollector(s *Server) *collector {
 		authOK:        d("auth_success_total", "Successful authentications, by credential.", "credential"),
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
+		leaseFailOpen: d("conn_lease_fail_open_total", "Connections admitted on this hub's own per-key limit because the cluster-wide lease count could not be had (NATS unreachable)."),
 		buildInfo:     d("build_info", "Always 1; its labels say which build of the hub runs.", "version", "commit", "goversion"),
 		deliveryLatency: d("delivery_latency_seconds", "Per written batch: from the hub receiving the batch's oldest live message from NATS "+
 			"to the batch's WebSocket write returning (queueing plus write). Batches of snapshots or replays only are not observed."),
@@ -118,6 +120,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.authOK, a.AuthOK, "key")
 		counter(c.authOK, a.TokensOK, "token")
 		counter(c.tokensIssued, a.TokensIssued)
+		counter(c.leaseFailOpen, c.s.auth.leases.FailOpen())
 		for _, reason := range auth.FailureReasons() {
 			counter(c.authFailures, ac.Failures(reason), reason)
 		}

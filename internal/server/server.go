@@ -199,10 +199,16 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("server: key store: %w", err)
 	}
+	leases, err := auth.OpenLeases(ctx, js, auth.LeaseConfig{TTL: s.cfg.ConnLeaseTTL, Logger: s.log})
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("server: connection leases: %w", err)
+	}
 	s.auth = &authenticator{
 		store:   store,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
-		limiter: auth.NewLimiter(),
+		limiter: auth.NewClusterLimiter(leases),
+		leases:  leases,
 		trusted: s.cfg.TrustedProxies,
 	}
 	if !s.cfg.Demo {
@@ -286,6 +292,9 @@ func (s *Server) teardown() {
 			s.auth.cancelWatch()
 		}
 		s.auth.store.Close()
+		lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.auth.leases.Close(lctx) // withdraws this hub's leases while NATS is still there
+		cancel()
 	}
 	if s.conn != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
