@@ -77,6 +77,14 @@ func TestServeAndPublishAgainstATLSAndTokenNATS(t *testing.T) {
 		env(map[string]string{"STREAMHUB_NATS_TOKEN": token}), io.Discard, io.Discard); err == nil {
 		t.Fatal("publish without the client certificate succeeded")
 	}
+	// hub keys in the hub's own environment (docker exec, kubectl exec):
+	// no flags at all.
+	out = testsupport.Buffer{}
+	podEnv := env(map[string]string{"STREAMHUB_NATS_URL": natsURL, "STREAMHUB_NATS_TOKEN": token,
+		"STREAMHUB_NATS_CA": pki.CA, "STREAMHUB_NATS_CERT": pki.ClientCert, "STREAMHUB_NATS_KEY": pki.ClientKey})
+	if err := runIO(pctx, []string{"keys", "create", "--name", "tls-agent", "--subscribe", "ticks.>"}, podEnv, &out, &out); err != nil || !apiKey.MatchString(out.String()) {
+		t.Fatalf("keys create from the environment: %v\n%s", err, out.String())
+	}
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the NATS token is in the hub's log:\n%s", logs.String())
 	}
@@ -100,6 +108,7 @@ func TestNATSFlagMistakes(t *testing.T) {
 		{[]string{"serve", "--nats-url", "nats://127.0.0.1:1", "--nats-user", "u"}, "go together"},
 		{[]string{"serve", "--nats-url", "nats://127.0.0.1:1", "--nats-ca", dir + "/missing.pem"}, "CA file"},
 		{[]string{"publish", "--nats-url", "nats://127.0.0.1:1", "--nats-nkey", dir + "/none", "a.b", "{}"}, "nkey seed file"},
+		{[]string{"keys", "list", "--nats-url", "nats://127.0.0.1:1", "--nats-key", pki.ClientKey}, "needs its key"},
 	} {
 		err := runIO(context.Background(), tc.args, env(nil), io.Discard, io.Discard)
 		var ue usageError

@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/natsflag"
 	"github.com/streamhub/streamhub/internal/server"
 )
 
@@ -28,7 +29,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain: serve HTTPS/WSS on --listen (TLS 1.2+) with it and --tls-key; renewed files are picked up within a second (default: plain HTTP, for a proxy in front)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
-	natsFlags := addNATSFlags(fs)
+	natsFlags := natsflag.Register(fs)
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
@@ -77,13 +78,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
-	if natsFlags.any() && cfg.NATSURL == "" {
+	if natsFlags.Any() && cfg.NATSURL == "" {
 		return usageErrorf("serve: the --nats-* credential and TLS flags need --nats-url (the embedded server uses the credentials in --data-dir)")
 	}
-	if cfg.NATSCredentials, cfg.NATSAuth, err = natsFlags.resolve(); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	if cfg.NATSCredentials, cfg.NATSAuth, err = natsFlags.Resolve(); err != nil {
+		return usageErrorf("serve: %w", err)
 	}
-	warnSecretsOnCommandLine(fs, getenv, logger)
+	natsflag.WarnSecretsOnCommandLine(fs, getenv, logger)
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/natsflag"
 )
 
 // Environment variables read by [Run] when the matching flag is not given.
@@ -48,9 +49,9 @@ type env struct {
 	stdout, stderr io.Writer
 	natsURL        string
 	dataDir        string
-	natsCreds      string   // --nats-creds
-	urlSet, dirSet bool     // given as flags (flags beat environment variables)
-	closers        []func() // see close
+	nats           natsflag.Flags // --nats-creds, --nats-user, …: shared by the command's and its subcommand's flag sets
+	urlSet, dirSet bool           // given as flags (flags beat environment variables)
+	closers        []func()       // see close
 }
 
 // Run runs `hub keys` with args, the arguments after "keys": a subcommand
@@ -97,6 +98,9 @@ func (e *env) run(ctx context.Context, args []string) error {
 		pos, err := parseInterspersed(fs, top.Args()[1:])
 		if err != nil {
 			return helpOrErr(err, c.name)
+		}
+		if err := e.nats.FillFromEnv(fs, e.getenv); err != nil {
+			return usage(fmt.Errorf("keycmd: %w", err))
 		}
 		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
@@ -148,7 +152,7 @@ func (e *env) flagSet(name, args, summary string) *flag.FlagSet {
 		func(s string) error { e.natsURL, e.urlSet = s, true; return nil })
 	fs.Func("data-dir", "embedded store directory, when no hub is running on it; with --nats-url on loopback, where the hub's NATS credentials are (env "+EnvDataDir+", default "+DefaultDataDir+")",
 		func(s string) error { e.dataDir, e.dirSet = s, true; return nil })
-	fs.StringVar(&e.natsCreds, "nats-creds", "", `credentials file for --nats-url: {"user":…,"password":…} or a NATS user JWT and seed (.creds) (default: those in --data-dir, for a loopback URL)`)
+	e.nats.Register(fs) // --nats-creds defaults to those in --data-dir, for a loopback URL
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: hub keys %s %s\n\n%s.\n\nflags:\n", name, args, summary)
 		fs.PrintDefaults()
@@ -206,11 +210,15 @@ func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
 		}
 		e.closers = append(e.closers, srv.Shutdown)
 		natsURL, creds = srv.ClientURL(), srv.Credentials()
-	} else if bus.IsUserCredsFile(e.natsCreds) {
-		natsAuth.UserCredsFile = e.natsCreds // a cluster with decentralized auth
+	} else if e.nats.Any() {
+		var err error
+		if creds, natsAuth, err = e.nats.Resolve(); err != nil {
+			return nil, usage(fmt.Errorf("keycmd: %w", err))
+		}
 	} else {
 		var err error
-		if creds, err = bus.ClientCredentials(natsURL, e.natsCreds, dataDir); err != nil {
+		// Beside a running hub: its embedded server's credentials.
+		if creds, err = bus.ClientCredentials(natsURL, "", dataDir); err != nil {
 			return nil, fmt.Errorf("keycmd: %w", err)
 		}
 	}
