@@ -29,6 +29,14 @@ import (
 // does, and returns it in clear.
 func createKey(t testing.TB, s *server.Server, subscribe ...string) string {
 	t.Helper()
+	key, _ := createKeyWith(t, s, auth.CreateRequest{Subscribe: subscribe})
+	return key
+}
+
+// createKeyWith makes the key req describes (named and in the test
+// environment) and returns it in clear with its publish signing secret.
+func createKeyWith(t testing.TB, s *server.Server, req auth.CreateRequest) (key, signingSecret string) {
+	t.Helper()
 	nc := natsConn(t, s)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -41,11 +49,12 @@ func createKey(t testing.TB, s *server.Server, subscribe ...string) string {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	key, _, err := store.Create(ctx, auth.CreateRequest{Name: "client-test", Env: auth.EnvTest, Subscribe: subscribe})
+	req.Name, req.Env = "client-test", auth.EnvTest
+	k, rec, err := store.Create(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return key.Reveal()
+	return k.Reveal(), store.PublishSecret(rec.ID)
 }
 
 // dialKey dials with key until the hub's store has seen it (the store
@@ -191,7 +200,7 @@ func TestTokenExpiringNoticeRefreshes(t *testing.T) {
 		}
 		fc.ok(cmd)
 	})
-	fc.send(protocol.EncodeNotice(fanout.EncodingJSON, protocol.NoticeTokenExpiring, "refresh", time.Now().Add(30*time.Second).UnixMilli()))
+	fc.send(protocol.EncodeNotice(protocol.EncodingJSON, protocol.NoticeTokenExpiring, "refresh", time.Now().Add(30*time.Second).UnixMilli()))
 	cmd := fc.expect(protocol.OpRefresh)
 	if cmd.Token != "opaque-2" {
 		t.Fatalf("refresh token %q", cmd.Token)

@@ -10,8 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
-
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Client is a connection to a StreamHub hub that stays up by itself (see
@@ -26,7 +25,7 @@ type Client struct {
 	url  string
 	key  string // a secret: never logged
 	opts Options
-	enc  fanout.Encoding
+	enc  protocol.Encoding
 	log  *slog.Logger
 
 	httpClient *http.Client
@@ -179,7 +178,7 @@ func (c *Client) Err() error {
 
 // Encoding returns the wire encoding in use.
 func (c *Client) Encoding() Encoding {
-	if c.enc == fanout.EncodingJSON {
+	if c.enc == protocol.EncodingJSON {
 		return EncodingJSON
 	}
 	return EncodingMsgpack

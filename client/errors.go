@@ -26,6 +26,11 @@ const (
 	CodeAuthRequired         = ErrorCode(protocol.CodeAuthRequired)
 	CodeInsufficientState    = ErrorCode(protocol.CodeInsufficientState)
 	CodeInternal             = ErrorCode(protocol.CodeInternal)
+	// HTTP API only.
+	CodeNotFound          = ErrorCode(protocol.CodeNotFound)
+	CodeSignatureRequired = ErrorCode(protocol.CodeSignatureRequired)
+	CodeSignatureInvalid  = ErrorCode(protocol.CodeSignatureInvalid)
+	CodeSignatureExpired  = ErrorCode(protocol.CodeSignatureExpired)
 )
 
 // Error is an error answer from the hub to one of this client's commands.
@@ -87,14 +92,15 @@ func hubError(m protocol.ServerMessage) *Error {
 	return &Error{Code: ErrorCode(m.Code), Message: m.Message}
 }
 
-// statusError is an upgrade refused with an HTTP status.
+// statusError is an HTTP request (an upgrade, a publish) refused with an
+// HTTP status.
 type statusError struct {
 	status int
 	err    error
 }
 
 func (e *statusError) Error() string {
-	return fmt.Sprintf("client: upgrade refused with HTTP %d: %v", e.status, e.err)
+	return fmt.Sprintf("client: refused with HTTP %d: %v", e.status, e.err)
 }
 
 func (e *statusError) Unwrap() []error {

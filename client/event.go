@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -58,7 +57,7 @@ type Gap struct {
 // newEvent converts a decoded event frame. The frame's data is converted to
 // JSON when it is msgpack; the conversion is done once per event, however
 // many subscriptions receive it.
-func newEvent(f *protocol.EventFrame, enc fanout.Encoding, sent time.Time) (Event, error) {
+func newEvent(f *protocol.EventFrame, enc protocol.Encoding, sent time.Time) (Event, error) {
 	data, err := f.DataJSON(enc)
 	if err != nil {
 		return Event{}, fmt.Errorf("client: data of %s: %w", f.Subject, err)

@@ -11,7 +11,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/streamhub/streamhub/client"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
@@ -130,7 +129,7 @@ func TestResubscribeSendsResumePositions(t *testing.T) {
 	if !reflectEqual(cmd.Resume, want) || cmd.Snapshot || cmd.Subjects[0] != "jobs.acme.>" || cmd.Policy.String() != "drop-oldest" {
 		t.Fatalf("resubscribe %+v, want resume %+v", cmd, want)
 	}
-	fc2.send(protocol.EncodeSubscribeOK(fanout.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
+	fc2.send(protocol.EncodeSubscribeOK(protocol.EncodingJSON, cmd.ID, true, protocol.SubscribeResult{Resumed: true, Recovered: true}))
 	// The replay, then live: one duplicate of an event already seen is
 	// dropped.
 	fc2.batch(protocol.Event{Subject: "jobs.acme.b", Epoch: 9, Seq: 3}, protocol.Event{Subject: "jobs.acme.a", Epoch: 9, Seq: 4})
@@ -163,7 +162,7 @@ func TestResumeFallsBackToSnapshot(t *testing.T) {
 	if len(cmd.Resume) != 1 {
 		t.Fatalf("resubscribe without positions: %s", fc.last)
 	}
-	fc.send(protocol.EncodeResumeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInsufficientState, "gone")))
+	fc.send(protocol.EncodeResumeError(protocol.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInsufficientState, "gone")))
 	cmd = fc.expect(protocol.OpSubscribe)
 	if len(cmd.Resume) != 0 || !cmd.Snapshot {
 		t.Fatalf("after insufficient_state: %s, want a snapshot subscribe", fc.last)
@@ -181,7 +180,7 @@ func TestResumeFallsBackToSnapshot(t *testing.T) {
 	if len(cmd.Resume) != 1 || cmd.Resume[0] != (protocol.ResumePosition{Subject: "ticks.coinbase.BTC-USD", Epoch: 2, Seq: 1}) {
 		t.Fatalf("second resubscribe: %s", fc.last)
 	}
-	fc.send(protocol.EncodeError(fanout.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInvalidOption, "not stored")))
+	fc.send(protocol.EncodeError(protocol.EncodingJSON, cmd.ID, true, protocol.Errorf(protocol.CodeInvalidOption, "not stored")))
 	fc.ok(fc.expect(protocol.OpSubscribe))
 	testsupport.WaitFor(t, "connected", 5*time.Second, func() bool { return c.State() == client.StateConnected })
 
@@ -248,14 +247,14 @@ func TestSilentHubIsDropped(t *testing.T) {
 	h.HeartbeatMS = 100
 	var st states
 	_, fc := dialFake(t, f, &client.Options{OnStateChange: st.record}, h, nil)
-	fc.send(protocol.EncodePing(fanout.EncodingJSON, 1))
+	fc.send(protocol.EncodePing(protocol.EncodingJSON, 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, frame, err := fc.ws.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cmd, perr := protocol.DecodeCommand(fanout.EncodingJSON, frame); perr != nil || cmd.Op != protocol.OpPong {
+	if cmd, perr := protocol.DecodeCommand(protocol.EncodingJSON, frame); perr != nil || cmd.Op != protocol.OpPong {
 		t.Fatalf("answer to ping: %s", frame)
 	}
 	// From here on the fake hub says nothing.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -68,7 +67,7 @@ func (f *fakeHub) accept(h protocol.Hello) *fakeConn {
 	select {
 	case fc := <-f.conns:
 		f.t.Cleanup(fc.end)
-		fc.send(protocol.EncodeHello(fanout.EncodingJSON, h))
+		fc.send(protocol.EncodeHello(protocol.EncodingJSON, h))
 		return fc
 	case <-time.After(10 * time.Second):
 		f.t.Fatal("no connection to the fake hub")
@@ -105,7 +104,7 @@ func (fc *fakeConn) command() (protocol.Command, []byte) {
 		if err != nil {
 			fc.t.Fatalf("fake hub read: %v", err)
 		}
-		cmd, perr := protocol.DecodeCommand(fanout.EncodingJSON, frame)
+		cmd, perr := protocol.DecodeCommand(protocol.EncodingJSON, frame)
 		if perr != nil {
 			fc.t.Fatalf("fake hub: the client sent %s: %v", frame, perr)
 		}
@@ -127,7 +126,7 @@ func (fc *fakeConn) expect(op protocol.Op) protocol.Command {
 }
 
 func (fc *fakeConn) ok(cmd protocol.Command) {
-	fc.send(protocol.EncodeOK(fanout.EncodingJSON, cmd.ID, cmd.HasID))
+	fc.send(protocol.EncodeOK(protocol.EncodingJSON, cmd.ID, cmd.HasID))
 }
 
 func (fc *fakeConn) close(code protocol.CloseCode) {
@@ -149,7 +148,7 @@ func (fc *fakeConn) batch(evs ...protocol.Event) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, frames[fanout.EncodingJSON]...)
+		b = append(b, frames[protocol.EncodingJSON]...)
 	}
 	fc.send(append(b, "]}"...))
 }

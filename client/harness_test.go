@@ -13,7 +13,6 @@ import (
 
 	"github.com/streamhub/streamhub/client"
 	"github.com/streamhub/streamhub/internal/server"
-	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -71,18 +70,16 @@ func collect(t testing.TB, sub *client.Subscription, n int, timeout time.Duratio
 	return evs
 }
 
-// waitForPattern waits until the hub holds a NATS subscription for
-// pattern, so that a publisher's messages reach it.
+// waitForPattern waits until what pattern matches flows from NATS into
+// the hub, so that a publisher's messages reach it. A subscribe the hub
+// answered already is; this serves subscriptions made in the background.
 func waitForPattern(t testing.TB, s *server.Server, pattern string) {
 	t.Helper()
-	testsupport.WaitFor(t, "the hub's NATS subscription for "+pattern, 5*time.Second, func() bool {
-		for _, p := range s.Router().Patterns() {
-			if p == pattern {
-				return true
-			}
-		}
-		return false
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.Router().Ready(ctx, pattern); err != nil {
+		t.Fatalf("the hub never got %s from NATS: %v", pattern, err)
+	}
 }
 
 func natsConn(t testing.TB, s *server.Server) *nats.Conn {

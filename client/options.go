@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Encoding selects the wire encoding, negotiated as a WebSocket
@@ -31,11 +31,11 @@ func (e Encoding) String() string {
 	return "msgpack"
 }
 
-func (e Encoding) wire() fanout.Encoding {
+func (e Encoding) wire() protocol.Encoding {
 	if e == EncodingJSON {
-		return fanout.EncodingJSON
+		return protocol.EncodingJSON
 	}
-	return fanout.EncodingMsgpack
+	return protocol.EncodingMsgpack
 }
 
 // Backoff is the reconnect schedule: before reconnect attempt n (0, 1, ...)
@@ -102,6 +102,13 @@ type Options struct {
 	ReadLimit int64
 	// WriteTimeout bounds writing one command. Default 10 s.
 	WriteTimeout time.Duration
+	// Compression asks the hub for permessage-deflate (without context
+	// takeover); a hub started without --compression declines and the
+	// connection is uncompressed. Default off.
+	Compression bool
+	// SigningSecret signs Publish and PublishBatch requests with the
+	// key's publish signing secret (see PublisherOptions). Default none.
+	SigningSecret string
 }
 
 // Defaults for the zero values of Options and SubscribeOptions.
@@ -194,16 +201,16 @@ const (
 // String returns the policy's wire name.
 func (p Policy) String() string { return p.wire().String() }
 
-func (p Policy) wire() fanout.Policy {
+func (p Policy) wire() protocol.Policy {
 	switch p {
 	case PolicyKeepLatest:
-		return fanout.KeepLatest
+		return protocol.KeepLatest
 	case PolicyDropOldest:
-		return fanout.DropOldest
+		return protocol.DropOldest
 	case PolicyDisconnect:
-		return fanout.Disconnect
+		return protocol.Disconnect
 	}
-	return fanout.PolicyDefault
+	return protocol.PolicyDefault
 }
 
 // SubscribeOptions are one subscription's options. They are sent again

@@ -10,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -24,7 +23,7 @@ var errHeartbeatTimeout = errors.New("client: no frame from the hub for 2 × hea
 type session struct {
 	c       *Client
 	ws      *websocket.Conn
-	enc     fanout.Encoding
+	enc     protocol.Encoding
 	msgType websocket.MessageType
 	hello   protocol.Hello
 	// heartbeat is the hub's ping interval; 0 means the hub announced
@@ -68,11 +67,15 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	if c.key != "" {
 		hdr.Set("Authorization", "Bearer "+c.key)
 	}
-	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+	dopts := &websocket.DialOptions{
 		HTTPClient:   c.httpClient,
 		HTTPHeader:   hdr,
 		Subprotocols: []string{protocol.Subprotocol(c.enc)},
-	})
+	}
+	if c.opts.Compression {
+		dopts.CompressionMode = websocket.CompressionNoContextTakeover
+	}
+	ws, resp, err := websocket.Dial(ctx, c.url, dopts)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, &statusError{status: resp.StatusCode, err: err}
@@ -88,7 +91,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	s := &session{c: c, ws: ws, enc: enc, msgType: websocket.MessageText,
 		pending: make(map[uint64]chan protocol.ServerMessage), done: make(chan struct{}),
 		refreshNow: make(chan struct{}, 1)}
-	if enc == fanout.EncodingMsgpack {
+	if enc == protocol.EncodingMsgpack {
 		s.msgType = websocket.MessageBinary
 	}
 	s.ctx, s.cancel = context.WithCancel(c.ctx)

@@ -11,8 +11,11 @@ type Tick struct {
 	Bid    string `json:"bid"`
 	Ask    string `json:"ask"`
 	Last   string `json:"last"`
-	Size   string `json:"size"`
+	Size   string `json:"size,omitempty"`
 	TS     int64  `json:"ts"`
+	// VenueSeq is the venue's own sequence number of the message, when the
+	// venue numbers its feed (real exchange ingestors); nil otherwise.
+	VenueSeq *uint64 `json:"venue_seq,omitempty"`
 }
 
 // Block is a new chain head on chain.<network>.block.

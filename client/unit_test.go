@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 func TestBackoffIsFullJitterWithinCap(t *testing.T) {
@@ -48,11 +47,11 @@ func TestOptionDefaults(t *testing.T) {
 		o.ReadLimit != DefaultReadLimit || o.WriteTimeout != DefaultWriteTimeout || o.Logger == nil {
 		t.Fatalf("defaults %+v", o)
 	}
-	if o.Encoding.wire() != fanout.EncodingMsgpack || EncodingJSON.wire() != fanout.EncodingJSON {
+	if o.Encoding.wire() != protocol.EncodingMsgpack || EncodingJSON.wire() != protocol.EncodingJSON {
 		t.Fatal("msgpack must be the default encoding")
 	}
-	for p, w := range map[Policy]fanout.Policy{PolicyDefault: fanout.PolicyDefault, PolicyKeepLatest: fanout.KeepLatest,
-		PolicyDropOldest: fanout.DropOldest, PolicyDisconnect: fanout.Disconnect} {
+	for p, w := range map[Policy]protocol.Policy{PolicyDefault: protocol.PolicyDefault, PolicyKeepLatest: protocol.KeepLatest,
+		PolicyDropOldest: protocol.DropOldest, PolicyDisconnect: protocol.Disconnect} {
 		if p.wire() != w || p.String() != w.String() {
 			t.Fatalf("policy %d maps to %v", p, p.wire())
 		}

@@ -38,6 +38,14 @@ fuzz ./internal/protocol FuzzCheckMsgpack
 fuzz ./internal/subject FuzzValidatePattern
 fuzz ./internal/subject FuzzValidSubjectsAreValidInNATS
 fuzz ./internal/server FuzzParsePublish
+fuzz ./internal/server FuzzParseNDJSON
+fuzz ./internal/protocol FuzzParseSSEEventID
+fuzz ./internal/protocol FuzzDecodeSSEQuery
+fuzz ./internal/auth FuzzParseSignature
+fuzz ./internal/upstream/venue FuzzDecimal
+fuzz ./internal/upstream/venue/coinbase FuzzHandle
+fuzz ./internal/upstream/venue/binance FuzzHandle
+fuzz ./internal/upstream/venue/kraken FuzzHandle
 
 step "web: unit tests (vitest)"
 (cd web && npm test)

@@ -12,8 +12,8 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/loadgen"
+	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/server"
 )
 
@@ -89,14 +89,14 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		SetupTimeout: 10 * time.Second, WarmupTimeout: 5 * time.Second, DrainTimeout: 5 * time.Second,
 	}
 	var err error
-	if cfg.Policy, err = fanout.ParsePolicy(*policy); err != nil {
+	if cfg.Policy, err = protocol.ParsePolicy(*policy); err != nil {
 		return usageErrorf("bench: --policy: %w", err)
 	}
 	switch *encoding {
 	case "json":
-		cfg.Encoding = fanout.EncodingJSON
+		cfg.Encoding = protocol.EncodingJSON
 	case "msgpack":
-		cfg.Encoding = fanout.EncodingMsgpack
+		cfg.Encoding = protocol.EncodingMsgpack
 	default:
 		return usageErrorf("bench: --encoding %q: want json or msgpack", *encoding)
 	}

@@ -40,6 +40,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.IntVar(&cfg.Fanout.MaxQueueMessages, "max-queue-messages", 4096, "per-client queue bound in messages")
 	fs.IntVar(&cfg.Fanout.MaxQueueBytes, "max-queue-bytes", 1<<20, "per-client queue bound in bytes")
 	fs.IntVar(&cfg.Fanout.MaxSubscriptions, "max-subscriptions", 128, "subscriptions per connection")
+	fs.BoolVar(&cfg.Gateway.Compression, "compression", false, "offer permessage-deflate to WebSocket clients that ask for it (no context takeover; costs CPU per connection and message, see docs/PERFORMANCE.md)")
+	fs.IntVar(&cfg.Gateway.CompressionThreshold, "compression-threshold", 512, "with --compression, the smallest message compressed, in bytes")
 	fs.IntVar(&cfg.Gateway.SendBuffer, "send-buffer", 256<<10, "each connection's kernel send buffer in bytes (negative: the kernel's default, which grows to MiBs and hides slow clients)")
 	fs.DurationVar(&cfg.Fanout.WriteTimeout, "write-timeout", 10*time.Second, "how long one write to a client may take; a client that stops reading for longer is disconnected (4002), whatever its policies (announced in hello.limits)")
 	fs.IntVar(&cfg.History.MaxSnapshot, "snapshot-max", 1000, "subjects one snapshot returns at most; past it the least recently changed are left out and the answer says truncated")

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"errors"
-
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 // Errors returned by the package. They are sentinels, wrapped with %w and
@@ -35,31 +33,6 @@ var (
 	// authenticate from data it can no longer keep current.
 	ErrClosed = errors.New("auth: store closed")
 )
-
-// CloseReasonFor maps an authentication error to the close reason the
-// gateway sends: revoked and expired keys and expired tokens get their own
-// reasons (ErrRevoked and ErrExpired win over ErrTokenInvalid when both are
-// wrapped), a refused network or scope gets ReasonForbidden, a closed store
-// ReasonInternal (reconnect elsewhere), every other error ReasonAuthFailed.
-// A nil error maps to 0.
-func CloseReasonFor(err error) fanout.CloseReason {
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, ErrRevoked):
-		return fanout.ReasonKeyRevoked
-	case errors.Is(err, ErrExpired):
-		return fanout.ReasonKeyExpired
-	case errors.Is(err, ErrTokenExpired):
-		return fanout.ReasonTokenExpired
-	case errors.Is(err, ErrNetwork), errors.Is(err, ErrScope):
-		return fanout.ReasonForbidden
-	case errors.Is(err, ErrClosed):
-		return fanout.ReasonInternal
-	default:
-		return fanout.ReasonAuthFailed
-	}
-}
 
 // failureReason names an authentication failure for audit lines and
 // counters. Secret mismatches are reported to the client as ErrUnknown but

@@ -31,6 +31,8 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Key, KeyRecord, 
 		Created:   now,
 		CIDRs:     cidrs,
 		Limits:    req.Limits,
+
+		SignedPublish: req.SignedPublish,
 	}
 	if req.TTL > 0 {
 		rec.Expires = now.Add(req.TTL)
@@ -150,6 +152,7 @@ func (s *Store) Rotate(ctx context.Context, id string, overlap time.Duration) (K
 		Name: old.Name, Env: old.Env,
 		Subscribe: old.Subscribe, Publish: old.Publish,
 		Created: now, CIDRs: old.CIDRs, Limits: old.Limits,
+		SignedPublish: old.SignedPublish,
 	}
 	if !old.Expires.IsZero() {
 		nu.Expires = now.Add(old.Expires.Sub(old.Created))

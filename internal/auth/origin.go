@@ -143,3 +143,14 @@ func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 	}
 	return false
 }
+
+// BearerCredential returns the credential of an "Authorization: Bearer
+// <credential>" header (the scheme in any case), trimmed of spaces.
+func BearerCredential(r *http.Request) (string, bool) {
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	cred = strings.TrimSpace(cred)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return "", false
+	}
+	return cred, true
+}

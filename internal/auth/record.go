@@ -99,6 +99,9 @@ type KeyRecord struct {
 	Limits Limits   `json:"limits,omitzero"`
 	// RotatedTo is the id of the key that replaced this one, if any.
 	RotatedTo string `json:"rotated_to,omitempty"`
+	// SignedPublish: every HTTP publish with this key must be signed with
+	// its publish signing secret (Store.PublishSecret).
+	SignedPublish bool `json:"signed_publish,omitempty"`
 }
 
 // Active reports whether the key is neither revoked nor expired at now.
@@ -156,6 +159,8 @@ type CreateRequest struct {
 	TTL    time.Duration
 	CIDRs  []string
 	Limits Limits
+	// SignedPublish makes the key's HTTP publishes require a signature.
+	SignedPublish bool
 }
 
 // validate checks r and returns the canonical CIDRs and the environment.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 // Bucket layout: one entry per key under "key.<id>" (JSON KeyRecord) and
@@ -262,17 +261,17 @@ func (s *Store) OnChange(fn func(Change)) (cancel func()) {
 	}
 }
 
-// CloseReason returns the close reason for connections of the changed key:
-// fanout.ReasonKeyRevoked for revoked and deleted keys,
-// fanout.ReasonKeyExpired for expired ones, 0 when connections may stay.
-func (c Change) CloseReason() fanout.CloseReason {
+// Err returns why connections of the changed key must end: ErrRevoked for
+// revoked and deleted keys, ErrExpired for expired ones, nil when they may
+// stay.
+func (c Change) Err() error {
 	switch c.Kind {
 	case ChangeRevoked, ChangeDeleted:
-		return CloseReasonFor(ErrRevoked)
+		return ErrRevoked
 	case ChangeExpired:
-		return CloseReasonFor(ErrExpired)
+		return ErrExpired
 	}
-	return 0
+	return nil
 }
 
 func (s *Store) notify(c Change) {

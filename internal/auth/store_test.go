@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamhub/streamhub/internal/bus/bustest"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
@@ -57,21 +56,20 @@ func TestStoreCreateAuthenticate(t *testing.T) {
 	// A key with the right id and checksum but another secret.
 	forged := forgeSecret(t, key)
 	for _, tc := range []struct {
-		name  string
-		in    string
-		ip    netip.Addr
-		want  error
-		close fanout.CloseReason
+		name string
+		in   string
+		ip   netip.Addr
+		want error
 	}{
-		{"wrong CIDR", key.Reveal(), ipOutside, ErrNetwork, fanout.ReasonForbidden},
-		{"no address", key.Reveal(), netip.Addr{}, ErrNetwork, fanout.ReasonForbidden},
-		{"typo", key.Reveal()[:20] + "x" + key.Reveal()[21:], ipInside, ErrMalformed, fanout.ReasonAuthFailed},
-		{"unknown id", mustNewKey(t).Reveal(), ipInside, ErrUnknown, fanout.ReasonAuthFailed},
-		{"wrong secret", forged, ipInside, ErrUnknown, fanout.ReasonAuthFailed},
+		{"wrong CIDR", key.Reveal(), ipOutside, ErrNetwork},
+		{"no address", key.Reveal(), netip.Addr{}, ErrNetwork},
+		{"typo", key.Reveal()[:20] + "x" + key.Reveal()[21:], ipInside, ErrMalformed},
+		{"unknown id", mustNewKey(t).Reveal(), ipInside, ErrUnknown},
+		{"wrong secret", forged, ipInside, ErrUnknown},
 	} {
 		_, err := s.Authenticate(tc.in, tc.ip, now)
-		if !errors.Is(err, tc.want) || CloseReasonFor(err) != tc.close {
-			t.Errorf("%s: err %v (close %v), want %v (%v)", tc.name, err, CloseReasonFor(err), tc.want, tc.close)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: err %v, want %v", tc.name, err, tc.want)
 		}
 	}
 	c := s.Counters().Snapshot()
@@ -169,7 +167,7 @@ func TestStoreRevokeAndExpire(t *testing.T) {
 		t.Fatalf("after revoke: %v", err)
 	}
 	testsupport.WaitFor(t, "revoked change", 5*time.Second, func() bool { return seen(ChangeRevoked, key.ID()) })
-	if (Change{Kind: ChangeRevoked}).CloseReason() != fanout.ReasonKeyRevoked {
+	if !errors.Is((Change{Kind: ChangeRevoked}).Err(), ErrRevoked) {
 		t.Fatal("revoked change does not map to key_revoked")
 	}
 	if _, err := s.Revoke(ctx, key.ID()); err != nil {
@@ -192,14 +190,14 @@ func TestStoreRevokeAndExpire(t *testing.T) {
 	if _, err := s.Authenticate(short.Reveal(), ipInside, srec.Expires.Add(-time.Millisecond)); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
-	if _, err := s.Authenticate(short.Reveal(), ipInside, srec.Expires); !errors.Is(err, ErrExpired) || CloseReasonFor(err) != fanout.ReasonKeyExpired {
+	if _, err := s.Authenticate(short.Reveal(), ipInside, srec.Expires); !errors.Is(err, ErrExpired) {
 		t.Fatalf("at expiry: %v", err)
 	}
 	testsupport.WaitFor(t, "expired change", 5*time.Second, func() bool { return seen(ChangeExpired, short.ID()) })
 	if time.Now().Before(srec.Expires) {
 		t.Fatal("expiry announced early")
 	}
-	if (Change{Kind: ChangeExpired}).CloseReason() != fanout.ReasonKeyExpired {
+	if !errors.Is((Change{Kind: ChangeExpired}).Err(), ErrExpired) {
 		t.Fatal("expired change does not map to key_expired")
 	}
 	if s.Counters().KeysExpired.Load() != 1 {
@@ -279,7 +277,7 @@ func TestStoreDeletedAndCorruptRecords(t *testing.T) {
 			t.Fatalf("deleted changes seen: %v", got)
 		}
 	}
-	if !got[k1.ID()] || !got[k2.ID()] || (Change{Kind: ChangeDeleted}).CloseReason() != fanout.ReasonKeyRevoked {
+	if !got[k1.ID()] || !got[k2.ID()] || !errors.Is((Change{Kind: ChangeDeleted}).Err(), ErrRevoked) {
 		t.Fatalf("wrong deleted changes %v", got)
 	}
 	for _, k := range []Key{k1, k2} {

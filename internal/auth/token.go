@@ -159,7 +159,7 @@ func (t *TokenIssuer) Issue(rec *KeyRecord, req TokenRequest) (string, Claims, e
 //
 // Errors wrap ErrTokenExpired (refresh and reconnect) or ErrTokenInvalid;
 // an invalid token whose key was revoked or expired also wraps ErrRevoked or
-// ErrExpired, so CloseReasonFor picks the key's close reason. Failures are
+// ErrExpired, so the gateway picks the key's close reason. Failures are
 // audited with the key id when the token was authentic, never with the
 // token.
 func (t *TokenIssuer) Verify(token string, now time.Time) (Claims, error) {

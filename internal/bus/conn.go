@@ -60,6 +60,11 @@ type ConnConfig struct {
 	// Logger receives state changes (disconnected, reconnected, closed) and
 	// a rate-limited sample of asynchronous errors. Nil discards them.
 	Logger *slog.Logger
+	// InProcess, when set, connects to this embedded server in process,
+	// through a pipe instead of a loopback TCP socket: the same protocol,
+	// without the kernel's TCP path for every message. URLs is then only
+	// what the connection reports. Default nil: connect over the network.
+	InProcess *Embedded
 }
 
 func (c ConnConfig) withDefaults() ConnConfig {
@@ -146,7 +151,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URLs, err)
 	}
-	nc, err := nats.Connect(cfg.URLs, append(authOpts,
+	opts := append(authOpts,
 		nats.Name(cfg.Name),
 		cfg.Credentials.Option(),
 		nats.MaxReconnects(-1),
@@ -160,7 +165,11 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		nats.ReconnectErrHandler(c.onReconnectErr),
 		nats.ClosedHandler(c.onClosed),
 		nats.ErrorHandler(c.onError),
-	)...)
+	)
+	if cfg.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(cfg.InProcess.Server()))
+	}
+	nc, err := nats.Connect(cfg.URLs, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URLs, err)
 	}

@@ -115,8 +115,10 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials(), ReconnectWait: 20 * time.Millisecond, Logger: logs.logger(slog.LevelInfo)})
 	rec := &recorder{}
 	r := NewRouter(c, rec.handle, RouterConfig{})
+	w := newWantedSet()
+	r.Start(w)
 	defer func() { _ = r.Close() }()
-	mustSet(t, r, "ticks.>", true)
+	w.want(t, r, "ticks.>")
 	if !c.Connected() {
 		t.Fatalf("not connected")
 	}
@@ -124,7 +126,7 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	e.Shutdown()
 	testsupport.WaitFor(t, "Connected() to turn false", waitTimeout, func() bool { return !c.Connected() })
 	// Interest changes while disconnected are buffered, not refused.
-	mustSet(t, r, "jobs.>", true)
+	w.want(t, r, "ticks.>", "jobs.>")
 
 	e2 := startServer(t, port, storeDir)
 	testsupport.WaitFor(t, "Connected() to turn true again", waitTimeout, func() bool { return c.Connected() })
@@ -142,7 +144,7 @@ func TestConnReconnectsAndKeepsRouting(t *testing.T) {
 	publish(t, pub, "ticks.coinbase.BTC-USD", "1")
 	publish(t, pub, "jobs.acme.j1", "2")
 	testsupport.WaitFor(t, "messages after the reconnect", waitTimeout, func() bool {
-		return rec.count("ticks.>", "") == 1 && rec.count("jobs.>", "") == 1
+		return rec.count("ticks.coinbase.BTC-USD") == 1 && rec.count("jobs.acme.j1") == 1
 	})
 }
 
@@ -151,10 +153,12 @@ func TestConnDrain(t *testing.T) {
 	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	rec := &recorder{}
 	r := NewRouter(c, rec.handle, RouterConfig{})
-	mustSet(t, r, "ticks.>", true)
+	w := newWantedSet()
+	r.Start(w)
+	w.want(t, r, "ticks.>")
 	pub := publisher(t, e)
 	publish(t, pub, "ticks.a.b", "1")
-	testsupport.WaitFor(t, "the tick", waitTimeout, func() bool { return rec.count("", "") == 1 })
+	testsupport.WaitFor(t, "the tick", waitTimeout, func() bool { return rec.count("") == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -168,8 +172,11 @@ func TestConnDrain(t *testing.T) {
 		t.Fatalf("second Drain: %v", err)
 	}
 	c.Close() // idempotent
-	if err := r.SetInterest("jobs.>", true); err == nil {
-		t.Fatalf("subscribing on a drained connection succeeded")
+	w.replace("jobs.>")
+	ctx2, cancel2 := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel2()
+	if err := r.Ready(ctx2, "jobs.>"); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ready on a drained connection = %v, want the subscription's error", err)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatalf("closing a router on a drained connection: %v", err)

@@ -3,8 +3,11 @@ package bus
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
+
+	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -104,18 +109,24 @@ func serverSubs(t *testing.T, e *Embedded, c *Conn, pattern string) int {
 
 // delivery is one handler call.
 type delivery struct {
-	pattern, subject, data string
+	subject, data string
+	copy          Copy
 }
 
 // recorder is a Handler that records every call.
 type recorder struct {
-	mu  sync.Mutex
-	got []delivery
+	mu    sync.Mutex
+	got   []delivery
+	delay time.Duration // how long each call takes, to let a backlog build
 }
 
-func (r *recorder) handle(pattern string, m *nats.Msg) {
+func (r *recorder) handle(m *nats.Msg, c Copy) {
 	r.mu.Lock()
-	r.got = append(r.got, delivery{pattern, m.Subject, string(m.Data)})
+	delay := r.delay
+	r.mu.Unlock()
+	time.Sleep(delay)
+	r.mu.Lock()
+	r.got = append(r.got, delivery{m.Subject, string(m.Data), c})
 	r.mu.Unlock()
 }
 
@@ -125,16 +136,74 @@ func (r *recorder) snapshot() []delivery {
 	return append([]delivery(nil), r.got...)
 }
 
-// count returns how many recorded deliveries match pattern and subject
-// ("" matches any).
-func (r *recorder) count(pattern, subject string) int {
+// count returns how many recorded deliveries are of subject ("" matches
+// any).
+func (r *recorder) count(subject string) int {
 	n := 0
 	for _, d := range r.snapshot() {
-		if (pattern == "" || d.pattern == pattern) && (subject == "" || d.subject == subject) {
+		if subject == "" || d.subject == subject {
 			n++
 		}
 	}
 	return n
+}
+
+// wantedSet is an Interest the test sets by hand, as the hub would.
+type wantedSet struct {
+	mu      sync.Mutex
+	set     []string
+	version uint64
+	changed chan struct{}
+}
+
+func newWantedSet() *wantedSet { return &wantedSet{changed: make(chan struct{})} }
+
+func (w *wantedSet) Interest() ([]string, uint64, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.set), w.version, w.changed
+}
+
+func (w *wantedSet) InterestVersion() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.version
+}
+
+// replace makes ps the wanted set and signals the change.
+func (w *wantedSet) replace(ps ...string) {
+	w.mu.Lock()
+	w.set = slices.Clone(ps)
+	w.version++
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// want makes ps the wanted set, waits until r has applied it and, for each
+// pattern, until r is ready for it. When connected, it flushes r's
+// connection, so the server has every SUB and UNSUB before the test goes on.
+func (w *wantedSet) want(t *testing.T, r *Router, ps ...string) {
+	t.Helper()
+	w.replace(ps...)
+	sorted := slices.Compact(slices.Sorted(slices.Values(ps)))
+	testsupport.WaitFor(t, fmt.Sprintf("the router to apply %v", ps), waitTimeout, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return slices.Equal(slices.Sorted(maps.Keys(r.wanted)), sorted)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	for _, p := range ps {
+		if err := r.Ready(ctx, p); err != nil {
+			t.Fatalf("Ready(%q): %v", p, err)
+		}
+	}
+	if r.conn.Connected() {
+		if err := r.conn.NATS().FlushTimeout(waitTimeout); err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+	}
 }
 
 // logBuffer collects slog output for assertions.

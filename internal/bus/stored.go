@@ -23,37 +23,40 @@ type StoredMsg struct {
 	Seq uint64
 }
 
-// StoredHandler receives the messages of stored patterns, with the pattern
-// whose consumer delivered them. Calls for one pattern are sequential and in
-// stream order; it should hand the message on and return quickly.
-type StoredHandler func(pattern string, m StoredMsg)
+// StoredHandler receives the messages of the stored families, in stream
+// order per stream, on the goroutine of that stream's consumer; it should
+// hand the message on and return quickly.
+type StoredHandler func(m StoredMsg)
 
-// consumeTimeout bounds creating a pattern's consumer. The fan-out core
-// holds its interest lock meanwhile, so this is kept short.
+// storedFamilies are the streams a Router consumes, with their subjects.
+var storedFamilies = []struct{ stream, subjects string }{
+	{StreamChain, StreamChainSubjects},
+	{StreamJobs, StreamJobsSubjects},
+}
+
+// consumeTimeout bounds creating a stream's consumer.
 const consumeTimeout = 5 * time.Second
 
-// ErrNotConnected is returned for a stored pattern while the connection to
-// NATS is down: its consumer cannot be created, and waiting would stall
-// every other subscription change. The client retries.
+// ErrNotConnected is returned for a stored family while the connection to
+// NATS is down: its consumer cannot be created. The Router retries, and a
+// client's subscribe that waited for it fails with a retryable error.
 var ErrNotConnected = errors.New("bus: not connected to NATS")
 
-// consume routes pattern through an ordered consumer on stream that starts
-// with the messages stored from now on. Creating it is a request to the
-// server, done before this returns: every message stored after SetInterest
-// returns reaches the handler. r.mu must be held.
-func (r *Router) consume(stream, pattern string) (*route, error) {
+// consume delivers stream's messages through an ordered consumer that
+// starts with the messages stored from now on. Creating it is a request to
+// the server, done before this returns.
+func (r *Router) consume(stream, subjects string) (*route, error) {
 	if !r.conn.nc.IsConnected() {
 		return nil, ErrNotConnected
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), consumeTimeout)
 	defer cancel()
-	epoch, err := r.epochLocked(ctx, stream)
+	epoch, err := r.Epoch(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
 	cons, err := r.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{pattern},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
 		// The router deletes the consumer when interest ends; should the
 		// hub die first, the server forgets it after this.
 		InactiveThreshold: 30 * time.Second,
@@ -61,7 +64,7 @@ func (r *Router) consume(stream, pattern string) (*route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ordered consumer on %s: %w", stream, err)
 	}
-	rt := &route{}
+	rt := &route{pattern: subjects, stream: stream}
 	h := r.stored
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		if rt.off.Load() {
@@ -71,39 +74,36 @@ func (r *Router) consume(stream, pattern string) (*route, error) {
 		if err != nil {
 			return
 		}
-		h(pattern, StoredMsg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Epoch: epoch, Seq: md.Sequence.Stream})
+		h(StoredMsg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Epoch: epoch, Seq: md.Sequence.Stream})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", stream, err)
 	}
-	rt.consumer, rt.stream, rt.cons = cc, stream, cons
+	rt.consumer, rt.cons = cc, cons
 	return rt, nil
 }
 
 // stopConsumer stops rt's consumer and deletes it on the server at once, so
-// that no server-side state outlives the interest. r.mu must be held.
-func (r *Router) stopConsumer(rt *route) error {
+// that no server-side state outlives the interest.
+func (r *Router) stopConsumer(rt *route) {
+	rt.off.Store(true)
 	rt.consumer.Stop()
 	if !r.conn.nc.IsConnected() {
-		return nil // the server forgets it after InactiveThreshold
+		return // the server forgets it after InactiveThreshold
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	err := r.js.DeleteConsumer(ctx, rt.stream, rt.cons.CachedInfo().Name)
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("delete consumer: %w", err)
+		r.log.Warn("bus: delete consumer", "stream", rt.stream, "err", err)
 	}
-	return nil
 }
 
 // Epoch returns the epoch of stream: its creation time in Unix ms.
+// It is cached after the first read. Safe for concurrent use.
 func (r *Router) Epoch(ctx context.Context, stream string) (uint64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.epochLocked(ctx, stream)
-}
-
-func (r *Router) epochLocked(ctx context.Context, stream string) (uint64, error) {
+	r.epochMu.Lock()
+	defer r.epochMu.Unlock()
 	if e, ok := r.epochs[stream]; ok {
 		return e, nil
 	}

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +14,10 @@ import (
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
-// Stored patterns are routed through a JetStream consumer, so each message
-// carries its stream position; the consumer is gone from the server once
-// interest ends.
+// Stored families are delivered through one JetStream consumer per stream,
+// so each message carries its stream position; the consumer is gone from
+// the server once interest in the family ends, and their subjects never
+// come through core subscriptions.
 func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	e := startServer(t, -1, t.TempDir())
 	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
@@ -29,16 +31,21 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []StoredMsg
-	r := NewRouter(c, func(string, *nats.Msg) {}, RouterConfig{JetStream: js, Stored: func(p string, m StoredMsg) {
-		if p != "jobs.acme.>" {
-			t.Errorf("stored message for pattern %q", p)
-		}
+	core := &recorder{}
+	r := NewRouter(c, core.handle, RouterConfig{JetStream: js, Stored: func(m StoredMsg) {
 		mu.Lock()
 		got = append(got, m)
 		mu.Unlock()
 	}})
+	w := newWantedSet()
+	r.Start(w)
 	t.Cleanup(func() { _ = r.Close() })
-	mustSet(t, r, "jobs.acme.>", true)
+	// A wildcard reaching into every family: the consumers serve chain
+	// and jobs, a core subscription the rest.
+	w.want(t, r, "jobs.acme.>", "*.acme.>")
+	if got := r.Patterns(); !slices.Equal(got, []string{"*.acme.>", StreamChainSubjects, StreamJobsSubjects}) {
+		t.Fatalf("Patterns() = %v", got)
+	}
 
 	pub := publisher(t, e)
 	pjs, _ := jetstream.New(pub)
@@ -48,15 +55,18 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if subj != "jobs.globex.j2" {
-			want = append(want, ack.Sequence)
-		}
+		want = append(want, ack.Sequence)
 	}
-	testsupport.WaitFor(t, "two stored messages", waitTimeout, func() bool {
+	publish(t, pub, "ticks.acme.X", "t")
+	// The consumer serves the whole stream; the hub's matcher picks.
+	testsupport.WaitFor(t, "three stored messages and a tick", waitTimeout, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(got) == 2
+		return len(got) == 3 && core.count("ticks.acme.X") == 1
 	})
+	if n := core.count(""); n != 1 {
+		t.Fatalf("core subscriptions handed on %d messages, want only the tick: %v", n, core.snapshot())
+	}
 	epoch, err := r.Epoch(ctx, StreamJobs)
 	if err != nil || epoch == 0 {
 		t.Fatalf("epoch %d, %v", epoch, err)
@@ -69,7 +79,7 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	}
 	mu.Unlock()
 
-	mustSet(t, r, "jobs.acme.>", false)
+	w.want(t, r, "ticks.>")
 	stream, err := js.Stream(ctx, StreamJobs)
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +96,13 @@ func TestRouterRoutesStoredPatternsThroughJetStream(t *testing.T) {
 	}
 }
 
-// While NATS is down, a stored pattern fails fast instead of stalling every
-// other subscription change behind a consumer that cannot be created.
+// While NATS is down, a stored family cannot be served: Ready says so at
+// once instead of waiting, and the router retries until it can.
 func TestStoredPatternFailsFastWhileDisconnected(t *testing.T) {
-	e := startServer(t, -1, t.TempDir())
-	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
+	storeDir := t.TempDir()
+	e := startServer(t, -1, storeDir)
+	port := serverPort(t, e)
+	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials(), ReconnectWait: 20 * time.Millisecond})
 	js, err := jetstream.New(c.NATS())
 	if err != nil {
 		t.Fatal(err)
@@ -98,18 +110,28 @@ func TestStoredPatternFailsFastWhileDisconnected(t *testing.T) {
 	if err := EnsureStreams(context.Background(), js, StreamsConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	r := NewRouter(c, func(string, *nats.Msg) {}, RouterConfig{JetStream: js, Stored: func(string, StoredMsg) {}})
+	r := NewRouter(c, func(*nats.Msg, Copy) {}, RouterConfig{JetStream: js, Stored: func(StoredMsg) {}, RetryInterval: 50 * time.Millisecond})
+	w := newWantedSet()
+	r.Start(w)
 	t.Cleanup(func() { _ = r.Close() })
 	e.Shutdown()
 	testsupport.WaitFor(t, "disconnected", waitTimeout, func() bool { return !c.Connected() })
+	w.replace("jobs.acme.>")
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
 	start := time.Now()
-	if err := r.SetInterest("jobs.acme.>", true); !errors.Is(err, ErrNotConnected) {
-		t.Fatalf("SetInterest while disconnected: %v", err)
+	if err := r.Ready(ctx, "jobs.acme.>"); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Ready while disconnected: %v", err)
 	}
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v to fail", d)
 	}
 	if len(r.Patterns()) != 0 {
 		t.Fatalf("patterns %v after a failed interest", r.Patterns())
 	}
+	// Once NATS is back, the router's retry makes the family ready.
+	startServer(t, port, storeDir)
+	testsupport.WaitFor(t, "the family to become ready", waitTimeout, func() bool {
+		return r.Ready(ctx, "jobs.acme.>") == nil
+	})
 }

@@ -47,7 +47,13 @@ type subscription struct {
 
 // Client is one subscriber: its subscriptions, its bounded queue and its
 // writer. Subscribe, Unsubscribe, Close and the accessors are safe for
-// concurrent use; Run must be called exactly once, by the client's owner.
+// concurrent use; the owner calls Start once (or Run, which is Start then
+// Wait).
+//
+// The writer is a goroutine that exists only while there is something to
+// write: the first message queued for an idle client starts it, and it
+// ends after writerLinger without work. An idle connection therefore costs
+// no goroutine of its own, and a busy one is not restarted per message.
 type Client struct {
 	hub  *Hub
 	sink Sink
@@ -59,7 +65,9 @@ type Client struct {
 
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	q        queue
-	signaled bool                // a wake-up is pending on notify; no need to send another
+	signaled bool                // a wake-up is pending (or a writer starting); no need for another
+	writing  bool                // a writer goroutine runs (or is starting)
+	started  bool                // Start was called: writers may run
 	drained  chan struct{}       // closed when the writer next takes from q; nil until WaitRoom asks
 	pacers   map[*pacer]struct{} // the pacers holding messages
 	timer    *time.Timer         // releases paced messages when a slot opens
@@ -74,14 +82,17 @@ type Client struct {
 	// deadline closes the client when a WriteBatch outlives WriteTimeout.
 	// It is owned by the writer: armed before each write, stopped after.
 	deadline *time.Timer
+	// batch is the writer's, reused by each writer goroutine in turn.
+	batch Batch
 
-	notify  chan struct{} // capacity 1; wakes the writer
-	done    chan struct{} // closed once, when closing is set
-	closing atomic.Bool
-	reason  atomic.Uint32 // a CloseReason, set before done is closed
-	ctx     context.Context
-	cancel  context.CancelFunc
-	ran     atomic.Bool
+	notify   chan struct{} // capacity 1; wakes the writer
+	done     chan struct{} // closed once, when closing is set
+	closing  atomic.Bool
+	reason   atomic.Uint32 // a CloseReason, set before done is closed
+	ctx      context.Context
+	cancel   context.CancelFunc
+	ran      atomic.Bool
+	finished chan struct{} // closed once the client is shut down and the sink closed
 
 	counters clientCounters
 }
@@ -89,16 +100,17 @@ type Client struct {
 func newClient(h *Hub, sink Sink, enc Encoding, id uint64) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Client{
-		hub:    h,
-		sink:   sink,
-		enc:    enc,
-		id:     id,
-		subs:   make(map[string]*subscription),
-		q:      newQueue(h.cfg.MaxQueueMessages, h.cfg.MaxQueueBytes),
-		notify: make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		ctx:    ctx,
-		cancel: cancel,
+		hub:      h,
+		sink:     sink,
+		enc:      enc,
+		id:       id,
+		subs:     make(map[string]*subscription),
+		q:        newQueue(h.cfg.MaxQueueMessages, h.cfg.MaxQueueBytes),
+		notify:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 }
 
@@ -175,6 +187,14 @@ func (c *Client) Close(reason CloseReason) {
 		c.graceMu.Unlock()
 	}
 	close(c.done)
+	// A running writer sees done; an idle client needs one to shut down.
+	c.mu.Lock()
+	spawn := c.started && !c.writing
+	c.writing = c.writing || spawn
+	c.mu.Unlock()
+	if spawn {
+		go c.writeLoop()
+	}
 }
 
 // graceEnded runs on the grace timer: it extends the grace while the
@@ -211,18 +231,58 @@ func (c *Client) Reason() CloseReason {
 	return CloseReason(c.reason.Load())
 }
 
-// Run is the client's writer: it hands pending deliveries to the sink in
-// batches until the client is closed, then removes the client from the hub,
-// closes the sink with the reason and returns it. A write error or a missed
-// write deadline closes the client with ReasonWriteFailed.
+// Run starts the client's writer and waits for the client to end: it is
+// Start followed by Wait, for an owner that has a goroutine to spare.
 func (c *Client) Run() CloseReason {
+	c.Start()
+	return c.Wait()
+}
+
+// Start lets the client's writer run: from now on, pending deliveries are
+// handed to the sink in batches by a writer goroutine that runs while there
+// is work, until the client is closed; then the client is removed from the
+// hub and the sink is closed with the reason. A write error or a missed
+// write deadline closes the client with ReasonWriteFailed. The owner must
+// call it exactly once.
+func (c *Client) Start() {
 	if !c.ran.CompareAndSwap(false, true) {
-		panic("fanout: Client.Run called twice")
+		panic("fanout: Client.Start called twice")
 	}
-	var b Batch
-	for c.waitWork() {
+	c.mu.Lock()
+	c.started = true
+	// signaled: something was queued before Start (see wakeLocked).
+	spawn := (c.signaled || c.closing.Load()) && !c.writing
+	c.writing = c.writing || spawn
+	c.mu.Unlock()
+	if spawn {
+		go c.writeLoop()
+	}
+}
+
+// Wait blocks until the started client has ended (closed, removed from the
+// hub, its sink closed) and returns why.
+func (c *Client) Wait() CloseReason {
+	<-c.finished
+	return c.Reason()
+}
+
+// writerLinger is how long a writer without work waits for more before its
+// goroutine ends.
+const writerLinger = time.Second
+
+// writeLoop is the writer: it runs while there is work, at most one at a
+// time (c.writing), and shuts the client down once it is closing.
+func (c *Client) writeLoop() {
+	b := &c.batch
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
+	for !c.closing.Load() {
 		c.mu.Lock()
-		c.q.drain(&b, c.hub.cfg.MaxBatchMessages, c.hub.cfg.MaxBatchBytes)
+		c.q.drain(b, c.hub.cfg.MaxBatchMessages, c.hub.cfg.MaxBatchBytes)
 		if c.drained != nil && len(b.Messages) > 0 {
 			close(c.drained) // there is room now: wake WaitRoom
 			c.drained = nil
@@ -230,39 +290,46 @@ func (c *Client) Run() CloseReason {
 		if b.Len() == 0 {
 			c.signaled = false // caught up: the next enqueue must wake us
 			c.mu.Unlock()
+			if !c.idle(&linger) {
+				return // no work for writerLinger: this goroutine ends
+			}
 			continue
 		}
 		c.mu.Unlock()
-		if err := c.write(&b); err != nil {
+		if err := c.write(b); err != nil {
 			c.Close(ReasonWriteFailed)
 		}
 		clear(b.Messages) // release references promptly
 		b.Messages, b.Gaps = b.Messages[:0], b.Gaps[:0]
 	}
 	c.shutdown()
-	reason := c.Reason()
-	_ = c.sink.Close(reason)
-	return reason
+	_ = c.sink.Close(c.Reason())
+	close(c.finished)
 }
 
-// waitWork blocks until there may be work; it returns false once the client
-// is closing.
-func (c *Client) waitWork() bool {
-	if c.closing.Load() {
-		return false
-	}
-	c.mu.Lock()
-	busy := c.signaled
-	c.mu.Unlock()
-	if busy {
-		return true // more may be pending; the loop drains until empty
+// idle waits for work, the client's close, or writerLinger. It reports
+// whether the writer goes on; false means it has given up its place
+// (c.writing is false) and its goroutine must end.
+func (c *Client) idle(linger **time.Timer) bool {
+	if *linger == nil {
+		*linger = time.NewTimer(writerLinger)
+	} else {
+		(*linger).Reset(writerLinger)
 	}
 	select {
 	case <-c.notify:
-		return !c.closing.Load()
+		return true
 	case <-c.done:
-		return false
+		return true
+	case <-(*linger).C:
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.signaled || c.closing.Load() {
+		return true // work arrived as the linger ended
+	}
+	c.writing = false
+	return false
 }
 
 // write hands b to the sink under the write deadline. The deadline is a
@@ -344,44 +411,68 @@ func (c *Client) enqueue(m *Message, s *subscription, def Policy) {
 	if s.pace != nil {
 		var r pushResults
 		c.paceLocked(&r, s.pace, m, time.Now())
-		wake := r.queued && c.wakeLocked()
+		wake := wakeNone
+		if r.queued {
+			wake = c.wakeLocked()
+		}
 		c.mu.Unlock()
 		c.account(&r, wake)
 		return
 	}
 	var r pushResults
 	c.pushLocked(&r, m, policy)
-	wake := r.queued && c.wakeLocked()
+	wake := wakeNone
+	if r.queued {
+		wake = c.wakeLocked()
+	}
 	c.mu.Unlock()
 	c.account(&r, wake)
 }
 
-// wakeLocked reports whether the writer needs a wake-up, and records that
-// one is on its way. c.mu must be held.
-func (c *Client) wakeLocked() bool {
+// wakeup is what a push must do for the writer once c.mu is released.
+type wakeup uint8
+
+const (
+	wakeNone   wakeup = iota // a wake-up is on its way already
+	wakeNotify               // signal the running writer
+	wakeStart                // start a writer goroutine
+)
+
+// wakeLocked says how to wake the writer for new work, and records that a
+// wake-up is on its way. c.mu must be held.
+func (c *Client) wakeLocked() wakeup {
 	if c.signaled {
-		return false
+		return wakeNone
 	}
 	c.signaled = true
-	return true
+	switch {
+	case c.writing:
+		return wakeNotify
+	case !c.started:
+		return wakeNone // Start starts the writer for what is queued
+	}
+	c.writing = true
+	return wakeStart
 }
 
 // account records what pushes made with c.mu held did, once it is
 // released: drops, a slow-consumer close on overflow, or a wake-up for the
 // writer.
-func (c *Client) account(r *pushResults, wake bool) {
+func (c *Client) account(r *pushResults, wake wakeup) {
 	if r.dropped > 0 {
 		c.counters.dropped.Add(uint64(r.dropped))
 	}
-	if r.overflow {
-		c.Close(ReasonSlowConsumer)
-		return
-	}
-	if wake {
+	switch {
+	case wake == wakeStart:
+		go c.writeLoop() // it also handles an overflow's close below
+	case wake == wakeNotify:
 		select {
 		case c.notify <- struct{}{}:
 		default:
 		}
+	}
+	if r.overflow {
+		c.Close(ReasonSlowConsumer)
 	}
 }
 

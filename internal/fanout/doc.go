@@ -10,10 +10,13 @@
 //
 // # Ownership
 //
-// A [Hub] owns the subscription registry. Whoever registers a [Client] owns
-// its writer: it calls [Client.Run] on a goroutine of its own and waits for
-// it to return. Run returns after the client was closed, for whatever reason,
-// and after it has removed the client's subscriptions and closed its sink.
+// A [Hub] owns the subscription registry. Whoever registers a [Client]
+// starts it ([Client.Start]) and waits for its end ([Client.Wait], or both
+// at once with [Client.Run]). The client's writer is a goroutine of its own
+// that exists only while there is something to write (and briefly after),
+// so an idle client costs no goroutine. Wait returns after the client was
+// closed, for whatever reason, and after the writer has removed the
+// client's subscriptions and closed its sink.
 //
 // # Lock order
 //

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // Errors returned by the hub and its clients.
@@ -49,12 +47,6 @@ type Config struct {
 	FallbackPolicy Policy
 	// MatchCacheSize bounds the subject → subscriptions cache. Default 4096.
 	MatchCacheSize int
-	// OnInterest, if set, is called when a pattern gains its first subscriber
-	// (true) or loses its last (false), so an adapter can hold exactly one
-	// upstream subscription per pattern in use. Calls are serialized and made
-	// in order; they must not block for long nor call back into the Hub. An
-	// error from a true call fails the Subscribe that caused it.
-	OnInterest func(pattern string, interested bool) error
 }
 
 func (c Config) withDefaults() Config {
@@ -90,9 +82,11 @@ type Hub struct {
 	cfg Config
 	reg *registry
 
-	// interestMu serializes subscription changes so OnInterest calls are
-	// made in the order the registry changed.
-	interestMu sync.Mutex
+	// interestMu serializes subscription changes, and guards changed: the
+	// channel closed (and replaced) when the set of wanted patterns changes.
+	interestMu      sync.Mutex
+	changed         chan struct{}
+	interestVersion uint64 // counts the changes of the wanted set
 
 	mu      sync.Mutex // guards clients and closed
 	clients map[*Client]struct{}
@@ -110,6 +104,7 @@ func New(cfg Config) *Hub {
 	return &Hub{
 		cfg:     cfg,
 		reg:     newRegistry(cfg.MatchCacheSize),
+		changed: make(chan struct{}),
 		clients: make(map[*Client]struct{}),
 	}
 }
@@ -117,23 +112,47 @@ func New(cfg Config) *Hub {
 // Config returns the hub's configuration with defaults filled in.
 func (h *Hub) Config() Config { return h.cfg }
 
-// Publish queues m for every subscription whose pattern matches m.Subject.
-// It never blocks on a client. m must not be modified afterwards.
+// Publish queues m for every subscription whose pattern matches m.Subject:
+// the one matching engine, whichever upstream subscription brought m. It
+// never blocks on a client. m must not be modified afterwards.
 func (h *Hub) Publish(m *Message) {
 	h.deliver(m, h.reg.match(m.Subject))
 }
 
-// PublishPattern queues m for the subscriptions of exactly pattern, the way
-// an adapter delivers a message that its upstream subscription for pattern
-// received (upstream already matched it). Subscriptions of other patterns
-// that match too get their copy through their own upstream subscription.
-// A message whose subject does not match pattern is ignored.
-func (h *Hub) PublishPattern(pattern string, m *Message) {
-	if !subject.Match(pattern, m.Subject) {
-		h.published.Add(1)
-		return
-	}
-	h.deliver(m, h.reg.subscribers(pattern))
+// Interested reports whether some subscription's pattern matches the
+// literal subject, so that an adapter can skip decoding and encoding a
+// message nobody wants. It shares Publish's match cache.
+func (h *Hub) Interested(subject string) bool {
+	return len(h.reg.match(subject)) > 0
+}
+
+// Interest returns the patterns that have at least one subscription,
+// sorted, the version of that set (it grows with every change), and a
+// channel closed at the next change. It is how an adapter learns what to
+// subscribe upstream: it reads the set, makes its upstream subscriptions
+// match it, and waits for the channel, all on its own goroutine, never
+// under a Hub lock. Safe for concurrent use.
+func (h *Hub) Interest() (patterns []string, version uint64, changed <-chan struct{}) {
+	h.interestMu.Lock()
+	defer h.interestMu.Unlock()
+	return h.reg.patternList(), h.interestVersion, h.changed
+}
+
+// InterestVersion returns the version of the wanted set: a pattern
+// subscribed before the call is in every set of this version or later
+// (until unsubscribed). Safe for concurrent use.
+func (h *Hub) InterestVersion() uint64 {
+	h.interestMu.Lock()
+	defer h.interestMu.Unlock()
+	return h.interestVersion
+}
+
+// interestChangedLocked wakes whoever waits on the interest channel.
+// h.interestMu must be held.
+func (h *Hub) interestChangedLocked() {
+	h.interestVersion++
+	close(h.changed)
+	h.changed = make(chan struct{})
 }
 
 func (h *Hub) deliver(m *Message, subs []*subscription) {
@@ -148,8 +167,7 @@ func (h *Hub) deliver(m *Message, subs []*subscription) {
 }
 
 // Register adds a client that writes to sink in encoding enc. The caller
-// owns the client's writer: it must call Run (typically on a goroutine of
-// its own) and wait for it to return.
+// owns the client: it must call Start (or Run) once, and wait for its end.
 func (h *Hub) Register(sink Sink, enc Encoding) (*Client, error) {
 	if enc >= NumEncodings {
 		return nil, fmt.Errorf("fanout: unknown encoding %d", enc)
@@ -210,11 +228,8 @@ func (h *Hub) subscribe(c *Client, s *subscription) error {
 		c.subs[s.pattern] = s
 		return nil
 	}
-	if h.reg.add(s) && h.cfg.OnInterest != nil {
-		if err := h.cfg.OnInterest(s.pattern, true); err != nil {
-			h.reg.remove(s)
-			return fmt.Errorf("fanout: subscribe %q upstream: %w", s.pattern, err)
-		}
+	if h.reg.add(s) {
+		h.interestChangedLocked()
 	}
 	c.subs[s.pattern] = s
 	return nil
@@ -235,8 +250,8 @@ func (h *Hub) unsubscribe(c *Client, pattern string) error {
 }
 
 func (h *Hub) dropSub(s *subscription) {
-	if h.reg.remove(s) && h.cfg.OnInterest != nil {
-		_ = h.cfg.OnInterest(s.pattern, false) // the adapter logs its own failures
+	if h.reg.remove(s) {
+		h.interestChangedLocked()
 	}
 }
 

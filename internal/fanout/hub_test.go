@@ -72,63 +72,82 @@ func TestDeliversInOrderToMatchingSubscriptionsOnly(t *testing.T) {
 	}
 }
 
-func TestPublishPatternDeliversOnlyToThatPattern(t *testing.T) {
+func TestPublishMatchesEveryPatternOnce(t *testing.T) {
 	h := New(Config{})
 	defer h.Close()
-	wide, narrow := newFakeSink(), newFakeSink()
+	wide, narrow, other := newFakeSink(), newFakeSink(), newFakeSink()
 	cw, _ := runClient(t, h, wide)
 	cn, _ := runClient(t, h, narrow)
-	must(t, cw.Subscribe("ticks.>", SubOptions{}))
+	co, _ := runClient(t, h, other)
+	// Overlapping subscriptions of one client each get their copy (rule 6
+	// of the delivery contract): wide sees the BTC tick twice.
+	must(t, cw.Subscribe("ticks.>", SubOptions{Policy: DropOldest}))
+	must(t, cw.Subscribe("ticks.*.BTC-USD", SubOptions{Policy: DropOldest}))
 	must(t, cn.Subscribe("ticks.*.BTC-USD", SubOptions{}))
+	must(t, co.Subscribe("chain.>", SubOptions{}))
 	g := newSeqGen()
-	h.PublishPattern("ticks.*.BTC-USD", g.msg("ticks.coinbase.BTC-USD", 10, false))
-	h.PublishPattern("ticks.*.BTC-USD", g.msg("ticks.coinbase.ETH-USD", 10, false)) // does not match: ignored
-	testsupport.WaitFor(t, "narrow delivery", 5*time.Second, func() bool { return narrow.count() == 1 })
+	h.Publish(g.msg("ticks.coinbase.BTC-USD", 10, false))
+	h.Publish(g.msg("ticks.coinbase.ETH-USD", 10, false))
+	testsupport.WaitFor(t, "deliveries", 5*time.Second, func() bool { return wide.count() == 3 && narrow.count() == 1 })
 	time.Sleep(20 * time.Millisecond) // give a wrong delivery the chance to show
-	if wide.count() != 0 || narrow.count() != 1 {
-		t.Fatalf("wide got %d, narrow got %d; want 0 and 1", wide.count(), narrow.count())
+	if wide.count() != 3 || narrow.count() != 1 || other.count() != 0 {
+		t.Fatalf("wide got %d (want 3), narrow %d (want 1), other %d (want 0)", wide.count(), narrow.count(), other.count())
+	}
+	if !h.Interested("ticks.kraken.BTC-USD") || h.Interested("jobs.acme.1") {
+		t.Fatal("Interested disagrees with the subscriptions")
 	}
 }
 
 func TestInterestFollowsFirstAndLastSubscriber(t *testing.T) {
-	var mu sync.Mutex
-	var calls []string
-	fail := false
-	h := New(Config{OnInterest: func(p string, on bool) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if on && fail {
-			return errBoom
-		}
-		if on {
-			calls = append(calls, "+"+p)
-		} else {
-			calls = append(calls, "-"+p)
-		}
-		return nil
-	}})
+	h := New(Config{})
 	defer h.Close()
+	// next waits for the interest set to change and returns it.
+	_, version, changed := h.Interest()
+	next := func(what string) []string {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: interest did not change", what)
+		}
+		p, v, ch := h.Interest()
+		if v <= version || h.InterestVersion() != v {
+			t.Fatalf("%s: interest version %d after %d (InterestVersion %d)", what, v, version, h.InterestVersion())
+		}
+		version, changed = v, ch
+		return p
+	}
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-changed:
+			t.Fatalf("%s changed the interest", what)
+		default:
+		}
+	}
 	c1, stop1 := runClient(t, h, newFakeSink())
 	c2, stop2 := runClient(t, h, newFakeSink())
 	must(t, c1.Subscribe("ticks.>", SubOptions{}))
-	must(t, c2.Subscribe("ticks.>", SubOptions{}))
-	must(t, c2.Subscribe("ticks.>", SubOptions{Policy: Disconnect})) // replace options: no interest change
-	must(t, c1.Subscribe("jobs.acme.>", SubOptions{}))
-	must(t, c1.Unsubscribe("jobs.acme.>"))
-	stop1()
-	stop2()
-	mu.Lock()
-	fail = true
-	mu.Unlock()
-	c3, _ := runClient(t, h, newFakeSink())
-	if err := c3.Subscribe("chain.>", SubOptions{}); !errors.Is(err, errBoom) {
-		t.Fatalf("subscribe with failing upstream: %v", err)
+	if p := next("first ticks.>"); !slices.Equal(p, []string{"ticks.>"}) {
+		t.Fatalf("interest %v", p)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := []string{"+ticks.>", "+jobs.acme.>", "-jobs.acme.>", "-ticks.>"}
-	if !slices.Equal(calls, want) {
-		t.Fatalf("interest calls %v, want %v", calls, want)
+	must(t, c2.Subscribe("ticks.>", SubOptions{}))
+	quiet("a second subscriber of ticks.>")
+	must(t, c2.Subscribe("ticks.>", SubOptions{Policy: Disconnect}))
+	quiet("replacing options")
+	must(t, c1.Subscribe("jobs.acme.>", SubOptions{}))
+	if p := next("jobs.acme.>"); !slices.Equal(p, []string{"jobs.acme.>", "ticks.>"}) {
+		t.Fatalf("interest %v", p)
+	}
+	must(t, c1.Unsubscribe("jobs.acme.>"))
+	if p := next("unsubscribe"); !slices.Equal(p, []string{"ticks.>"}) {
+		t.Fatalf("interest %v", p)
+	}
+	stop1()
+	quiet("one of two subscribers leaving")
+	stop2()
+	if p := next("the last subscriber leaving"); len(p) != 0 {
+		t.Fatalf("interest %v after everyone left", p)
 	}
 	if n := h.NumPatterns(); n != 0 {
 		t.Fatalf("%d patterns left after everyone left", n)

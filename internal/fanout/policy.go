@@ -23,7 +23,8 @@ const (
 	Disconnect
 )
 
-// String returns the policy's wire name.
+// String returns the policy's name, the same as the wire's (see the
+// gateway, which maps protocol.Policy to Policy).
 func (p Policy) String() string {
 	switch p {
 	case PolicyDefault:
@@ -36,22 +37,6 @@ func (p Policy) String() string {
 		return "disconnect"
 	}
 	return fmt.Sprintf("Policy(%d)", uint8(p))
-}
-
-// ParsePolicy parses a wire name as returned by String. The empty string and
-// "default" give PolicyDefault.
-func ParsePolicy(s string) (Policy, error) {
-	switch s {
-	case "", "default":
-		return PolicyDefault, nil
-	case "keep-latest":
-		return KeepLatest, nil
-	case "drop-oldest":
-		return DropOldest, nil
-	case "disconnect":
-		return Disconnect, nil
-	}
-	return 0, fmt.Errorf("fanout: unknown overflow policy %q (want keep-latest, drop-oldest or disconnect)", s)
 }
 
 // PrefixPolicy maps messages whose subject starts with Prefix to Policy.

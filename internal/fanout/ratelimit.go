@@ -109,7 +109,10 @@ func (c *Client) handOver(s, next *subscription) {
 		}
 	}
 	p.held = nil
-	wake := r.queued && c.wakeLocked()
+	wake := wakeNone
+	if r.queued {
+		wake = c.wakeLocked()
+	}
 	c.mu.Unlock()
 	c.account(&r, wake)
 }
@@ -142,7 +145,10 @@ func (c *Client) releaseDue() {
 	for p := range c.pacers {
 		c.releaseLocked(&r, p, now)
 	}
-	wake := r.queued && c.wakeLocked()
+	wake := wakeNone
+	if r.queued {
+		wake = c.wakeLocked()
+	}
 	c.mu.Unlock()
 	c.account(&r, wake)
 }

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/streamhub/streamhub/internal/subject"
@@ -240,4 +241,16 @@ func (r *registry) numPatterns() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.patterns)
+}
+
+// patternList returns the patterns that have subscribers, sorted.
+func (r *registry) patternList() []string {
+	r.mu.RLock()
+	out := make([]string, 0, len(r.patterns))
+	for p := range r.patterns {
+		out = append(out, p)
+	}
+	r.mu.RUnlock()
+	slices.Sort(out)
+	return out
 }

@@ -4,8 +4,9 @@ import "context"
 
 // Sink is what the core needs from a client connection.
 //
-// WriteBatch and Close are called only by the client's writer (the goroutine
-// running [Client.Run]), never concurrently with each other.
+// WriteBatch and Close are called only by the client's writer (see
+// [Client.Start]: one goroutine at a time), never concurrently with each
+// other.
 type Sink interface {
 	// WriteBatch writes every item of b to the client, ideally as one
 	// transport message. It must return when ctx is done (the writer sets a

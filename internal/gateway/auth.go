@@ -59,8 +59,21 @@ type Authenticator interface {
 	// VerifyToken checks a token like FromToken but takes no slot: a
 	// refresh replaces the credentials of a connection that holds one.
 	VerifyToken(r *http.Request, token string) (*Identity, error)
+	// FromTicket redeems a single-use SSE ticket (see ServeSSE), taking one
+	// of its key's connection slots like FromToken. A ticket works once:
+	// a second use is refused like an invalid token.
+	FromTicket(r *http.Request, ticket string) (*Identity, error)
 	// Allowed reports whether id may subscribe to pattern.
 	Allowed(id *Identity, pattern string) bool
+}
+
+// Upstream is the NATS side of the interest plane (bus.Router implements
+// it). Its methods are called concurrently by every connection.
+type Upstream interface {
+	// Ready waits until messages matching pattern, which the caller has
+	// just subscribed in the hub, flow from upstream: everything published
+	// after it returns nil reaches the hub. An error means they may not.
+	Ready(ctx context.Context, pattern string) error
 }
 
 // History serves what a subscription must see before its live messages.

@@ -94,7 +94,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			return res, protocol.Errorf(protocol.CodeTooManySubscriptions, "this key allows %d subscriptions per connection", max)
 		}
 	}
-	opts := fanout.SubOptions{Policy: cmd.Policy, MaxRate: cmd.MaxRate}
+	opts := fanout.SubOptions{Policy: corePolicy(cmd.Policy), MaxRate: cmd.MaxRate}
 	var added []string
 	rollback := func() {
 		for _, a := range added {
@@ -117,6 +117,14 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 		}
 		if !existed {
 			added = append(added, p)
+		}
+		if err := s.upstreamReady(ctx, p); err != nil {
+			if existed {
+				_ = client.Unsubscribe(p)
+			}
+			rollback()
+			s.log.Warn("upstream not ready", "pattern", p, "err", err)
+			return res, protocol.Errorf(protocol.CodeInternal, "gateway: %q is not available from upstream now; retry", p)
 		}
 		if !resume && !cmd.Snapshot || s.g.cfg.History == nil {
 			continue
@@ -156,6 +164,19 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 	return res, nil
 }
 
+// readyTimeout bounds waiting for upstream to carry a new pattern.
+const readyTimeout = 10 * time.Second
+
+// upstreamReady waits until the hub receives what pattern matches.
+func (s *session) upstreamReady(ctx context.Context, pattern string) error {
+	if s.g.cfg.Upstream == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return s.g.cfg.Upstream.Ready(ctx, pattern)
+}
+
 // feedTimeout bounds how long a replay may wait for the client to drain
 // its queue; a client that reads nothing for that long is a slow consumer.
 const feedTimeout = 30 * time.Second
@@ -171,7 +192,7 @@ func (s *session) feed(client *fanout.Client, pattern string, msgs []*fanout.Mes
 	for len(msgs) > 0 {
 		n, size := 0, 0
 		for n < len(msgs) && n < max(1, cfg.MaxQueueMessages/2) {
-			f := len(msgs[n].Frame(s.enc))
+			f := len(msgs[n].Frame(coreEncoding(s.enc)))
 			if n > 0 && size+f > cfg.MaxQueueBytes/2 {
 				break
 			}

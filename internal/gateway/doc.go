@@ -1,6 +1,7 @@
-// Package gateway is StreamHub's WebSocket edge: it upgrades HTTP requests
-// at /v1/ws, speaks protocol v1 with each client (hello, commands,
-// heartbeats) and adapts each connection to a fanout.Sink, so that all
+// Package gateway is StreamHub's client edge: it upgrades HTTP requests at
+// /v1/ws, speaks protocol v1 with each client (hello, commands,
+// heartbeats), serves one subscription per Server-Sent Events stream at
+// /v1/sse, and adapts each connection to a fanout.Sink, so that all
 // delivery goes through the fan-out core.
 //
 // # Goroutines
@@ -13,5 +14,8 @@
 // other two before returning, so nothing outlives a connection.
 //
 // Writes to the socket come from the writer (batches), the heartbeat
-// (pings) and the handler (answers); coder/websocket serializes them.
+// (pings) and the handler (answers); coder/websocket serializes them. An
+// SSE stream has the same three goroutines, except that the handler makes
+// the stream's one subscription and then waits for its end instead of
+// reading commands; its writes are serialized by the stream's own lock.
 package gateway

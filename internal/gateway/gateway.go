@@ -38,6 +38,18 @@ type Config struct {
 	// delays its close frame behind stale data and costs memory. Default
 	// 256 KiB, enough for a full batch; negative leaves the kernel's.
 	SendBuffer int
+	// Compression offers permessage-deflate to WebSocket clients that ask
+	// for it, without context takeover: each message is compressed on its
+	// own with a flate writer from a pool, so an idle connection holds no
+	// compressor (with context takeover each would keep a 1.2 MB writer
+	// and a 32 KiB window). Every connection compresses its own batches:
+	// coder/websocket cannot write a frame compressed elsewhere (see
+	// docs/PERFORMANCE.md). Default off.
+	Compression bool
+	// CompressionThreshold is the smallest message compressed, in bytes;
+	// smaller ones go out as they are, since deflate would cost more CPU
+	// than the bytes it saves. Default 512.
+	CompressionThreshold int
 	// PublicOrigins are the hub's own origins, "scheme://host[:port]",
 	// where browsers load its dashboard from; they may always connect.
 	// They are compared with the Origin header by scheme, host and port;
@@ -58,6 +70,10 @@ type Config struct {
 	// Auth authenticates connections. Nil means no authentication: every
 	// connection may subscribe to anything (local development only).
 	Auth Authenticator
+	// Upstream tells when a subscribed pattern is flowing from NATS. A
+	// subscribe is answered only once it is, so that every message
+	// published after the answer is delivered. Nil means at once.
+	Upstream Upstream
 	// History serves snapshots and resumes. Nil means neither is offered:
 	// a subscribe asking for them gets live messages only.
 	History History
@@ -77,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendBuffer == 0 {
 		c.SendBuffer = 256 << 10
+	}
+	if c.CompressionThreshold <= 0 {
+		c.CompressionThreshold = 512
 	}
 	if c.ControlWriteTimeout <= 0 {
 		c.ControlWriteTimeout = 5 * time.Second
@@ -107,14 +126,17 @@ type Gateway struct {
 	draining bool
 	conns    sync.WaitGroup
 
-	sessions sessionIndex
-	counters Counters
+	sessions   sessionIndex
+	heartbeats heartbeats
+	counters   Counters
 }
 
 // New returns a Gateway that delivers through hub.
 func New(hub *fanout.Hub, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{hub: hub, cfg: cfg, log: cfg.Logger}
+	g := &Gateway{hub: hub, cfg: cfg, log: cfg.Logger}
+	g.heartbeats.interval = cfg.Heartbeat
+	return g
 }
 
 // Counters returns the gateway's counters, for metrics.
@@ -127,8 +149,8 @@ func (g *Gateway) Draining() bool {
 	return g.draining
 }
 
-// ServeHTTP upgrades the request to a WebSocket connection and serves it
-// until it ends.
+// ServeHTTP upgrades the request to a WebSocket connection and serves it,
+// on a goroutine of its own, until it ends.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	if g.draining {
@@ -153,12 +175,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := &progressWriter{ResponseWriter: w, sendBuffer: g.cfg.SendBuffer}
-	conn, err := websocket.Accept(pw, r, &websocket.AcceptOptions{
+	opts := &websocket.AcceptOptions{
 		Subprotocols: protocol.Subprotocols(),
 		// The origin was checked above, with exact origins rather than
 		// coder/websocket's host globs.
 		InsecureSkipVerify: true,
-	})
+	}
+	if g.cfg.Compression {
+		opts.CompressionMode = websocket.CompressionNoContextTakeover
+		opts.CompressionThreshold = g.cfg.CompressionThreshold
+	}
+	conn, err := websocket.Accept(pw, r, opts)
 	if err != nil {
 		g.counters.Rejected.Add(1)
 		g.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
@@ -173,11 +200,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(g.cfg.ReadLimit)
 	s := newSession(g, r, conn, enc, id)
-	s.progress = pw.conn
 	g.counters.Accepted.Add(1)
 	g.counters.Open.Add(1)
-	defer g.counters.Open.Add(-1)
-	s.serve()
+	// The connection is hijacked: serve it on a goroutine of its own and
+	// return, so that the HTTP server's goroutine, its stack grown by
+	// reading the request and the upgrade, is not kept for the connection's
+	// lifetime (memory per idle connection).
+	g.conns.Add(1)
+	go func() {
+		defer g.conns.Done()
+		defer g.counters.Open.Add(-1)
+		s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn}, s.readLoop)
+	}()
 }
 
 // Shutdown stops accepting connections and closes every client with the

@@ -131,7 +131,7 @@ func (x *sessionIndex) closeNow() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for s := range x.all {
-		_ = s.conn.CloseNow()
+		s.tr.closeNow()
 	}
 }
 

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -68,7 +70,24 @@ func (w *progressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = tc.SetWriteBuffer(w.sendBuffer) // best effort: the kernel's default still works
 	}
 	w.conn = &progressConn{Conn: conn}
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, brw.Writer.Size())), nil
+	return w.conn, bufio.NewReadWriter(smallReader(brw.Reader, w.conn), bufio.NewWriterSize(w.conn, brw.Writer.Size())), nil
+}
+
+// readBufferSize is the read buffer of a connection once upgraded. Clients
+// send little (commands of a few hundred bytes, pongs), and a read larger
+// than the buffer bypasses it, so the HTTP server's 4 KiB buffer would be
+// memory held by every idle connection for nothing.
+const readBufferSize = 512
+
+// smallReader returns a reader of conn with a readBufferSize buffer that
+// first yields whatever the HTTP server's reader r had already buffered.
+func smallReader(r *bufio.Reader, conn net.Conn) *bufio.Reader {
+	n := r.Buffered()
+	if n == 0 {
+		return bufio.NewReaderSize(conn, readBufferSize)
+	}
+	early, _ := r.Peek(n) // a client that wrote right after its upgrade request
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), readBufferSize)
 }
 
 // Unwrap gives http.ResponseController the writer underneath.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,9 +19,13 @@ import (
 // session is one WebSocket connection. Its fields are owned by the handler
 // goroutine unless noted.
 type session struct {
-	g       *Gateway
-	conn    *websocket.Conn
-	enc     fanout.Encoding
+	g *Gateway
+	// conn is the WebSocket connection; nil on an SSE stream.
+	conn *websocket.Conn
+	// tr writes control frames and closes the connection, whichever the
+	// transport (WebSocket or SSE).
+	tr      transport
+	enc     protocol.Encoding
 	msgType websocket.MessageType
 	sid     string
 	log     *slog.Logger
@@ -35,11 +40,8 @@ type session struct {
 	// client is set once, when the session registers with the hub; read
 	// by sessionIndex under its lock.
 	client   *fanout.Client
-	lastRead atomicTime // written by the handler, read by the heartbeat
-
-	// progress counts the bytes the kernel took from the connection; the
-	// sink reports it to fanout (see fanout.ProgressReporter).
-	progress *progressConn
+	lastRead atomicTime  // written by the handler, read by the heartbeat
+	pinging  atomic.Bool // a heartbeat ping is being written
 
 	// closeOnce guards closing the connection before a client exists.
 	closeOnce sync.Once
@@ -47,20 +49,24 @@ type session struct {
 	warning   *time.Timer // the token_expiring notice, for browser tokens
 }
 
-func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc fanout.Encoding, id *Identity) *session {
+func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc protocol.Encoding, id *Identity) *session {
 	s := &session{g: g, req: r, conn: conn, enc: enc, sid: newSessionID(), id: id}
 	s.msgType = websocket.MessageText
-	if enc == fanout.EncodingMsgpack {
+	if enc == protocol.EncodingMsgpack {
 		s.msgType = websocket.MessageBinary
 	}
+	s.tr = wsTransport{conn: conn, enc: enc, msgType: s.msgType}
 	s.log = g.log.With("session", s.sid)
 	s.lastRead.Store(time.Now())
 	return s
 }
 
-// serve runs the connection to its end. It returns only after the writer
-// and the heartbeat goroutines have returned.
-func (s *session) serve() {
+// serve runs the connection to its end: hello, in-band authentication
+// when the client needs it, then the fanout client writing to sink while
+// run (the read loop of a WebSocket, the subscription of an SSE stream)
+// runs on this goroutine and returns the reason to close with. It returns
+// only after the writer has returned.
+func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Client) fanout.CloseReason) {
 	ctx := context.Background() // not r.Context(): the connection outlives the request
 	if reason := s.g.sessions.add(s); reason != 0 {
 		release(s.id)
@@ -81,7 +87,7 @@ func (s *session) serve() {
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
-	client, err := s.g.hub.Register(&wsSink{conn: s.conn, enc: s.enc, msgType: s.msgType, latency: &s.g.counters.DeliveryLatency, progress: s.progress}, s.enc)
+	client, err := s.g.hub.Register(sink, coreEncoding(s.enc))
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
 		return
@@ -90,21 +96,13 @@ func (s *session) serve() {
 		client.Close(fanout.ReasonShutdown)
 	}
 	s.startLimits()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		reason := client.Run()
-		if reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
-			s.log.Debug("connection closed", "reason", reason)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		s.heartbeat(client)
-	}()
-	client.Close(s.readLoop(ctx, client))
-	wg.Wait()
+	client.Start() // its writer runs while there is something to write
+	s.g.heartbeats.add(s)
+	client.Close(run(ctx, client))
+	s.g.heartbeats.remove(s)
+	if reason := client.Wait(); reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
+		s.log.Debug("connection closed", "reason", reason)
+	}
 	s.stopExpiry()
 }
 
@@ -227,7 +225,7 @@ func (s *session) readErrorReason(err error) fanout.CloseReason {
 func (s *session) writeControl(ctx context.Context, frame []byte) bool {
 	ctx, cancel := context.WithTimeout(ctx, s.g.cfg.ControlWriteTimeout)
 	defer cancel()
-	return s.conn.Write(ctx, s.msgType, frame) == nil
+	return s.tr.writeControl(ctx, frame) == nil
 }
 
 func (s *session) answerOK(ctx context.Context, cmd protocol.Command) {
@@ -241,33 +239,7 @@ func (s *session) answerError(ctx context.Context, cmd protocol.Command, e *prot
 
 // closeConn closes a connection that has no fanout client (yet).
 func (s *session) closeConn(reason fanout.CloseReason) {
-	s.closeOnce.Do(func() {
-		code := protocol.CloseCodeFor(reason)
-		_ = s.conn.Close(websocket.StatusCode(code), code.String())
-	})
-}
-
-// heartbeat pings the client every interval and closes it when it has
-// been silent for two intervals. It returns when the client closes.
-func (s *session) heartbeat(client *fanout.Client) {
-	hb := s.g.cfg.Heartbeat
-	t := time.NewTicker(hb)
-	defer t.Stop()
-	for {
-		select {
-		case <-client.Done():
-			return
-		case now := <-t.C:
-			if now.Sub(s.lastRead.Load()) > 2*hb {
-				client.Close(fanout.ReasonHeartbeatTimeout)
-				return
-			}
-			if !s.writeControl(context.Background(), protocol.EncodePing(s.enc, now.UnixMilli())) {
-				client.Close(fanout.ReasonWriteFailed)
-				return
-			}
-		}
-	}
+	s.closeOnce.Do(func() { s.tr.close(reason) })
 }
 
 func msgTypeName(t websocket.MessageType) string {
@@ -275,4 +247,40 @@ func msgTypeName(t websocket.MessageType) string {
 		return "binary"
 	}
 	return "text"
+}
+
+// transport is what a session needs from its connection besides the sink:
+// WebSocket frames or SSE events. Its methods may be called concurrently.
+type transport interface {
+	// writeControl writes one control frame (hello, an answer, a notice,
+	// a ping) within ctx.
+	writeControl(ctx context.Context, frame []byte) error
+	// close tells the client why the connection ends and ends it.
+	close(reason fanout.CloseReason)
+	// closeNow drops the connection without telling the client.
+	closeNow()
+	// ping writes a heartbeat; ts is Unix milliseconds.
+	ping(ctx context.Context, ts int64) error
+}
+
+// wsTransport is a WebSocket connection's transport.
+type wsTransport struct {
+	conn    *websocket.Conn
+	enc     protocol.Encoding
+	msgType websocket.MessageType
+}
+
+func (t wsTransport) writeControl(ctx context.Context, frame []byte) error {
+	return t.conn.Write(ctx, t.msgType, frame)
+}
+
+func (t wsTransport) close(reason fanout.CloseReason) {
+	code := CloseCodeFor(reason)
+	_ = t.conn.Close(websocket.StatusCode(code), code.String())
+}
+
+func (t wsTransport) closeNow() { _ = t.conn.CloseNow() }
+
+func (t wsTransport) ping(ctx context.Context, ts int64) error {
+	return t.writeControl(ctx, protocol.EncodePing(t.enc, ts))
 }

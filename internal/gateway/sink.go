@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,13 +16,19 @@ import (
 // frames into a per-connection buffer.
 type wsSink struct {
 	conn    *websocket.Conn
-	enc     fanout.Encoding
+	enc     protocol.Encoding
 	msgType websocket.MessageType
-	buf     []byte // reused across batches; only the writer touches it
+	buf     []byte    // reused across batches; only the writer touches it
+	wire    wireBatch // the batch in the wire's terms; reused like buf
 	latency *LatencyHistogram
 	// progress counts what the kernel took from the connection; nil when
 	// the connection was not hijacked through a progressWriter.
 	progress *progressConn
+	// abortArmed: the writer's context, once done, expires the
+	// connection's write deadline if a batch is being written (armed once,
+	// at the first batch).
+	abortArmed bool
+	writing    atomic.Bool
 }
 
 var (
@@ -42,9 +49,32 @@ func (s *wsSink) Written() uint64 {
 // dropped after its write so an idle connection does not pin it.
 const maxKeptBuffer = 1 << 20
 
+// WriteBatch writes b as one message. ctx is the client's: fanout cancels
+// it when a write must be abandoned (its deadline passed, or the close
+// grace ended). On a hijacked connection that cancellation expires the
+// socket's write deadline through one callback armed for the connection's
+// lifetime, so a batch costs no timer of its own (coder/websocket arms one
+// per write for a context that can be cancelled).
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
-	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), b)
-	err := s.conn.Write(ctx, s.msgType, s.buf)
+	s.wire.fill(b, coreEncoding(s.enc))
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), s.wire.gaps, s.wire.events)
+	s.wire.release()
+	wctx := ctx
+	if s.progress != nil {
+		if !s.abortArmed {
+			s.abortArmed = true
+			nc := s.progress.Conn
+			context.AfterFunc(ctx, func() {
+				if s.writing.Load() { // not after the last batch: the close frame follows
+					_ = nc.SetWriteDeadline(time.Unix(1, 0))
+				}
+			})
+		}
+		wctx = context.Background()
+	}
+	s.writing.Store(true)
+	err := s.conn.Write(wctx, s.msgType, s.buf)
+	s.writing.Store(false)
 	if cap(s.buf) > maxKeptBuffer {
 		s.buf = nil
 	}
@@ -55,6 +85,6 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 }
 
 func (s *wsSink) Close(reason fanout.CloseReason) error {
-	code := protocol.CloseCodeFor(reason)
+	code := CloseCodeFor(reason)
 	return s.conn.Close(websocket.StatusCode(code), code.String())
 }

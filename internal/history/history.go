@@ -15,7 +15,6 @@ import (
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
-	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Errors of Replay.
@@ -208,5 +207,5 @@ func encode(m jetstream.Msg, stream string, epoch uint64, snapshot bool) (*fanou
 	} else {
 		ev.Epoch, ev.Seq = epoch, md.Sequence.Stream
 	}
-	return protocol.NewMessage(ev)
+	return ingest.NewMessage(ev)
 }

@@ -26,9 +26,12 @@ const (
 	HeaderCritical = "Sh-Critical" // "1" or "true": never conflated or dropped
 )
 
-// Publisher is what ingest needs from the fan-out core.
+// Publisher is what ingest needs from the fan-out core (fanout.Hub).
 type Publisher interface {
-	PublishPattern(pattern string, m *fanout.Message)
+	// Interested reports whether some subscription wants subject.
+	Interested(subject string) bool
+	// Publish delivers m to every subscription that matches it.
+	Publish(m *fanout.Message)
 }
 
 // Config configures an Ingester. The zero value of each field means its
@@ -38,9 +41,11 @@ type Config struct {
 	// arrive without Sh-Seq). Default: the hub's start time in Unix ms, so
 	// a restarted hub starts a new epoch.
 	Epoch uint64
-	// MaxSequenced bounds the per-subject counters kept for hub-assigned
-	// sequences; past it they are reset and the epoch advances, so clients
-	// see a new epoch rather than a wrong sequence. Default 100,000.
+	// MaxSequenced bounds the per-subject state kept: the counters of
+	// hub-assigned sequences, and the last publisher position seen per
+	// subject. Past it the state is reset (and the hub's epoch advances,
+	// so clients see a new epoch rather than a wrong sequence). Default
+	// 100,000.
 	MaxSequenced int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -57,14 +62,17 @@ type Ingester struct {
 
 	mu    sync.Mutex
 	epoch uint64
-	seqs  map[seqKey]uint64
+	seqs  map[string]uint64   // subject → the last hub-assigned sequence
+	last  map[string]position // subject → the newest publisher position seen
 
-	received atomic.Uint64
-	rejected atomic.Uint64
-	lastLog  atomic.Int64
+	received   atomic.Uint64
+	rejected   atomic.Uint64
+	duplicates atomic.Uint64
+	lastLog    atomic.Int64
 }
 
-type seqKey struct{ pattern, subject string }
+// position is a publisher's (epoch, seq).
+type position struct{ epoch, seq uint64 }
 
 // New returns an Ingester that publishes to pub.
 func New(pub Publisher, cfg Config) *Ingester {
@@ -80,49 +88,100 @@ func New(pub Publisher, cfg Config) *Ingester {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{pub: pub, cfg: cfg, log: cfg.Logger, epoch: cfg.Epoch, seqs: make(map[seqKey]uint64)}
+	return &Ingester{pub: pub, cfg: cfg, log: cfg.Logger, epoch: cfg.Epoch,
+		seqs: make(map[string]uint64), last: make(map[string]position)}
 }
 
 // Received and Rejected count the messages handled and those refused
-// (invalid payload or subject).
-func (in *Ingester) Received() uint64 { return in.received.Load() }
-func (in *Ingester) Rejected() uint64 { return in.rejected.Load() }
+// (invalid payload or subject); Duplicates counts the copies dropped
+// because a newer or the same position had already been published.
+func (in *Ingester) Received() uint64   { return in.received.Load() }
+func (in *Ingester) Rejected() uint64   { return in.rejected.Load() }
+func (in *Ingester) Duplicates() uint64 { return in.duplicates.Load() }
 
-// Handle converts m, which arrived through the upstream subscription for
-// pattern, and publishes it. Its signature matches bus.Handler.
-func (in *Ingester) Handle(pattern string, m *nats.Msg) {
+// Handle converts a core NATS message and publishes it. Its signature
+// matches bus.Handler. A message with a publisher position (Sh-Epoch,
+// Sh-Seq) is kept only when that position is newer than the last one
+// published for its subject, so that clients never see a position twice or
+// out of order, whichever copy (see bus.Copy) brings it: within an epoch a
+// publisher's sequence only grows (docs/streams.md), and one that restarts
+// its numbering starts a new epoch. A message without a position is kept
+// from the primary copy only.
+func (in *Ingester) Handle(m *nats.Msg, c bus.Copy) {
 	if protocol.ReservedSubject(m.Subject) {
 		return // NATS's own traffic (KV records, JetStream API) seen by a wildcard pattern
+	}
+	if !in.pub.Interested(m.Subject) {
+		return
 	}
 	in.received.Add(1)
 	now := in.cfg.Now()
 	ev := Event(m.Subject, m.Header, m.Data, now)
-	if !UpstreamSeq(m.Header, &ev) {
-		ev.Epoch, ev.Seq = in.nextSeq(pattern, m.Subject)
+	if UpstreamSeq(m.Header, &ev) {
+		if !in.advance(m.Subject, position{ev.Epoch, ev.Seq}) {
+			in.duplicates.Add(1)
+			return
+		}
+	} else {
+		if !c.Primary {
+			return // without a position a late copy cannot be told from a new message
+		}
+		ev.Epoch, ev.Seq = in.nextSeq(m.Subject)
 	}
-	in.publish(pattern, ev, now)
+	in.publish(ev, now)
 }
 
 // HandleStored converts a message of a stored family, positioned by its
 // stream sequence, and publishes it. Its signature matches
 // bus.StoredHandler.
-func (in *Ingester) HandleStored(pattern string, m bus.StoredMsg) {
+func (in *Ingester) HandleStored(m bus.StoredMsg) {
+	if !in.pub.Interested(m.Subject) {
+		return
+	}
 	in.received.Add(1)
 	now := in.cfg.Now()
 	ev := Event(m.Subject, m.Header, m.Data, now)
 	ev.Epoch, ev.Seq = m.Epoch, m.Seq
-	in.publish(pattern, ev, now)
+	in.publish(ev, now)
+}
+
+// NewEpoch starts a new epoch for the sequences the hub assigns: the next
+// message of every hub-numbered subject says so, telling its clients to
+// take it as a fresh value rather than the next of a contiguous sequence.
+// It is called when messages may have been lost upstream unseen (a
+// subscription handover, a reconnect). Safe for concurrent use.
+func (in *Ingester) NewEpoch() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.epoch++
+	clear(in.seqs)
 }
 
 // publish encodes ev, received at now, and publishes it.
-func (in *Ingester) publish(pattern string, ev protocol.Event, now time.Time) {
-	msg, err := protocol.NewMessage(ev)
+func (in *Ingester) publish(ev protocol.Event, now time.Time) {
+	msg, err := NewMessage(ev)
 	if err != nil {
 		in.reject(ev.Subject, err)
 		return
 	}
 	msg.Ingested = now.UnixNano()
-	in.pub.PublishPattern(pattern, msg)
+	in.pub.Publish(msg)
+}
+
+// NewMessage encodes ev once per wire encoding (protocol.EncodeEvent) and
+// returns the fan-out message that carries it, ready for Hub.Publish.
+func NewMessage(ev protocol.Event) (*fanout.Message, error) {
+	frames, err := protocol.EncodeEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	return &fanout.Message{
+		Subject:  ev.Subject,
+		Epoch:    ev.Epoch,
+		Seq:      ev.Seq,
+		Critical: ev.Critical,
+		Frames:   frames,
+	}, nil
 }
 
 // Event builds the protocol event of an upstream message received at now:
@@ -160,21 +219,36 @@ func UpstreamSeq(h nats.Header, ev *protocol.Event) bool {
 	return true
 }
 
-// nextSeq numbers a message per (pattern, subject): each pattern's
-// subscribers see their own contiguous sequence, because each upstream
-// subscription receives its own copy of a message.
-func (in *Ingester) nextSeq(pattern, subject string) (epoch, seq uint64) {
+// nextSeq numbers a message of subject: every subscriber of the subject
+// sees the same contiguous sequence.
+func (in *Ingester) nextSeq(subject string) (epoch, seq uint64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	k := seqKey{pattern, subject}
-	seq, ok := in.seqs[k]
+	seq, ok := in.seqs[subject]
 	if !ok && len(in.seqs) >= in.cfg.MaxSequenced {
 		clear(in.seqs)
 		in.epoch++
 	}
 	seq++
-	in.seqs[k] = seq
+	in.seqs[subject] = seq
 	return in.epoch, seq
+}
+
+// advance records p as subject's newest publisher position, or refuses
+// (and returns false for) a position that is not newer than the last one of
+// the same epoch.
+func (in *Ingester) advance(subject string, p position) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	last, ok := in.last[subject]
+	if ok && last.epoch == p.epoch && p.seq <= last.seq {
+		return false
+	}
+	if !ok && len(in.last) >= in.cfg.MaxSequenced {
+		clear(in.last)
+	}
+	in.last[subject] = p
+	return true
 }
 
 func (in *Ingester) reject(subject string, err error) {

@@ -25,6 +25,7 @@ var commands = []command{
 	{"show", "ID [--json]", "show one key's metadata", setupShow},
 	{"revoke", "ID", "revoke a key at once, on every hub", setupRevoke},
 	{"rotate", "ID [--overlap 24h]", "replace a key by a new one; the old one expires after the overlap", setupRotate},
+	{"signing-secret", "ID", "print the key's secret for signing HTTP publishes (Streamhub-Signature)", setupSigningSecret},
 }
 
 // DefaultOverlap is how long a rotated key keeps working when rotate is
@@ -44,6 +45,7 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&req.Limits.MaxSubsPerConn, "max-subs", 0, fmt.Sprintf("subscriptions per connection (0: %d)", auth.DefaultMaxSubsPerConn))
 	fs.Float64Var(&req.Limits.CommandsPerSec, "commands-per-sec", 0, fmt.Sprintf("commands per second per connection (0: %d)", auth.DefaultCommandsPerSec))
 	fs.Float64Var(&req.Limits.PublishPerSec, "publish-per-sec", 0, fmt.Sprintf("publishes per second per hub instance (0: %d)", auth.DefaultPublishPerSec))
+	fs.BoolVar(&req.SignedPublish, "signed-publish", false, "refuse the key's HTTP publishes unless signed with its signing secret (see 'hub keys signing-secret')")
 	return func(ctx context.Context, e *env, pos []string) error {
 		switch {
 		case len(pos) > 0:
@@ -173,6 +175,27 @@ func setupRotate(fs *flag.FlagSet) runFunc {
 	}
 }
 
+func setupSigningSecret(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, pos []string) error {
+		id, st, err := e.openForID(ctx, "signing-secret", pos)
+		if err != nil {
+			return err
+		}
+		rec, ok := st.Get(id)
+		if !ok {
+			return unknownID("signing-secret", id, auth.ErrUnknown)
+		}
+		note := "Signatures are checked whenever a publish carries one"
+		if rec.SignedPublish {
+			note = "This key publishes only signed requests"
+		}
+		_, err = fmt.Fprintf(e.stdout, "Publish signing secret of key %s %q:\n\n    %s\n\n%s: sign each POST /v1/publish with\n"+
+			"%s: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>\\n<METHOD>\\n<path>\\n<body>\">\n"+
+			"(docs/http.md). Keep it secret; it changes when the key is rotated.\n", rec.ID, rec.Name, st.PublishSecret(rec.ID), note, auth.SignatureHeader)
+		return err
+	}
+}
+
 // jsonRecord is a record as list --json and show --json print it. Records
 // from the store carry no hash, so none is printed.
 type jsonRecord struct {
@@ -219,6 +242,9 @@ func printRecord(w io.Writer, r *auth.KeyRecord, now time.Time) error {
 	l := r.EffectiveLimits()
 	row("limits", fmt.Sprintf("%d connections, %d subscriptions per connection, %g commands/s (burst %d), %g publishes/s (burst %d)",
 		l.MaxConns, l.MaxSubsPerConn, l.CommandsPerSec, l.CommandsBurst, l.PublishPerSec, l.PublishBurst))
+	if r.SignedPublish {
+		row("publishing", "signed requests only")
+	}
 	if r.RotatedTo != "" {
 		row("rotated to", r.RotatedTo)
 	}

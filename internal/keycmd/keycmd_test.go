@@ -361,3 +361,21 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// A key created with --signed-publish says so, and signing-secret prints
+// the secret the hub verifies its publishes with.
+func TestSignedPublishAndSigningSecret(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{EnvDataDir: dir}
+	key := oneSecret(t, mustRun(t, env, "create", "--name", "signer", "--publish", "jobs.acme.>", "--signed-publish"))
+	if m := showJSON(t, env, key.ID()); m["signed_publish"] != true {
+		t.Fatalf("show --json = %v, want signed_publish", m)
+	}
+	r := mustRun(t, env, "signing-secret", key.ID())
+	withDirStore(t, dir, func(st *auth.Store) {
+		want := st.PublishSecret(key.ID())
+		if !strings.Contains(r.out, "\n    "+want+"\n") || !strings.Contains(r.out, "publishes only signed requests") {
+			t.Fatalf("signing-secret output lacks %s:\n%s", want, r.out)
+		}
+	})
+}

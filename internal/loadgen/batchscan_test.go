@@ -6,14 +6,16 @@ import (
 	"testing"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // testBatch builds a batch frame with the hub's own encoder: gaps, and
 // events whose data has nesting, escapes and every JSON value kind.
-func testBatch(t testing.TB, enc fanout.Encoding) []byte {
+func testBatch(t testing.TB, enc protocol.Encoding) []byte {
 	t.Helper()
-	b := &fanout.Batch{Gaps: []fanout.Gap{{Subject: "ticks.bench.S1", Epoch: 9, From: 3, To: 7}, {Subject: "chain.x", Epoch: 1, From: 1 << 40, To: 1<<40 + 2}}}
+	gaps := []protocol.Gap{{Subject: "ticks.bench.S1", Epoch: 9, From: 3, To: 7}, {Subject: "chain.x", Epoch: 1, From: 1 << 40, To: 1<<40 + 2}}
+	var events [][]byte
 	datas := []string{
 		string(appendPayload(nil, 1<<50, 77, 200)),
 		`{"t":5,"n":6,"nested":{"a":[1,-2.5e3,true,false,null,{"b":"x\"]}"}]},"s":"\\u00e9\\\\"}`,
@@ -22,20 +24,20 @@ func testBatch(t testing.TB, enc fanout.Encoding) []byte {
 		`-12`,
 	}
 	for i, d := range datas {
-		m, err := protocol.NewMessage(protocol.Event{Subject: fmt.Sprintf("ticks.bench.S%d", i), Epoch: uint64(1 << (10 * i)), Seq: uint64(i*1000 + 1), TS: 5, Ingest: 6, Critical: i == 2, Data: []byte(d)})
+		m, err := ingest.NewMessage(protocol.Event{Subject: fmt.Sprintf("ticks.bench.S%d", i), Epoch: uint64(1 << (10 * i)), Seq: uint64(i*1000 + 1), TS: 5, Ingest: 6, Critical: i == 2, Data: []byte(d)})
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
-		b.Messages = append(b.Messages, m)
+		events = append(events, m.Frame(fanout.Encoding(enc)))
 	}
-	return protocol.AppendBatch(nil, enc, 1732712345678, b)
+	return protocol.AppendBatch(nil, enc, 1732712345678, gaps, events)
 }
 
 func TestScannersAgreeWithTheCodec(t *testing.T) {
-	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+	for _, enc := range []protocol.Encoding{protocol.EncodingJSON, protocol.EncodingMsgpack} {
 		t.Run(enc.String(), func(t *testing.T) {
 			scan := scanJSON
-			if enc == fanout.EncodingMsgpack {
+			if enc == protocol.EncodingMsgpack {
 				scan = scanMsgpack
 			}
 			frame := testBatch(t, enc)
@@ -77,7 +79,7 @@ func TestScannersAgreeWithTheCodec(t *testing.T) {
 func TestScannersNeverPanic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var v batchView
-	frames := [][]byte{testBatch(t, fanout.EncodingJSON), testBatch(t, fanout.EncodingMsgpack)}
+	frames := [][]byte{testBatch(t, protocol.EncodingJSON), testBatch(t, protocol.EncodingMsgpack)}
 	for i := range 20_000 {
 		var b []byte
 		if i%2 == 0 {
@@ -101,7 +103,7 @@ func TestScannersNeverPanic(t *testing.T) {
 }
 
 func BenchmarkScanJSON(b *testing.B) {
-	frame := testBatch(b, fanout.EncodingJSON)
+	frame := testBatch(b, protocol.EncodingJSON)
 	var v batchView
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/bus"
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/subject"
 )
 
@@ -96,11 +96,11 @@ type Config struct {
 
 	// Encoding is the StreamHub clients' wire encoding. Default JSON.
 	// nats-ws clients speak the NATS protocol and ignore it.
-	Encoding fanout.Encoding
+	Encoding protocol.Encoding
 	// Policy and MaxRate are the StreamHub subscribe options. Default: the
 	// hub's default policy for the subject, no rate limit. nats-ws has no
 	// equivalent and ignores them.
-	Policy  fanout.Policy
+	Policy  protocol.Policy
 	MaxRate float64
 
 	// APIKey, if set, is sent to a StreamHub as "Authorization: Bearer";
@@ -202,7 +202,7 @@ func (c Config) Validate() error {
 		return bad("subjects %d not in 1..%d", c.Subjects, MaxSubjects)
 	case c.Payload < MinPayload || c.Payload > MaxPayload:
 		return bad("payload %d bytes not in %d..%d", c.Payload, MinPayload, MaxPayload)
-	case c.Encoding >= fanout.NumEncodings:
+	case c.Encoding >= protocol.NumEncodings:
 		return bad("encoding %v", c.Encoding)
 	case math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0) || c.MaxRate < 0:
 		return bad("max rate %v", c.MaxRate)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -25,7 +24,7 @@ const controlTimeout = 5 * time.Second
 // only goroutine that touches rec and buf.
 type hubClient struct {
 	conn     *websocket.Conn
-	enc      fanout.Encoding
+	enc      protocol.Encoding
 	msgType  websocket.MessageType
 	rec      *recorder
 	index    map[string]int
@@ -51,7 +50,7 @@ func dialHub(ctx context.Context, cfg Config, pattern string, rec *recorder, ind
 	}
 	conn.SetReadLimit(64 << 20)
 	c := &hubClient{conn: conn, enc: cfg.Encoding, rec: rec, index: index, base: base, msgType: websocket.MessageText}
-	if c.enc == fanout.EncodingMsgpack {
+	if c.enc == protocol.EncodingMsgpack {
 		c.msgType = websocket.MessageBinary
 	}
 	if err := c.handshake(ctx, cfg, pattern); err != nil {
@@ -173,7 +172,7 @@ const crossChecks = 8
 
 func (c *hubClient) handle(ctx context.Context, frame []byte, now int64) {
 	var err error
-	if c.enc == fanout.EncodingMsgpack {
+	if c.enc == protocol.EncodingMsgpack {
 		err = scanMsgpack(frame, &c.view)
 	} else {
 		err = scanJSON(frame, &c.view)
@@ -215,7 +214,7 @@ func (c *hubClient) handle(ctx context.Context, frame []byte, now int64) {
 		}
 		var t int64
 		var n uint64
-		if c.enc == fanout.EncodingMsgpack {
+		if c.enc == protocol.EncodingMsgpack {
 			t, n, err = parseMsgpackPayload(ev.data)
 		} else {
 			t, n, err = parseJSONPayload(ev.data)

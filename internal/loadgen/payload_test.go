@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -26,12 +27,12 @@ func TestPayloadRoundTrip(t *testing.T) {
 		}
 		// The hub converts the payload to msgpack for msgpack clients;
 		// use its converter, through the event encoder.
-		m, err := protocol.NewMessage(protocol.Event{Subject: "ticks.bench.S0", Epoch: 1, Seq: 1, Data: p})
+		m, err := ingest.NewMessage(protocol.Event{Subject: "ticks.bench.S0", Epoch: 1, Seq: 1, Data: p})
 		if err != nil {
 			t.Fatal(err)
 		}
-		frame := protocol.AppendBatch(nil, fanout.EncodingMsgpack, 1, &fanout.Batch{Messages: []*fanout.Message{m}})
-		ev, err := protocol.DecodeServer(fanout.EncodingMsgpack, frame)
+		frame := protocol.AppendBatch(nil, protocol.EncodingMsgpack, 1, nil, [][]byte{m.Frame(fanout.EncodingMsgpack)})
+		ev, err := protocol.DecodeServer(protocol.EncodingMsgpack, frame)
 		if err != nil || len(ev.Events) != 1 {
 			t.Fatalf("decode msgpack batch: %v", err)
 		}

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // Phase bounds that are not configurable.
@@ -140,7 +140,7 @@ func (c Config) newResult() Result {
 	if c.Target == TargetNATSWS {
 		r.Encoding = "nats"
 	} else {
-		if c.Policy != fanout.PolicyDefault {
+		if c.Policy != protocol.PolicyDefault {
 			r.Policy = c.Policy.String()
 		}
 		r.MaxRate = c.MaxRate

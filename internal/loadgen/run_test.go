@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
+	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/server/servertest"
 )
 
@@ -20,7 +20,7 @@ func tinyRun(target Target, wsURL, natsURL string) Config {
 	return Config{
 		Target: target, WSURL: wsURL, NATSURL: natsURL,
 		Clients: 5, Rate: 200, Duration: time.Second, Subjects: 4,
-		Policy: fanout.DropOldest,
+		Policy: protocol.DropOldest,
 	}
 }
 
@@ -89,7 +89,7 @@ func TestRunStreamHub(t *testing.T) {
 	t.Run("msgpack/one subject each", func(t *testing.T) {
 		cfg := tinyRun(TargetStreamHub, url, s.NATSURL())
 		cfg.NATSCredentials = s.NATSCredentials()
-		cfg.Encoding = fanout.EncodingMsgpack
+		cfg.Encoding = protocol.EncodingMsgpack
 		r := run(t, cfg)
 		// Clients 0 and 4 share subject 0; the others have one each:
 		// 50 messages per subject, 2+1+1+1 subscribers.

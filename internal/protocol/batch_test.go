@@ -4,67 +4,78 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
-func testMessages(t testing.TB, n int) []*fanout.Message {
+// testMessage is an event and its frames, as the hub publishes it.
+type testMessage struct {
+	Event
+	Frames [NumEncodings][]byte
+}
+
+func testMessages(t testing.TB, n int) []*testMessage {
 	t.Helper()
-	ms := make([]*fanout.Message, n)
+	ms := make([]*testMessage, n)
 	for i := range ms {
-		m, err := NewMessage(Event{
+		ev := Event{
 			Subject: fmt.Sprintf("ticks.coinbase.S%d-USD", i%7), Epoch: 1732712000, Seq: uint64(100 + i),
 			TS: 1732712345600 + int64(i), Ingest: 1732712345610 + int64(i), Critical: i%5 == 0,
 			Data: []byte(fmt.Sprintf(`{"price":"%d.25","size":%d,"bid":97000.5,"ask":97001,"venue":"coinbase"}`, 97000+i, i)),
-		})
+		}
+		frames, err := EncodeEvent(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ms[i] = m
+		ms[i] = &testMessage{Event: ev, Frames: frames}
 	}
 	return ms
 }
 
+// eventsOf returns the frames of ms in encoding enc, nil for a nil message.
+func eventsOf(enc Encoding, ms ...*testMessage) [][]byte {
+	out := make([][]byte, len(ms))
+	for i, m := range ms {
+		if m != nil {
+			out[i] = m.Frames[enc]
+		}
+	}
+	return out
+}
+
 func TestAppendBatchJSONShape(t *testing.T) {
 	ms := testMessages(t, 2)
-	b := &fanout.Batch{
-		Gaps:     []fanout.Gap{{Subject: "chain.eth.transfer", Epoch: 1732712000, From: 41, To: 57}},
-		Messages: ms,
-	}
-	got := string(AppendBatch([]byte("prefix:"), fanout.EncodingJSON, 1732712345678, b))
+	gaps := []Gap{{Subject: "chain.eth.transfer", Epoch: 1732712000, From: 41, To: 57}}
+	got := string(AppendBatch([]byte("prefix:"), EncodingJSON, 1732712345678, gaps, eventsOf(EncodingJSON, ms...)))
 	want := `prefix:{"op":"batch","sent":1732712345678,"gaps":[{"subject":"chain.eth.transfer","epoch":1732712000,"from":41,"to":57}],"events":[` +
 		string(ms[0].Frames[0]) + "," + string(ms[1].Frames[0]) + `]}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	got = string(AppendBatch(nil, fanout.EncodingJSON, 5, &fanout.Batch{Messages: ms[:1]}))
+	got = string(AppendBatch(nil, EncodingJSON, 5, nil, eventsOf(EncodingJSON, ms[:1]...)))
 	if want := `{"op":"batch","sent":5,"events":[` + string(ms[0].Frames[0]) + `]}`; got != want {
 		t.Errorf("no gaps: got %s", got)
 	}
-	got = string(AppendBatch(nil, fanout.EncodingJSON, 5, nil))
+	got = string(AppendBatch(nil, EncodingJSON, 5, nil, nil))
 	if got != `{"op":"batch","sent":5,"events":[]}` {
-		t.Errorf("nil batch: got %s", got)
+		t.Errorf("empty batch: got %s", got)
 	}
 }
 
 func TestAppendBatchRoundTrip(t *testing.T) {
 	ms := testMessages(t, 5)
-	ms = append(ms, &fanout.Message{Subject: "x.y"}, nil) // no frames: skipped
-	b := &fanout.Batch{
-		Gaps: []fanout.Gap{
-			{Subject: "chain.eth.transfer", Epoch: 7, From: 41, To: 57},
-			// Subjects are validated upstream; the encoder must be safe anyway.
-			{Subject: "we\"ird\\sub\x01ject\u2028\xff", Epoch: 1 << 60, From: 1, To: 1},
-		},
-		Messages: ms,
+	all := append(ms, &testMessage{Event: Event{Subject: "x.y"}}, nil) // no frames: skipped
+	gaps := []Gap{
+		{Subject: "chain.eth.transfer", Epoch: 7, From: 41, To: 57},
+		// Subjects are validated upstream; the encoder must be safe anyway.
+		{Subject: "we\"ird\\sub\x01ject\u2028\xff", Epoch: 1 << 60, From: 1, To: 1},
 	}
-	var decoded [fanout.NumEncodings]ServerMessage
+	var decoded [NumEncodings]ServerMessage
 	for _, enc := range encodings {
-		frame := AppendBatch(nil, enc, 1732712345678, b)
-		if enc == fanout.EncodingJSON && !json.Valid(frame) {
+		events := eventsOf(enc, all...)
+		frame := AppendBatch(nil, enc, 1732712345678, gaps, events)
+		if enc == EncodingJSON && !json.Valid(frame) {
 			t.Fatalf("invalid JSON: %s", frame)
 		}
-		if n := BatchSize(enc, b); len(frame) > n {
+		if n := BatchSize(gaps, events); len(frame) > n {
 			t.Errorf("%v: BatchSize %d < frame %d", enc, n, len(frame))
 		}
 		msg, err := DecodeServer(enc, frame)
@@ -86,24 +97,24 @@ func TestAppendBatchRoundTrip(t *testing.T) {
 		decoded[enc] = msg
 	}
 	// JSON replaces what is not valid UTF-8; msgpack carries the bytes.
-	if s := decoded[fanout.EncodingJSON].Gaps[1].Subject; s != "we\"ird\\sub\x01ject\u2028\ufffd" {
+	if s := decoded[EncodingJSON].Gaps[1].Subject; s != "we\"ird\\sub\x01ject\u2028\ufffd" {
 		t.Errorf("JSON gap subject %q", s)
 	}
-	if s := decoded[fanout.EncodingMsgpack].Gaps[1].Subject; s != b.Gaps[1].Subject {
+	if s := decoded[EncodingMsgpack].Gaps[1].Subject; s != gaps[1].Subject {
 		t.Errorf("msgpack gap subject %q", s)
 	}
 	// The same events decode to the same values in both encodings.
 	for i := range decoded[0].Events {
-		j, m := decoded[fanout.EncodingJSON].Events[i], decoded[fanout.EncodingMsgpack].Events[i]
-		jd, err := j.DataJSON(fanout.EncodingJSON)
+		j, m := decoded[EncodingJSON].Events[i], decoded[EncodingMsgpack].Events[i]
+		jd, err := j.DataJSON(EncodingJSON)
 		if err != nil {
 			t.Fatal(err)
 		}
-		md, err := m.DataJSON(fanout.EncodingMsgpack)
+		md, err := m.DataJSON(EncodingMsgpack)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !deepEqual(decodeAny(t, fanout.EncodingJSON, jd), decodeAny(t, fanout.EncodingJSON, md)) {
+		if !deepEqual(decodeAny(t, EncodingJSON, jd), decodeAny(t, EncodingJSON, md)) {
 			t.Errorf("event %d data: JSON %s, msgpack %s", i, jd, md)
 		}
 		j.Data, m.Data = nil, nil
@@ -115,11 +126,12 @@ func TestAppendBatchRoundTrip(t *testing.T) {
 
 func TestAppendBatchDoesNotAllocate(t *testing.T) {
 	ms := testMessages(t, 64)
-	b := &fanout.Batch{Gaps: []fanout.Gap{{Subject: "chain.eth.transfer", Epoch: 1, From: 2, To: 3}}, Messages: ms}
+	gaps := []Gap{{Subject: "chain.eth.transfer", Epoch: 1, From: 2, To: 3}}
 	for _, enc := range encodings {
-		buf := make([]byte, 0, BatchSize(enc, b))
+		events := eventsOf(enc, ms...)
+		buf := make([]byte, 0, BatchSize(gaps, events))
 		allocs := testing.AllocsPerRun(100, func() {
-			buf = AppendBatch(buf[:0], enc, 1732712345678, b)
+			buf = AppendBatch(buf[:0], enc, 1732712345678, gaps, events)
 		})
 		if allocs != 0 {
 			t.Errorf("%v: AppendBatch allocates %v times per call", enc, allocs)
@@ -132,10 +144,9 @@ func TestAppendBatchDoesNotAllocate(t *testing.T) {
 
 func TestAppendBatchSplicesFramesUnchanged(t *testing.T) {
 	// A frame's bytes appear verbatim: AppendBatch never re-encodes.
-	m := &fanout.Message{Subject: "a.b"}
-	m.Frames[fanout.EncodingJSON] = []byte(`{"subject":"a.b","epoch":1,"seq":2,"ts":3,"ingest":4,"data":{"k" : [1 , 2]}}`)
-	got := AppendBatch(nil, fanout.EncodingJSON, 9, &fanout.Batch{Messages: []*fanout.Message{m}})
-	if want := `{"op":"batch","sent":9,"events":[` + string(m.Frames[0]) + `]}`; string(got) != want {
+	frame := []byte(`{"subject":"a.b","epoch":1,"seq":2,"ts":3,"ingest":4,"data":{"k" : [1 , 2]}}`)
+	got := AppendBatch(nil, EncodingJSON, 9, nil, [][]byte{frame})
+	if want := `{"op":"batch","sent":9,"events":[` + string(frame) + `]}`; string(got) != want {
 		t.Errorf("got %s", got)
 	}
 }
@@ -146,5 +157,5 @@ func TestAppendBatchPanicsOnUnknownEncoding(t *testing.T) {
 			t.Error("no panic")
 		}
 	}()
-	AppendBatch(nil, fanout.NumEncodings, 0, nil)
+	AppendBatch(nil, NumEncodings, 0, nil, nil)
 }

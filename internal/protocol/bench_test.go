@@ -1,23 +1,20 @@
 package protocol
 
-import (
-	"testing"
-
-	"github.com/streamhub/streamhub/internal/fanout"
-)
+import "testing"
 
 // BenchmarkAppendBatch measures writing one batch frame of 64 pre-encoded
 // events and one gap notice into a reused buffer: the per-write cost of a
 // client's writer. It should report 0 allocs/op.
 func BenchmarkAppendBatch(b *testing.B) {
 	ms := testMessages(b, 64)
-	batch := &fanout.Batch{Gaps: []fanout.Gap{{Subject: "chain.eth.transfer", Epoch: 1, From: 41, To: 57}}, Messages: ms}
+	gaps := []Gap{{Subject: "chain.eth.transfer", Epoch: 1, From: 41, To: 57}}
 	for _, enc := range encodings {
 		b.Run(enc.String(), func(b *testing.B) {
-			buf := make([]byte, 0, BatchSize(enc, batch))
+			events := eventsOf(enc, ms...)
+			buf := make([]byte, 0, BatchSize(gaps, events))
 			b.ReportAllocs()
 			for b.Loop() {
-				buf = AppendBatch(buf[:0], enc, 1732712345678, batch)
+				buf = AppendBatch(buf[:0], enc, 1732712345678, gaps, events)
 			}
 			b.SetBytes(int64(len(buf)))
 		})
@@ -41,7 +38,7 @@ func BenchmarkEncodeEvent(b *testing.B) {
 
 // BenchmarkDecodeCommand measures decoding a typical subscribe command.
 func BenchmarkDecodeCommand(b *testing.B) {
-	c := Command{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10}
+	c := Command{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10}
 	for _, enc := range encodings {
 		frame, err := EncodeCommand(enc, c)
 		if err != nil {

@@ -1,9 +1,8 @@
 package protocol
 
 import (
+	"slices"
 	"strconv"
-
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 // CloseCode is a WebSocket close status code sent or understood by the hub.
@@ -14,7 +13,8 @@ import (
 type CloseCode uint16
 
 // Close codes. 1000, 1001 and 1009 are RFC 6455 codes; the 4xxx codes are
-// StreamHub's, one per [fanout.CloseReason].
+// StreamHub's, one per reason the hub closes a connection for (the
+// gateway maps the hub's close reasons to them).
 const (
 	// CloseNormal (1000): closed normally.
 	CloseNormal CloseCode = 1000
@@ -42,44 +42,35 @@ const (
 	CloseLimitExceeded CloseCode = 4507 // a per-key limit was exceeded
 )
 
-// closeTable is the one mapping from close reasons to close codes.
-var closeTable = map[fanout.CloseReason]CloseCode{
-	fanout.ReasonNormal:           CloseNormal,
-	fanout.ReasonShutdown:         CloseShutdown,
-	fanout.ReasonSlowConsumer:     CloseSlowConsumer,
-	fanout.ReasonWriteFailed:      CloseWriteFailed,
-	fanout.ReasonHeartbeatTimeout: CloseHeartbeatTimeout,
-	fanout.ReasonTokenExpired:     CloseTokenExpired,
-	fanout.ReasonInternal:         CloseInternal,
-	fanout.ReasonProtocolError:    CloseProtocolError,
-	fanout.ReasonMessageTooBig:    CloseMessageTooBig,
-	fanout.ReasonAuthFailed:       CloseAuthFailed,
-	fanout.ReasonAuthTimeout:      CloseAuthTimeout,
-	fanout.ReasonKeyRevoked:       CloseKeyRevoked,
-	fanout.ReasonKeyExpired:       CloseKeyExpired,
-	fanout.ReasonForbidden:        CloseForbidden,
-	fanout.ReasonLimitExceeded:    CloseLimitExceeded,
+// closeNames are the snake_case names of StreamHub's codes, the same as
+// the hub's close reasons.
+var closeNames = map[CloseCode]string{
+	CloseNormal:           "normal",
+	CloseShutdown:         "shutdown",
+	CloseSlowConsumer:     "slow_consumer",
+	CloseWriteFailed:      "write_failed",
+	CloseHeartbeatTimeout: "heartbeat_timeout",
+	CloseTokenExpired:     "token_expired",
+	CloseInternal:         "internal",
+	CloseProtocolError:    "protocol_error",
+	CloseMessageTooBig:    "message_too_big",
+	CloseAuthFailed:       "auth_failed",
+	CloseAuthTimeout:      "auth_timeout",
+	CloseKeyRevoked:       "key_revoked",
+	CloseKeyExpired:       "key_expired",
+	CloseForbidden:        "forbidden",
+	CloseLimitExceeded:    "limit_exceeded",
 }
 
-// CloseCodeFor returns the close code for a reason. This is the only place
-// reasons become codes. A reason it does not know (including the zero
-// value) gives CloseInternal.
-func CloseCodeFor(r fanout.CloseReason) CloseCode {
-	if c, ok := closeTable[r]; ok {
-		return c
+// CloseCodes returns the codes the hub closes connections with, one per
+// reason (1000 and the 4xxx codes), in ascending order.
+func CloseCodes() []CloseCode {
+	codes := make([]CloseCode, 0, len(closeNames))
+	for c := range closeNames {
+		codes = append(codes, c)
 	}
-	return CloseInternal
-}
-
-// Reason returns the close reason a StreamHub code stands for, or false for
-// a code outside the table (1001, 1009 and any foreign code).
-func (c CloseCode) Reason() (fanout.CloseReason, bool) {
-	for r, cc := range closeTable {
-		if cc == c {
-			return r, true
-		}
-	}
-	return 0, false
+	slices.Sort(codes)
+	return codes
 }
 
 // Reconnect reports whether a client should reconnect by itself after the
@@ -111,8 +102,8 @@ func (c CloseCode) String() string {
 	case CloseTooBig:
 		return "too_big"
 	}
-	if r, ok := c.Reason(); ok {
-		return r.String()
+	if name, ok := closeNames[c]; ok {
+		return name
 	}
 	return "CloseCode(" + strconv.Itoa(int(c)) + ")"
 }

@@ -1,45 +1,24 @@
 package protocol
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/streamhub/streamhub/internal/fanout"
-)
-
-func TestCloseCodeForEveryReasonIsDistinctAndDocumented(t *testing.T) {
-	want := map[fanout.CloseReason]CloseCode{
-		fanout.ReasonNormal: 1000, fanout.ReasonShutdown: 4000, fanout.ReasonSlowConsumer: 4001,
-		fanout.ReasonWriteFailed: 4002, fanout.ReasonHeartbeatTimeout: 4003, fanout.ReasonTokenExpired: 4004,
-		fanout.ReasonInternal: 4005, fanout.ReasonProtocolError: 4500, fanout.ReasonMessageTooBig: 4501,
-		fanout.ReasonAuthFailed: 4502, fanout.ReasonAuthTimeout: 4503, fanout.ReasonKeyRevoked: 4504,
-		fanout.ReasonKeyExpired: 4505, fanout.ReasonForbidden: 4506, fanout.ReasonLimitExceeded: 4507,
+func TestCloseCodesAreTheSpecTable(t *testing.T) {
+	want := map[CloseCode]string{
+		1000: "normal", 4000: "shutdown", 4001: "slow_consumer", 4002: "write_failed", 4003: "heartbeat_timeout",
+		4004: "token_expired", 4005: "internal", 4500: "protocol_error", 4501: "message_too_big",
+		4502: "auth_failed", 4503: "auth_timeout", 4504: "key_revoked", 4505: "key_expired",
+		4506: "forbidden", 4507: "limit_exceeded",
 	}
-	seen := map[CloseCode]fanout.CloseReason{}
-	for _, r := range fanout.Reasons() {
-		c := CloseCodeFor(r)
-		if w, ok := want[r]; !ok || c != w {
-			t.Errorf("CloseCodeFor(%v) = %d, want %d (in spec table: %v)", r, c, w, ok)
-		}
-		if prev, dup := seen[c]; dup {
-			t.Errorf("reasons %v and %v share close code %d", prev, r, c)
-		}
-		seen[c] = r
-		if back, ok := c.Reason(); !ok || back != r {
-			t.Errorf("CloseCode(%d).Reason() = %v, %v; want %v", c, back, ok, r)
-		}
-		if c.String() != r.String() {
-			t.Errorf("CloseCode(%d).String() = %q, want the reason's name %q", c, c.String(), r.String())
-		}
+	codes := CloseCodes()
+	if len(codes) != len(want) {
+		t.Fatalf("%d close codes, the spec table has %d: update the table and docs", len(codes), len(want))
 	}
-	if len(seen) != len(want) {
-		t.Errorf("fanout has %d reasons, the spec table %d: update the table and docs", len(seen), len(want))
-	}
-}
-
-func TestCloseCodeForUnknownReasonIsInternal(t *testing.T) {
-	for _, r := range []fanout.CloseReason{0, 200} {
-		if c := CloseCodeFor(r); c != CloseInternal {
-			t.Errorf("CloseCodeFor(%d) = %d, want %d", r, c, CloseInternal)
+	for i, c := range codes {
+		if i > 0 && codes[i-1] >= c {
+			t.Errorf("CloseCodes not ascending at %d", c)
+		}
+		if c.String() != want[c] {
+			t.Errorf("CloseCode(%d).String() = %q, want %q", c, c.String(), want[c])
 		}
 	}
 }
@@ -57,11 +36,10 @@ func TestCloseCodeReconnect(t *testing.T) {
 		}
 	}
 	// The rule must hold for every code of the table.
-	for _, r := range fanout.Reasons() {
-		c := CloseCodeFor(r)
+	for _, c := range CloseCodes() {
 		want := c >= 4000 && c < 4500
 		if c.Reconnect() != want {
-			t.Errorf("%v → %d: Reconnect() = %v, want %v", r, c, c.Reconnect(), want)
+			t.Errorf("%d (%v): Reconnect() = %v, want %v", c, c, c.Reconnect(), want)
 		}
 	}
 }
@@ -82,20 +60,20 @@ func TestCloseCodeString(t *testing.T) {
 }
 
 func TestSubprotocols(t *testing.T) {
-	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+	for _, enc := range []Encoding{EncodingJSON, EncodingMsgpack} {
 		name := Subprotocol(enc)
 		got, ok := EncodingForSubprotocol(name)
 		if !ok || got != enc {
 			t.Errorf("EncodingForSubprotocol(%q) = %v, %v; want %v", name, got, ok, enc)
 		}
 	}
-	if got, ok := EncodingForSubprotocol(""); !ok || got != fanout.EncodingJSON {
+	if got, ok := EncodingForSubprotocol(""); !ok || got != EncodingJSON {
 		t.Errorf(`EncodingForSubprotocol("") = %v, %v; want json`, got, ok)
 	}
 	if _, ok := EncodingForSubprotocol("streamhub.v2.json"); ok {
 		t.Error("an unknown subprotocol was accepted")
 	}
-	if Subprotocol(fanout.NumEncodings) != "" {
+	if Subprotocol(NumEncodings) != "" {
 		t.Error("Subprotocol of an unknown encoding is not empty")
 	}
 	if SubprotocolJSON != "streamhub.v1.json" || SubprotocolMsgpack != "streamhub.v1.msgpack" {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/subject"
 )
 
@@ -62,7 +61,7 @@ type Command struct {
 	// Policy is the subscribe's overflow policy; PolicyDefault means the
 	// default of each message's subject prefix. A MaxRate > 0 without a
 	// policy decodes as KeepLatest.
-	Policy fanout.Policy
+	Policy Policy
 	// MaxRate is the subscribe's limit in messages per second per subject;
 	// 0 means unlimited. It is finite and >= 0.
 	MaxRate float64
@@ -110,13 +109,13 @@ type wireCommand struct {
 // CommandMaxItems before any decoding. JSON keys are matched as
 // encoding/json does (case-insensitively); clients must send them in lower
 // case. Frame size is the caller's limit (the WebSocket read limit).
-func DecodeCommand(enc fanout.Encoding, frame []byte) (Command, *Error) {
+func DecodeCommand(enc Encoding, frame []byte) (Command, *Error) {
 	var w wireCommand
 	var derr *Error
 	switch enc {
-	case fanout.EncodingJSON:
+	case EncodingJSON:
 		derr = decodeCommandJSON(frame, &w)
-	case fanout.EncodingMsgpack:
+	case EncodingMsgpack:
 		derr = decodeCommandMsgpack(frame, &w)
 	default:
 		return Command{}, Errorf(CodeInternal, "unknown encoding %v", enc)
@@ -284,7 +283,7 @@ func ReservedSubject(subject string) bool {
 
 func (w *wireCommand) validateOptions(c *Command) *Error {
 	if w.Policy != nil {
-		p, err := fanout.ParsePolicy(*w.Policy)
+		p, err := ParsePolicy(*w.Policy)
 		if err != nil {
 			return WrapError(CodeInvalidOption, "", err)
 		}
@@ -299,9 +298,9 @@ func (w *wireCommand) validateOptions(c *Command) *Error {
 	}
 	if c.MaxRate > 0 {
 		switch c.Policy {
-		case fanout.PolicyDefault:
-			c.Policy = fanout.KeepLatest
-		case fanout.KeepLatest:
+		case PolicyDefault:
+			c.Policy = KeepLatest
+		case KeepLatest:
 		default:
 			return Errorf(CodeInvalidOption, "max_rate implies keep-latest and cannot be combined with policy %s", c.Policy)
 		}

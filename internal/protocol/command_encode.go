@@ -3,8 +3,6 @@ package protocol
 import (
 	"fmt"
 	"math"
-
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 // EncodeCommand encodes a client command in encoding enc, for the Go client
@@ -13,8 +11,8 @@ import (
 // true, token when not empty and resume when any. It checks only what would
 // make the frame unencodable (an empty op, a non-finite or negative
 // max_rate, an unknown encoding); the hub validates the rest.
-func EncodeCommand(enc fanout.Encoding, c Command) ([]byte, error) {
-	if enc >= fanout.NumEncodings {
+func EncodeCommand(enc Encoding, c Command) ([]byte, error) {
+	if enc >= NumEncodings {
 		return nil, fmt.Errorf("protocol: unknown encoding %v", enc)
 	}
 	if c.Op == "" {
@@ -24,13 +22,13 @@ func EncodeCommand(enc fanout.Encoding, c Command) ([]byte, error) {
 		return nil, fmt.Errorf("protocol: max_rate %v is not a finite number >= 0", c.MaxRate)
 	}
 	n := 1
-	for _, set := range [...]bool{c.HasID, len(c.Subjects) > 0, c.Policy != fanout.PolicyDefault,
+	for _, set := range [...]bool{c.HasID, len(c.Subjects) > 0, c.Policy != PolicyDefault,
 		c.MaxRate > 0, c.Snapshot, c.Token != "", len(c.Resume) > 0} {
 		if set {
 			n++
 		}
 	}
-	w := wr{b: make([]byte, 0, 64), mp: enc == fanout.EncodingMsgpack}
+	w := wr{b: make([]byte, 0, 64), mp: enc == EncodingMsgpack}
 	w.obj(n)
 	w.key("op")
 	w.str(string(c.Op))
@@ -46,7 +44,7 @@ func EncodeCommand(enc fanout.Encoding, c Command) ([]byte, error) {
 		}
 		w.endArr()
 	}
-	if c.Policy != fanout.PolicyDefault {
+	if c.Policy != PolicyDefault {
 		w.key("policy")
 		w.str(c.Policy.String())
 	}

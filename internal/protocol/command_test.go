@@ -9,7 +9,6 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/subject"
 )
 
@@ -20,15 +19,15 @@ func TestDecodeCommandValid(t *testing.T) {
 		want Command
 	}{
 		{"subscribe full", []any{"op", "subscribe", "id", 7, "subjects", []string{"ticks.>", "chain.eth.block"}, "policy", "keep-latest", "max_rate", 10, "snapshot", false},
-			Command{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10}},
+			Command{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10}},
 		{"subscribe minimal, no id", []any{"op", "subscribe", "subjects", []string{"chain.*.block"}},
 			Command{Op: OpSubscribe, Subjects: []string{"chain.*.block"}}},
 		{"max_rate implies keep-latest", []any{"op", "subscribe", "id", 1, "subjects", []string{"ticks.a.b"}, "max_rate", 2.5},
-			Command{Op: OpSubscribe, ID: 1, HasID: true, Subjects: []string{"ticks.a.b"}, Policy: fanout.KeepLatest, MaxRate: 2.5}},
+			Command{Op: OpSubscribe, ID: 1, HasID: true, Subjects: []string{"ticks.a.b"}, Policy: KeepLatest, MaxRate: 2.5}},
 		{"drop-oldest without rate", []any{"op", "subscribe", "subjects", []string{"chain.>"}, "policy", "drop-oldest", "max_rate", 0},
-			Command{Op: OpSubscribe, Subjects: []string{"chain.>"}, Policy: fanout.DropOldest}},
+			Command{Op: OpSubscribe, Subjects: []string{"chain.>"}, Policy: DropOldest}},
 		{"disconnect, snapshot", []any{"op", "subscribe", "subjects", []string{"jobs.acme.*"}, "policy", "disconnect", "snapshot", true},
-			Command{Op: OpSubscribe, Subjects: []string{"jobs.acme.*"}, Policy: fanout.Disconnect, Snapshot: true}},
+			Command{Op: OpSubscribe, Subjects: []string{"jobs.acme.*"}, Policy: Disconnect, Snapshot: true}},
 		{"id zero is an id", []any{"op", "ping", "id", 0}, Command{Op: OpPing, HasID: true}},
 		{"null id is no id", []any{"op", "ping", "id", nil}, Command{Op: OpPing}},
 		{"large id", []any{"op", "ping", "id", uint64(math.MaxUint64)}, Command{Op: OpPing, ID: math.MaxUint64, HasID: true}},
@@ -128,7 +127,7 @@ func TestDecodeCommandJSONRefusesInvalidUTF8(t *testing.T) {
 		"{\"op\":\"subscribe\",\"id\":3,\"subjects\":[\"ticks.\xc3\"]}",
 		"{\"op\":\"auth\",\"id\":3,\"token\":\"a\xed\xa0\x80b\"}", // a UTF-16 surrogate
 	} {
-		got, err := DecodeCommand(fanout.EncodingJSON, []byte(f))
+		got, err := DecodeCommand(EncodingJSON, []byte(f))
 		if err == nil || err.Code != CodeBadRequest || !strings.Contains(err.Message, "UTF-8") {
 			t.Errorf("JSON %q: got %+v, %v; want bad_request naming UTF-8", f, got, err)
 			continue
@@ -139,7 +138,7 @@ func TestDecodeCommandJSONRefusesInvalidUTF8(t *testing.T) {
 	}
 	// Valid UTF-8 beyond ASCII, raw or escaped, still decodes.
 	for _, f := range []string{`{"op":"subscribe","subjects":["ticks.日本"]}`, `{"op":"subscribe","subjects":["ticks.\u00e9"]}`} {
-		if _, err := DecodeCommand(fanout.EncodingJSON, []byte(f)); err != nil {
+		if _, err := DecodeCommand(EncodingJSON, []byte(f)); err != nil {
 			t.Errorf("JSON %q: %v", f, err)
 		}
 	}
@@ -148,7 +147,7 @@ func TestDecodeCommandJSONRefusesInvalidUTF8(t *testing.T) {
 func TestDecodeCommandMalformed(t *testing.T) {
 	jsonCases := []string{``, `   `, `{`, `{"op":"ping",}`, `[1,2]`, `"ping"`, `{"op":"ping"} {}`, `{"op":"ping"}x`, "\xff"}
 	for _, f := range jsonCases {
-		if _, err := DecodeCommand(fanout.EncodingJSON, []byte(f)); err == nil || err.Code != CodeBadRequest {
+		if _, err := DecodeCommand(EncodingJSON, []byte(f)); err == nil || err.Code != CodeBadRequest {
 			t.Errorf("JSON %q: got %v, want bad_request", f, err)
 		}
 	}
@@ -163,7 +162,7 @@ func TestDecodeCommandMalformed(t *testing.T) {
 		"non-string key": {0x82, 0x01, 0x02, 0xa2, 'i', 'd', 0x05},
 	}
 	for name, f := range mpCases {
-		got, err := DecodeCommand(fanout.EncodingMsgpack, f)
+		got, err := DecodeCommand(EncodingMsgpack, f)
 		if err == nil || err.Code != CodeBadRequest {
 			t.Errorf("msgpack %s: got %v, want bad_request", name, err)
 		}
@@ -178,7 +177,7 @@ func TestDecodeCommandMalformed(t *testing.T) {
 			t.Errorf("%v null: got %v, want bad_request", enc, err)
 		}
 	}
-	if _, err := DecodeCommand(fanout.NumEncodings, []byte(`{}`)); err == nil || err.Code != CodeInternal {
+	if _, err := DecodeCommand(NumEncodings, []byte(`{}`)); err == nil || err.Code != CodeInternal {
 		t.Errorf("unknown encoding: got %v", err)
 	}
 }
@@ -186,15 +185,15 @@ func TestDecodeCommandMalformed(t *testing.T) {
 func TestDecodeCommandMsgpackNonFiniteMaxRate(t *testing.T) {
 	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		_, mp := object(t, "op", "subscribe", "subjects", []string{"a"}, "max_rate", f)
-		if _, err := DecodeCommand(fanout.EncodingMsgpack, mp); err == nil || err.Code != CodeInvalidOption {
+		if _, err := DecodeCommand(EncodingMsgpack, mp); err == nil || err.Code != CodeInvalidOption {
 			t.Errorf("max_rate %v: got %v, want invalid_option", f, err)
 		}
 	}
 	// float32 and integer encodings of max_rate are accepted.
 	for _, v := range []any{float32(2.5), int8(3), uint16(300)} {
 		_, mp := object(t, "op", "subscribe", "subjects", []string{"a"}, "max_rate", v)
-		c, err := DecodeCommand(fanout.EncodingMsgpack, mp)
-		if err != nil || c.MaxRate <= 0 || c.Policy != fanout.KeepLatest {
+		c, err := DecodeCommand(EncodingMsgpack, mp)
+		if err != nil || c.MaxRate <= 0 || c.Policy != KeepLatest {
 			t.Errorf("max_rate %T(%v): got %+v, %v", v, v, c, err)
 		}
 	}
@@ -203,7 +202,7 @@ func TestDecodeCommandMsgpackNonFiniteMaxRate(t *testing.T) {
 func TestDecodeCommandMsgpackStringSliceBoundBeforeAlloc(t *testing.T) {
 	// 17 subjects are refused when the array header is read.
 	_, mp := object(t, "op", "subscribe", "subjects", nSubjects(17), "id", 3)
-	c, err := DecodeCommand(fanout.EncodingMsgpack, mp)
+	c, err := DecodeCommand(EncodingMsgpack, mp)
 	if err == nil || err.Code != CodeBadRequest || !c.HasID || c.ID != 3 {
 		t.Fatalf("got %+v, %v", c, err)
 	}
@@ -211,10 +210,10 @@ func TestDecodeCommandMsgpackStringSliceBoundBeforeAlloc(t *testing.T) {
 
 func TestEncodeCommandRoundTrip(t *testing.T) {
 	cmds := []Command{
-		{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10},
-		{Op: OpSubscribe, Subjects: []string{"chain.>"}, Policy: fanout.DropOldest, Snapshot: true},
-		{Op: OpSubscribe, ID: 1, HasID: true, Subjects: []string{"jobs.*.*"}, Policy: fanout.Disconnect},
-		{Op: OpSubscribe, Subjects: []string{"ticks.a.b"}, Policy: fanout.KeepLatest, MaxRate: 0.001},
+		{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10},
+		{Op: OpSubscribe, Subjects: []string{"chain.>"}, Policy: DropOldest, Snapshot: true},
+		{Op: OpSubscribe, ID: 1, HasID: true, Subjects: []string{"jobs.*.*"}, Policy: Disconnect},
+		{Op: OpSubscribe, Subjects: []string{"ticks.a.b"}, Policy: KeepLatest, MaxRate: 0.001},
 		{Op: OpUnsubscribe, ID: 8, HasID: true, Subjects: []string{"ticks.>"}},
 		{Op: OpPing, ID: 9, HasID: true},
 		{Op: OpPing, HasID: true},
@@ -241,8 +240,8 @@ func TestEncodeCommandRoundTrip(t *testing.T) {
 }
 
 func TestEncodeCommandJSONShape(t *testing.T) {
-	b, err := EncodeCommand(fanout.EncodingJSON, Command{Op: OpSubscribe, ID: 7, HasID: true,
-		Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10})
+	b, err := EncodeCommand(EncodingJSON, Command{Op: OpSubscribe, ID: 7, HasID: true,
+		Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,20 +249,20 @@ func TestEncodeCommandJSONShape(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	b, _ = EncodeCommand(fanout.EncodingJSON, Command{Op: OpPong})
+	b, _ = EncodeCommand(EncodingJSON, Command{Op: OpPong})
 	if string(b) != `{"op":"pong"}` {
 		t.Errorf("pong: %s", b)
 	}
 	// The msgpack form decodes with msgpack/v5 to the same keys and values.
-	m, _ := EncodeCommand(fanout.EncodingMsgpack, Command{Op: OpSubscribe, ID: 7, HasID: true,
-		Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10})
-	js, _ := EncodeCommand(fanout.EncodingJSON, Command{Op: OpSubscribe, ID: 7, HasID: true,
-		Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10})
+	m, _ := EncodeCommand(EncodingMsgpack, Command{Op: OpSubscribe, ID: 7, HasID: true,
+		Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10})
+	js, _ := EncodeCommand(EncodingJSON, Command{Op: OpSubscribe, ID: 7, HasID: true,
+		Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10})
 	var fromMP map[string]any
 	if err := msgpack.Unmarshal(m, &fromMP); err != nil {
 		t.Fatal(err)
 	}
-	if a, b := normalize(t, fromMP), decodeAny(t, fanout.EncodingJSON, js); !deepEqual(a, b) {
+	if a, b := normalize(t, fromMP), decodeAny(t, EncodingJSON, js); !deepEqual(a, b) {
 		// max_rate is a float64 in msgpack, an integer literal in JSON.
 		am, bm := a.(map[string]any), b.(map[string]any)
 		if am["max_rate"] != 10.0 || bm["max_rate"] != int64(10) {
@@ -280,11 +279,11 @@ func TestEncodeCommandJSONShape(t *testing.T) {
 func TestEncodeCommandRejects(t *testing.T) {
 	bad := []Command{{}, {Op: OpSubscribe, MaxRate: math.NaN()}, {Op: OpSubscribe, MaxRate: -1}, {Op: OpSubscribe, MaxRate: math.Inf(1)}}
 	for _, c := range bad {
-		if _, err := EncodeCommand(fanout.EncodingJSON, c); err == nil {
+		if _, err := EncodeCommand(EncodingJSON, c); err == nil {
 			t.Errorf("EncodeCommand(%+v) succeeded", c)
 		}
 	}
-	if _, err := EncodeCommand(fanout.NumEncodings, Command{Op: OpPing}); err == nil {
+	if _, err := EncodeCommand(NumEncodings, Command{Op: OpPing}); err == nil {
 		t.Error("unknown encoding accepted")
 	}
 }
@@ -302,8 +301,8 @@ func TestErrorType(t *testing.T) {
 	if w.Message != "ctx: boom" || !errors.Is(w, cause) {
 		t.Errorf("WrapError = %+v", w)
 	}
-	if len(ErrorCodes()) != 12 {
-		t.Errorf("ErrorCodes has %d codes, the spec 12", len(ErrorCodes()))
+	if len(ErrorCodes()) != 16 {
+		t.Errorf("ErrorCodes has %d codes, the spec 16", len(ErrorCodes()))
 	}
 	long := quoteShort(strings.Repeat("é", 100))
 	if len(long) > 80 || !strings.HasSuffix(long, `"...`) {
@@ -313,7 +312,7 @@ func TestErrorType(t *testing.T) {
 
 func TestReservedSubjectsAreRefused(t *testing.T) {
 	for _, s := range []string{"$KV.streamhub_keys.>", "$JS.API.>", "$SYS.>", "_INBOX.>", "_INBOX"} {
-		_, e := DecodeCommand(fanout.EncodingJSON, []byte(`{"op":"subscribe","subjects":["`+s+`"]}`))
+		_, e := DecodeCommand(EncodingJSON, []byte(`{"op":"subscribe","subjects":["`+s+`"]}`))
 		if e == nil || e.Code != CodeInvalidSubject {
 			t.Errorf("subscribe %q: %v, want invalid_subject", s, e)
 		}

@@ -25,6 +25,6 @@
 // # Concurrency
 //
 // The package has no state: every function may be called concurrently. The
-// byte slices it returns belong to the caller; frames of a published
-// [fanout.Message] must not be modified afterwards (see fanout.Message).
+// byte slices it returns belong to the caller; an event's frames, once
+// published to the hub's clients, must not be modified afterwards.
 package protocol

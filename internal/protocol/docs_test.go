@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 const docsPath = "../../docs/protocol.md"
@@ -27,9 +25,8 @@ func readDocs(t *testing.T) string {
 // with CloseCode.Reconnect.
 func TestDocsCloseCodeTable(t *testing.T) {
 	docs := readDocs(t)
-	for _, r := range fanout.Reasons() {
-		c := CloseCodeFor(r)
-		prefix := fmt.Sprintf("| %d | %s | ", c, r)
+	for _, c := range CloseCodes() {
+		prefix := fmt.Sprintf("| %d | %s | ", c, c)
 		var row string
 		for _, line := range strings.Split(docs, "\n") {
 			if strings.HasPrefix(line, prefix) {
@@ -81,25 +78,25 @@ func TestDocsExampleSession(t *testing.T) {
 		switch {
 		case strings.HasPrefix(line, "→ "):
 			frame := []byte(strings.TrimPrefix(line, "→ "))
-			c, err := DecodeCommand(fanout.EncodingJSON, frame)
+			c, err := DecodeCommand(EncodingJSON, frame)
 			lastCmd, lastErr = &c, err
 		case strings.HasPrefix(line, "← "):
 			frame := []byte(strings.TrimPrefix(line, "← "))
-			m, err := DecodeServer(fanout.EncodingJSON, frame)
+			m, err := DecodeServer(EncodingJSON, frame)
 			if err != nil {
 				t.Errorf("docs hub frame %s: %v", frame, err)
 				continue
 			}
 			if lastCmd != nil && (m.Op == OpError || m.Op == OpOK) {
-				want := EncodeOK(fanout.EncodingJSON, lastCmd.ID, lastCmd.HasID)
+				want := EncodeOK(EncodingJSON, lastCmd.ID, lastCmd.HasID)
 				if lastErr != nil {
-					want = EncodeCommandError(fanout.EncodingJSON, *lastCmd, lastErr)
+					want = EncodeCommandError(EncodingJSON, *lastCmd, lastErr)
 				}
 				if !bytes.Equal(frame, want) {
 					t.Errorf("docs answer\n %s\nthe code answers\n %s", frame, want)
 				}
 			}
-			if m.Op == OpHello && !bytes.Equal(frame, EncodeHello(fanout.EncodingJSON, m.Hello)) {
+			if m.Op == OpHello && !bytes.Equal(frame, EncodeHello(EncodingJSON, m.Hello)) {
 				t.Errorf("docs hello is not what EncodeHello writes: %s", frame)
 			}
 			lastCmd, lastErr = nil, nil

@@ -40,6 +40,18 @@ const (
 	CodeInsufficientState ErrorCode = "insufficient_state"
 	// CodeInternal: the hub failed.
 	CodeInternal ErrorCode = "internal"
+	// CodeNotFound (HTTP only): nothing is stored for the subject asked
+	// for (GET /v1/last).
+	CodeNotFound ErrorCode = "not_found"
+	// CodeSignatureRequired (HTTP only): the key publishes only with
+	// signed requests, and this one has no Streamhub-Signature.
+	CodeSignatureRequired ErrorCode = "signature_required"
+	// CodeSignatureInvalid (HTTP only): the signature is malformed or does
+	// not match the request.
+	CodeSignatureInvalid ErrorCode = "signature_invalid"
+	// CodeSignatureExpired (HTTP only): the signature's timestamp is
+	// outside the replay window.
+	CodeSignatureExpired ErrorCode = "signature_expired"
 )
 
 // ErrorCodes returns every error code of this version, for docs and tests.
@@ -48,6 +60,7 @@ func ErrorCodes() []ErrorCode {
 		CodeBadRequest, CodeUnknownOp, CodeInvalidSubject, CodeInvalidOption,
 		CodeTooManySubscriptions, CodeNotSubscribed, CodeForbidden, CodeRateLimited,
 		CodeUnsupportedFrame, CodeAuthRequired, CodeInsufficientState, CodeInternal,
+		CodeNotFound, CodeSignatureRequired, CodeSignatureInvalid, CodeSignatureExpired,
 	}
 }
 

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/subject"
 )
 
-// ErrInvalidEvent is wrapped by every error of EncodeEvent and NewMessage.
+// ErrInvalidEvent is wrapped by every error of EncodeEvent.
 var ErrInvalidEvent = errors.New("protocol: invalid event")
 
 // MaxDataDepth is the deepest nesting of objects and arrays accepted in an
@@ -47,9 +46,10 @@ type Event struct {
 // It fails, wrapping [ErrInvalidEvent], when Subject is not a valid literal
 // subject, Data is not valid JSON or not valid UTF-8, Data nests deeper
 // than MaxDataDepth, or a number in Data is out of float64 range. The frames
-// are new slices owned by the caller; once published in a fanout.Message
-// they must not be modified.
-func EncodeEvent(ev Event) (frames [fanout.NumEncodings][]byte, err error) {
+// are new slices owned by the caller, indexed by Encoding; once published
+// (shared by every client that receives the event) they must not be
+// modified.
+func EncodeEvent(ev Event) (frames [NumEncodings][]byte, err error) {
 	if err := subject.Validate(ev.Subject); err != nil {
 		return frames, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
@@ -74,8 +74,8 @@ func EncodeEvent(ev Event) (frames [fanout.NumEncodings][]byte, err error) {
 		return frames, fmt.Errorf("%w: data of %s: %w", ErrInvalidEvent, ev.Subject, err)
 	}
 
-	frames[fanout.EncodingJSON] = j.b
-	frames[fanout.EncodingMsgpack] = m.b
+	frames[EncodingJSON] = j.b
+	frames[EncodingMsgpack] = m.b
 	return frames, nil
 }
 
@@ -109,20 +109,4 @@ func appendEventHead(w wr, ev Event) wr {
 	}
 	w.key("data")
 	return w
-}
-
-// NewMessage encodes ev with EncodeEvent and returns the fanout message that
-// carries it, ready for Hub.Publish.
-func NewMessage(ev Event) (*fanout.Message, error) {
-	frames, err := EncodeEvent(ev)
-	if err != nil {
-		return nil, err
-	}
-	return &fanout.Message{
-		Subject:  ev.Subject,
-		Epoch:    ev.Epoch,
-		Seq:      ev.Seq,
-		Critical: ev.Critical,
-		Frames:   frames,
-	}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -19,7 +18,7 @@ func TestEncodeEventJSONFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = `{"subject":"ticks.coinbase.BTC-USD","epoch":1732712000,"seq":42,"ts":1732712345600,"ingest":1732712345610,"data":{"price":"97000.5","size":0.25}}`
-	if got := string(frames[fanout.EncodingJSON]); got != want {
+	if got := string(frames[EncodingJSON]); got != want {
 		t.Errorf("JSON frame\n got %s\nwant %s", got, want)
 	}
 	ev.Critical = true
@@ -27,11 +26,11 @@ func TestEncodeEventJSONFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(frames[fanout.EncodingJSON]), `"ingest":1732712345610,"critical":true,"data":`) {
-		t.Errorf("critical frame %s", frames[fanout.EncodingJSON])
+	if !strings.Contains(string(frames[EncodingJSON]), `"ingest":1732712345610,"critical":true,"data":`) {
+		t.Errorf("critical frame %s", frames[EncodingJSON])
 	}
 	var m map[string]any
-	if err := msgpack.Unmarshal(frames[fanout.EncodingMsgpack], &m); err != nil {
+	if err := msgpack.Unmarshal(frames[EncodingMsgpack], &m); err != nil {
 		t.Fatal(err)
 	}
 	if m["critical"] != true {
@@ -60,14 +59,14 @@ func TestEncodeEventSameValuesInBothEncodings(t *testing.T) {
 		if err != nil {
 			t.Fatalf("EncodeEvent(%.60s): %v", d, err)
 		}
-		if !json.Valid(frames[fanout.EncodingJSON]) {
-			t.Fatalf("JSON frame is not valid JSON: %.80s", frames[fanout.EncodingJSON])
+		if !json.Valid(frames[EncodingJSON]) {
+			t.Fatalf("JSON frame is not valid JSON: %.80s", frames[EncodingJSON])
 		}
-		if err := CheckMsgpack(frames[fanout.EncodingMsgpack], MaxDataDepth+1, len(frames[fanout.EncodingMsgpack])); err != nil {
+		if err := CheckMsgpack(frames[EncodingMsgpack], MaxDataDepth+1, len(frames[EncodingMsgpack])); err != nil {
 			t.Fatalf("msgpack frame fails the guard: %v", err)
 		}
-		j := decodeAny(t, fanout.EncodingJSON, frames[fanout.EncodingJSON])
-		m := decodeAny(t, fanout.EncodingMsgpack, frames[fanout.EncodingMsgpack])
+		j := decodeAny(t, EncodingJSON, frames[EncodingJSON])
+		m := decodeAny(t, EncodingMsgpack, frames[EncodingMsgpack])
 		if !deepEqual(j, m) {
 			t.Errorf("data %.60s:\nJSON    %.300v\nmsgpack %.300v", d, j, m)
 		}
@@ -93,7 +92,7 @@ func TestEncodeEventNumberTypes(t *testing.T) {
 	var ev struct {
 		Data map[string]any `msgpack:"data"`
 	}
-	if err := msgpack.Unmarshal(frames[fanout.EncodingMsgpack], &ev); err != nil {
+	if err := msgpack.Unmarshal(frames[EncodingMsgpack], &ev); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{"i": int8(-1), "u": uint64(math.MaxUint64), "f": 1.5, "e": 200.0, "d": 1.0, "h": uint64(9007199254740993)}
@@ -120,30 +119,10 @@ func TestEncodeEventRejects(t *testing.T) {
 		if _, err := EncodeEvent(ev); !errors.Is(err, ErrInvalidEvent) {
 			t.Errorf("%s: EncodeEvent = %v, want ErrInvalidEvent", name, err)
 		}
-		if _, err := NewMessage(ev); err == nil {
-			t.Errorf("%s: NewMessage succeeded", name)
-		}
 	}
 	ok := strings.Repeat("[", MaxDataDepth) + strings.Repeat("]", MaxDataDepth)
 	if _, err := EncodeEvent(Event{Subject: "a.b", Data: []byte(ok)}); err != nil {
 		t.Errorf("depth %d refused: %v", MaxDataDepth, err)
-	}
-}
-
-func TestNewMessage(t *testing.T) {
-	ev := Event{Subject: "jobs.acme.j1", Epoch: 3, Seq: 4, Critical: true, Data: []byte(`{"state":"done"}`)}
-	m, err := NewMessage(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, _ := EncodeEvent(ev)
-	if m.Subject != ev.Subject || m.Epoch != 3 || m.Seq != 4 || !m.Critical {
-		t.Errorf("message %+v", m)
-	}
-	for _, enc := range encodings {
-		if string(m.Frame(enc)) != string(frames[enc]) {
-			t.Errorf("%v frame differs from EncodeEvent's", enc)
-		}
 	}
 }
 
@@ -152,11 +131,11 @@ func TestMsgpackToJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := DecodeServer(fanout.EncodingMsgpack, AppendBatch(nil, fanout.EncodingMsgpack, 1, &fanout.Batch{Messages: []*fanout.Message{{Frames: frames}}}))
+	msg, err := DecodeServer(EncodingMsgpack, AppendBatch(nil, EncodingMsgpack, 1, nil, [][]byte{frames[EncodingMsgpack]}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := msg.Events[0].DataJSON(fanout.EncodingMsgpack)
+	got, err := msg.Events[0].DataJSON(EncodingMsgpack)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,15 +9,14 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/subject"
 )
 
 // seedCommands returns valid and invalid commands in one encoding.
-func seedCommands(f *testing.F, enc fanout.Encoding) [][]byte {
+func seedCommands(f *testing.F, enc Encoding) [][]byte {
 	cmds := []Command{
-		{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: fanout.KeepLatest, MaxRate: 10},
-		{Op: OpSubscribe, Subjects: []string{"chain.*.block"}, Policy: fanout.DropOldest, Snapshot: true},
+		{Op: OpSubscribe, ID: 7, HasID: true, Subjects: []string{"ticks.>", "chain.eth.block"}, Policy: KeepLatest, MaxRate: 10},
+		{Op: OpSubscribe, Subjects: []string{"chain.*.block"}, Policy: DropOldest, Snapshot: true},
 		{Op: OpUnsubscribe, ID: 8, HasID: true, Subjects: []string{"ticks.>"}},
 		{Op: OpPing, ID: 9, HasID: true},
 		{Op: OpPong},
@@ -38,7 +37,7 @@ func seedCommands(f *testing.F, enc fanout.Encoding) [][]byte {
 
 // checkDecoded asserts the invariants of a successfully decoded command and
 // that it survives an encode/decode round trip.
-func checkDecoded(t *testing.T, enc fanout.Encoding, c Command) {
+func checkDecoded(t *testing.T, enc Encoding, c Command) {
 	switch c.Op {
 	case OpSubscribe, OpUnsubscribe:
 		if len(c.Subjects) < 1 || len(c.Subjects) > MaxSubjectsPerCommand {
@@ -56,7 +55,7 @@ func checkDecoded(t *testing.T, enc fanout.Encoding, c Command) {
 	if math.IsNaN(c.MaxRate) || math.IsInf(c.MaxRate, 0) || c.MaxRate < 0 {
 		t.Fatalf("accepted max_rate %v", c.MaxRate)
 	}
-	if c.MaxRate > 0 && c.Policy != fanout.KeepLatest {
+	if c.MaxRate > 0 && c.Policy != KeepLatest {
 		t.Fatalf("max_rate %v with policy %v", c.MaxRate, c.Policy)
 	}
 	b, err := EncodeCommand(enc, c)
@@ -73,7 +72,7 @@ func checkDecoded(t *testing.T, enc fanout.Encoding, c Command) {
 }
 
 func FuzzDecodeCommandJSON(f *testing.F) {
-	for _, b := range seedCommands(f, fanout.EncodingJSON) {
+	for _, b := range seedCommands(f, EncodingJSON) {
 		f.Add(b)
 	}
 	for _, s := range []string{``, `null`, `{}`, `[]`, `{"op":"subscribe","subjects":["a.>"],"max_rate":1e308}`,
@@ -81,23 +80,23 @@ func FuzzDecodeCommandJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		c, err := DecodeCommand(fanout.EncodingJSON, frame)
+		c, err := DecodeCommand(EncodingJSON, frame)
 		if err != nil {
 			if err.Code == "" || err.Message == "" {
 				t.Fatalf("error without code or message: %+v", err)
 			}
-			_ = EncodeCommandError(fanout.EncodingJSON, c, err)
+			_ = EncodeCommandError(EncodingJSON, c, err)
 			return
 		}
 		if !utf8.Valid(frame) {
 			t.Fatalf("accepted a frame that is not valid UTF-8: %q", frame)
 		}
-		checkDecoded(t, fanout.EncodingJSON, c)
+		checkDecoded(t, EncodingJSON, c)
 	})
 }
 
 func FuzzDecodeCommandMsgpack(f *testing.F) {
-	for _, b := range seedCommands(f, fanout.EncodingMsgpack) {
+	for _, b := range seedCommands(f, EncodingMsgpack) {
 		f.Add(b)
 	}
 	for _, b := range bombs() {
@@ -106,7 +105,7 @@ func FuzzDecodeCommandMsgpack(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		c, err := DecodeCommand(fanout.EncodingMsgpack, frame)
+		c, err := DecodeCommand(EncodingMsgpack, frame)
 		if err != nil {
 			if err.Code == "" || err.Message == "" {
 				t.Fatalf("error without code or message: %+v", err)
@@ -116,7 +115,7 @@ func FuzzDecodeCommandMsgpack(f *testing.F) {
 		if CheckMsgpack(frame, CommandMaxDepth, CommandMaxItems) != nil {
 			t.Fatal("decoded a frame the guard rejects")
 		}
-		checkDecoded(t, fanout.EncodingMsgpack, c)
+		checkDecoded(t, EncodingMsgpack, c)
 	})
 }
 
@@ -124,7 +123,7 @@ func FuzzDecodeCommandMsgpack(f *testing.F) {
 // accepts DecodeCommand handles without panicking, and that it agrees with
 // msgpack/v5 on what one well-formed object is.
 func FuzzCheckMsgpack(f *testing.F) {
-	for _, b := range seedCommands(f, fanout.EncodingMsgpack) {
+	for _, b := range seedCommands(f, EncodingMsgpack) {
 		f.Add(b)
 	}
 	for _, b := range bombs() {
@@ -135,7 +134,7 @@ func FuzzCheckMsgpack(f *testing.F) {
 	f.Add([]byte{0xd8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if err := CheckMsgpack(b, CommandMaxDepth, CommandMaxItems); err == nil {
-			_, _ = DecodeCommand(fanout.EncodingMsgpack, b)
+			_, _ = DecodeCommand(EncodingMsgpack, b)
 		}
 		_, _ = MsgpackToJSON(nil, b)
 		// With limits that cannot bind (every object takes a byte), what the
@@ -168,8 +167,8 @@ func FuzzEncodeEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		j := decodeAny(t, fanout.EncodingJSON, frames[fanout.EncodingJSON])
-		m := decodeAny(t, fanout.EncodingMsgpack, frames[fanout.EncodingMsgpack])
+		j := decodeAny(t, EncodingJSON, frames[EncodingJSON])
+		m := decodeAny(t, EncodingMsgpack, frames[EncodingMsgpack])
 		if !reflect.DeepEqual(j, m) {
 			t.Fatalf("data %q:\nJSON    %v\nmsgpack %v", data, j, m)
 		}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -91,8 +90,8 @@ func TestCheckMsgpackLimits(t *testing.T) {
 }
 
 func TestCheckMsgpackDoesNotAllocate(t *testing.T) {
-	frame, err := EncodeCommand(fanout.EncodingMsgpack, Command{Op: OpSubscribe, ID: 7, HasID: true,
-		Subjects: nSubjects(16), Policy: fanout.KeepLatest, MaxRate: 3})
+	frame, err := EncodeCommand(EncodingMsgpack, Command{Op: OpSubscribe, ID: 7, HasID: true,
+		Subjects: nSubjects(16), Policy: KeepLatest, MaxRate: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +174,7 @@ func TestGuardRejectsBombsCheaply(t *testing.T) {
 				t.Errorf("CheckMsgpack allocated %d bytes", allocated)
 			}
 			var derr *Error
-			allocated = allocatedBy(func() { _, derr = DecodeCommand(fanout.EncodingMsgpack, b) })
+			allocated = allocatedBy(func() { _, derr = DecodeCommand(EncodingMsgpack, b) })
 			if derr == nil || derr.Code != CodeBadRequest {
 				t.Errorf("DecodeCommand = %v, want bad_request", derr)
 			}

@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-var encodings = []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack}
+var encodings = []Encoding{EncodingJSON, EncodingMsgpack}
 
 // object builds the same ordered object in JSON and in msgpack from
 // alternating keys and values (values encoded by encoding/json and
@@ -56,8 +55,8 @@ func object(t testing.TB, kv ...any) (js, mp []byte) {
 }
 
 // frameFor returns js or mp by encoding.
-func frameFor(enc fanout.Encoding, js, mp []byte) []byte {
-	if enc == fanout.EncodingMsgpack {
+func frameFor(enc Encoding, js, mp []byte) []byte {
+	if enc == EncodingMsgpack {
 		return mp
 	}
 	return js
@@ -125,10 +124,10 @@ func parseUintString(s string) (uint64, bool) {
 
 // decodeAny decodes one JSON or msgpack value into its normalized form with
 // the reference libraries.
-func decodeAny(t testing.TB, enc fanout.Encoding, b []byte) any {
+func decodeAny(t testing.TB, enc Encoding, b []byte) any {
 	t.Helper()
 	var v any
-	if enc == fanout.EncodingMsgpack {
+	if enc == EncodingMsgpack {
 		d := msgpack.NewDecoder(bytes.NewReader(b))
 		if err := d.Decode(&v); err != nil {
 			t.Fatalf("msgpack decode %x: %v", b, err)

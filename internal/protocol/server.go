@@ -1,7 +1,5 @@
 package protocol
 
-import "github.com/streamhub/streamhub/internal/fanout"
-
 // Hello is the first frame the hub sends after the upgrade.
 type Hello struct {
 	// Version is the protocol version; EncodeHello always writes [Version].
@@ -36,17 +34,17 @@ type Limits struct {
 }
 
 // Every Encode function below panics on an encoding outside
-// [0, fanout.NumEncodings), which is a programming error.
+// [0, NumEncodings), which is a programming error.
 
-func newWriter(enc fanout.Encoding, size int) wr {
-	if enc >= fanout.NumEncodings {
+func newWriter(enc Encoding, size int) wr {
+	if enc >= NumEncodings {
 		panic("protocol: unknown encoding " + enc.String())
 	}
-	return wr{b: make([]byte, 0, size), mp: enc == fanout.EncodingMsgpack}
+	return wr{b: make([]byte, 0, size), mp: enc == EncodingMsgpack}
 }
 
 // EncodeHello encodes the hello frame.
-func EncodeHello(enc fanout.Encoding, h Hello) []byte {
+func EncodeHello(enc Encoding, h Hello) []byte {
 	w := newWriter(enc, 256)
 	n := 7
 	if h.ResumeWindowMS != 0 {
@@ -89,7 +87,7 @@ func EncodeHello(enc fanout.Encoding, h Hello) []byte {
 }
 
 // encodeReply encodes {"op":op[,"id":id]} with room for extra keys.
-func encodeReply(enc fanout.Encoding, op Op, id uint64, hasID bool, extra int) wr {
+func encodeReply(enc Encoding, op Op, id uint64, hasID bool, extra int) wr {
 	w := newWriter(enc, 64)
 	n := 1 + extra
 	if hasID {
@@ -107,7 +105,7 @@ func encodeReply(enc fanout.Encoding, op Op, id uint64, hasID bool, extra int) w
 
 // EncodeOK encodes the answer to a successful command; the id is written
 // when hasID (the command carried one).
-func EncodeOK(enc fanout.Encoding, id uint64, hasID bool) []byte {
+func EncodeOK(enc Encoding, id uint64, hasID bool) []byte {
 	w := encodeReply(enc, OpOK, id, hasID, 0)
 	w.endObj()
 	return w.b
@@ -115,7 +113,7 @@ func EncodeOK(enc fanout.Encoding, id uint64, hasID bool) []byte {
 
 // EncodeError encodes the answer to a failed command; the id is written
 // when hasID. A nil e encodes CodeInternal with an empty message.
-func EncodeError(enc fanout.Encoding, id uint64, hasID bool, e *Error) []byte {
+func EncodeError(enc Encoding, id uint64, hasID bool, e *Error) []byte {
 	if e == nil {
 		e = &Error{Code: CodeInternal}
 	}
@@ -140,7 +138,7 @@ type SubscribeResult struct {
 
 // EncodeSubscribeOK answers a successful subscribe: a plain ok, with
 // "recovered" when it resumed and "truncated":true when its snapshot was cut.
-func EncodeSubscribeOK(enc fanout.Encoding, id uint64, hasID bool, r SubscribeResult) []byte {
+func EncodeSubscribeOK(enc Encoding, id uint64, hasID bool, r SubscribeResult) []byte {
 	extra := 0
 	if r.Resumed {
 		extra++
@@ -164,7 +162,7 @@ func EncodeSubscribeOK(enc fanout.Encoding, id uint64, hasID bool, r SubscribeRe
 // EncodeResumeError answers a subscribe whose resume position cannot be
 // honoured (CodeInsufficientState): the subscription was not made, and
 // "recovered": false tells the client to subscribe again with a snapshot.
-func EncodeResumeError(enc fanout.Encoding, id uint64, hasID bool, e *Error) []byte {
+func EncodeResumeError(enc Encoding, id uint64, hasID bool, e *Error) []byte {
 	w := encodeReply(enc, OpError, id, hasID, 3)
 	w.key("code")
 	w.str(string(e.Code))
@@ -178,12 +176,12 @@ func EncodeResumeError(enc fanout.Encoding, id uint64, hasID bool, e *Error) []b
 
 // EncodeCommandError encodes the answer to a command that DecodeCommand (or
 // a later check) rejected, echoing the command's id when it had one.
-func EncodeCommandError(enc fanout.Encoding, c Command, e *Error) []byte {
+func EncodeCommandError(enc Encoding, c Command, e *Error) []byte {
 	return EncodeError(enc, c.ID, c.HasID, e)
 }
 
 // EncodePing encodes the server heartbeat; ts is Unix milliseconds.
-func EncodePing(enc fanout.Encoding, ts int64) []byte {
+func EncodePing(enc Encoding, ts int64) []byte {
 	w := newWriter(enc, 32)
 	w.obj(2)
 	w.key("op")
@@ -195,7 +193,7 @@ func EncodePing(enc fanout.Encoding, ts int64) []byte {
 }
 
 // EncodeNotice encodes a notice frame.
-func EncodeNotice(enc fanout.Encoding, code ErrorCode, message string, ts int64) []byte {
+func EncodeNotice(enc Encoding, code ErrorCode, message string, ts int64) []byte {
 	w := newWriter(enc, 96+len(message))
 	w.obj(4)
 	w.key("op")
@@ -212,7 +210,7 @@ func EncodeNotice(enc fanout.Encoding, code ErrorCode, message string, ts int64)
 
 // EncodePong encodes the answer to a client ping; the id is written when
 // hasID.
-func EncodePong(enc fanout.Encoding, id uint64, hasID bool) []byte {
+func EncodePong(enc Encoding, id uint64, hasID bool) []byte {
 	w := encodeReply(enc, OpPong, id, hasID, 0)
 	w.endObj()
 	return w.b

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -62,8 +61,8 @@ type EventFrame struct {
 
 // DataJSON returns the event's data as JSON, converting it with
 // MsgpackToJSON when the frame was msgpack (enc).
-func (e *EventFrame) DataJSON(enc fanout.Encoding) (json.RawMessage, error) {
-	if enc == fanout.EncodingMsgpack {
+func (e *EventFrame) DataJSON(enc Encoding) (json.RawMessage, error) {
+	if enc == EncodingMsgpack {
 		return MsgpackToJSON(nil, e.Data)
 	}
 	return json.RawMessage(e.Data), nil
@@ -110,14 +109,14 @@ const serverMaxDepth = MaxDataDepth + 4
 // DecodeServer decodes one server frame in encoding enc. Msgpack frames pass
 // CheckMsgpack first (depth MaxDataDepth+4, no item limit beyond the frame's
 // size). A frame without an op is an error.
-func DecodeServer(enc fanout.Encoding, frame []byte) (ServerMessage, error) {
+func DecodeServer(enc Encoding, frame []byte) (ServerMessage, error) {
 	var w wireServer
 	switch enc {
-	case fanout.EncodingJSON:
+	case EncodingJSON:
 		if err := json.Unmarshal(frame, &w); err != nil {
 			return ServerMessage{}, fmt.Errorf("protocol: decode server frame: %w", err)
 		}
-	case fanout.EncodingMsgpack:
+	case EncodingMsgpack:
 		if err := CheckMsgpack(frame, serverMaxDepth, len(frame)); err != nil {
 			return ServerMessage{}, fmt.Errorf("protocol: decode server frame: %w", err)
 		}

@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/streamhub/streamhub/internal/fanout"
 )
 
 var testHello = Hello{
@@ -17,7 +15,7 @@ var testHello = Hello{
 // TestServerMessagesJSONMatchSpec compares the JSON encoders' output with
 // the examples of the protocol spec, byte for byte.
 func TestServerMessagesJSONMatchSpec(t *testing.T) {
-	j := fanout.EncodingJSON
+	j := EncodingJSON
 	cases := map[string]struct{ got, want string }{
 		"hello": {string(EncodeHello(j, testHello)),
 			`{"op":"hello","version":1,"session":"s_8f3c","encoding":"json","heartbeat_ms":15000,"auth_required":false,"limits":{"max_subscriptions":128,"max_frame_bytes":4096,"max_queue_messages":4096,"max_queue_bytes":1048576,"max_batch_messages":256,"write_timeout_ms":10000}}`},
@@ -69,7 +67,7 @@ func TestServerMessagesRoundTrip(t *testing.T) {
 			{"ping", EncodePing(enc, 1732712345678), ServerMessage{Op: OpPing, TS: 1732712345678}},
 			{"pong", EncodePong(enc, 9, true), ServerMessage{Op: OpPong, ID: 9, HasID: true}},
 			{"pong no id", EncodePong(enc, 0, false), ServerMessage{Op: OpPong}},
-			{"empty batch", AppendBatch(nil, enc, -1, &fanout.Batch{}), ServerMessage{Op: OpBatch, Sent: -1, Events: []EventFrame{}}},
+			{"empty batch", AppendBatch(nil, enc, -1, nil, nil), ServerMessage{Op: OpBatch, Sent: -1, Events: []EventFrame{}}},
 		}
 		for _, c := range cases {
 			got, err := DecodeServer(enc, c.frame)
@@ -96,15 +94,15 @@ func TestDecodeServerRejects(t *testing.T) {
 			}
 		}
 	}
-	_, err := DecodeServer(fanout.EncodingMsgpack, []byte{0xdd, 0xff, 0xff, 0xff, 0xff})
+	_, err := DecodeServer(EncodingMsgpack, []byte{0xdd, 0xff, 0xff, 0xff, 0xff})
 	if !errors.Is(err, ErrMsgpack) {
 		t.Errorf("bomb error %v does not wrap ErrMsgpack", err)
 	}
-	if _, err := DecodeServer(fanout.NumEncodings, []byte(`{}`)); err == nil {
+	if _, err := DecodeServer(NumEncodings, []byte(`{}`)); err == nil {
 		t.Error("unknown encoding accepted")
 	}
 	// Unknown ops decode, for forward compatibility.
-	m, err := DecodeServer(fanout.EncodingJSON, []byte(`{"op":"future","x":1}`))
+	m, err := DecodeServer(EncodingJSON, []byte(`{"op":"future","x":1}`))
 	if err != nil || m.Op != "future" {
 		t.Errorf("unknown op: %+v, %v", m, err)
 	}
@@ -116,11 +114,11 @@ func TestEncodersPanicOnUnknownEncoding(t *testing.T) {
 			t.Error("no panic")
 		}
 	}()
-	EncodePing(fanout.NumEncodings, 0)
+	EncodePing(NumEncodings, 0)
 }
 
 func TestEncodeNoticeRoundTrip(t *testing.T) {
-	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+	for _, enc := range []Encoding{EncodingJSON, EncodingMsgpack} {
 		m, err := DecodeServer(enc, EncodeNotice(enc, NoticeTokenExpiring, "refresh \"now\"", 1732712345678))
 		if err != nil {
 			t.Fatal(err)
@@ -132,7 +130,7 @@ func TestEncodeNoticeRoundTrip(t *testing.T) {
 }
 
 func TestEncodeResumeAnswers(t *testing.T) {
-	for _, enc := range []fanout.Encoding{fanout.EncodingJSON, fanout.EncodingMsgpack} {
+	for _, enc := range []Encoding{EncodingJSON, EncodingMsgpack} {
 		m, err := DecodeServer(enc, EncodeSubscribeOK(enc, 7, true, SubscribeResult{Resumed: true, Recovered: true}))
 		if err != nil || m.Op != OpOK || m.ID != 7 || m.Recovered == nil || !*m.Recovered {
 			t.Fatalf("%v ok: %+v %v", enc, m, err)
@@ -152,9 +150,7 @@ func TestEncodeResumeAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for enc, f := range frames {
-		var b fanout.Batch
-		b.Messages = []*fanout.Message{{Subject: ev.Subject, Frames: frames}}
-		m, err := DecodeServer(fanout.Encoding(enc), AppendBatch(nil, fanout.Encoding(enc), 1, &b))
+		m, err := DecodeServer(Encoding(enc), AppendBatch(nil, Encoding(enc), 1, nil, [][]byte{frames[enc]}))
 		if err != nil || len(m.Events) != 1 || !m.Events[0].Snapshot {
 			t.Fatalf("%d: snapshot flag lost: %+v %v (%q)", enc, m, err, f)
 		}

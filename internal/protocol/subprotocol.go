@@ -1,7 +1,5 @@
 package protocol
 
-import "github.com/streamhub/streamhub/internal/fanout"
-
 // Version is the protocol version announced in the hello frame.
 const Version = 1
 
@@ -17,23 +15,23 @@ const (
 // EncodingForSubprotocol returns the encoding of a negotiated subprotocol.
 // The empty string (the client offered none, or none we know) means JSON.
 // It reports false for any other name.
-func EncodingForSubprotocol(name string) (fanout.Encoding, bool) {
+func EncodingForSubprotocol(name string) (Encoding, bool) {
 	switch name {
 	case SubprotocolJSON, "":
-		return fanout.EncodingJSON, true
+		return EncodingJSON, true
 	case SubprotocolMsgpack:
-		return fanout.EncodingMsgpack, true
+		return EncodingMsgpack, true
 	}
 	return 0, false
 }
 
 // Subprotocol returns the subprotocol name of an encoding, or "" for an
 // encoding it does not know.
-func Subprotocol(enc fanout.Encoding) string {
+func Subprotocol(enc Encoding) string {
 	switch enc {
-	case fanout.EncodingJSON:
+	case EncodingJSON:
 		return SubprotocolJSON
-	case fanout.EncodingMsgpack:
+	case EncodingMsgpack:
 		return SubprotocolMsgpack
 	}
 	return ""

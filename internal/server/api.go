@@ -6,16 +6,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
-	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/subject"
 )
@@ -24,7 +20,10 @@ import (
 const (
 	maxTokenRequestBytes = 4 << 10
 	maxPublishBodyBytes  = 1 << 20
-	maxPublishBatch      = 100
+	// maxPublishBatch bounds the messages of a JSON publish body.
+	maxPublishBatch = 100
+	// maxPublishLines bounds the lines of an NDJSON publish body.
+	maxPublishLines = 1000
 )
 
 // demoKeyName names the read-only key behind demo tokens.
@@ -92,95 +91,6 @@ func (s *Server) issueToken(w http.ResponseWriter, rec *auth.KeyRecord, req auth
 	writeJSON(w, http.StatusOK, tokenResponse{Token: token, ExpiresAt: claims.ExpiresAt.UnixMilli(), Subscribe: claims.Subscribe})
 }
 
-// publishMessage is one message of POST /v1/publish.
-type publishMessage struct {
-	Subject  string          `json:"subject"`
-	Data     json.RawMessage `json:"data"`
-	Critical bool            `json:"critical"`
-}
-
-type publishRequest struct {
-	publishMessage
-	Messages []publishMessage `json:"messages"`
-}
-
-// handlePublish publishes one message ({"subject","data"}) or a batch
-// ({"messages":[…]}) to NATS for a key with publish scope, validating every
-// subject against the scope before publishing any.
-func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.auth.key(r)
-	if err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	msgs, err := parsePublish(w, r)
-	if err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	for i, m := range msgs {
-		if !rec.CanPublish(m.Subject) {
-			writeAPIError(w, gateway.NewAuthError(http.StatusForbidden, fanout.ReasonForbidden, "message %d: publishing to %q is outside this key's scope", i, m.Subject))
-			return
-		}
-	}
-	if !s.auth.limiter.AllowPublish(rec.ID, rec.EffectiveLimits(), len(msgs)) {
-		w.Header().Set("Retry-After", "1")
-		writeAPIError(w, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded, "over this key's publish rate"))
-		return
-	}
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	nc := s.conn.NATS()
-	for i, m := range msgs {
-		nm := nats.NewMsg(m.Subject)
-		nm.Data = m.Data
-		nm.Header.Set(ingest.HeaderTS, now)
-		if m.Critical {
-			nm.Header.Set(ingest.HeaderCritical, "1")
-		}
-		if err := nc.PublishMsg(nm); err != nil {
-			writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "published %d of %d: NATS unavailable", i, len(msgs)))
-			return
-		}
-	}
-	if err := nc.FlushTimeout(5 * time.Second); err != nil {
-		writeAPIError(w, gateway.NewAuthError(http.StatusServiceUnavailable, fanout.ReasonInternal, "NATS did not confirm the publish"))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"published": len(msgs)})
-}
-
-// parsePublish reads and validates a publish body: one message or a batch of
-// 1 to maxPublishBatch, each with a literal subject and a JSON object.
-func parsePublish(w http.ResponseWriter, r *http.Request) ([]publishMessage, error) {
-	var req publishRequest
-	if err := decodeBody(w, r, maxPublishBodyBytes, &req); err != nil {
-		return nil, err
-	}
-	msgs := req.Messages
-	if req.Subject != "" {
-		if len(msgs) > 0 {
-			return nil, badRequest("send either one message or \"messages\", not both")
-		}
-		msgs = []publishMessage{req.publishMessage}
-	}
-	if len(msgs) == 0 || len(msgs) > maxPublishBatch {
-		return nil, badRequest("a publish carries 1 to %d messages", maxPublishBatch)
-	}
-	for i, m := range msgs {
-		if err := subject.Validate(m.Subject); err != nil {
-			return nil, invalidSubject("message %d: %v", i, err)
-		}
-		if protocol.ReservedSubject(m.Subject) {
-			return nil, badRequest("message %d: subjects starting with $ or _INBOX belong to NATS itself", i)
-		}
-		if !json.Valid(m.Data) || len(m.Data) == 0 || m.Data[0] != '{' {
-			return nil, badRequest("message %d: data must be a JSON object", i)
-		}
-	}
-	return msgs, nil
-}
-
 func badRequest(format string, args ...any) error {
 	return gateway.NewAuthError(http.StatusBadRequest, fanout.ReasonProtocolError, format, args...)
 }
@@ -209,17 +119,32 @@ func authOrRequestError(err error) error {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, v)
+}
+
+// readBody reads a request body of at most limit bytes, which must be
+// valid UTF-8.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
+		return nil, gateway.NewAuthError(http.StatusRequestEntityTooLarge, fanout.ReasonMessageTooBig, "body over %d bytes", limit)
 	case err != nil:
-		return badRequest("reading the body: %v", err)
+		return nil, badRequest("reading the body: %v", err)
 	case !utf8.Valid(body):
 		// encoding/json would silently turn the invalid bytes into U+FFFD.
-		return badRequest("the body must be valid UTF-8")
+		return nil, badRequest("the body must be valid UTF-8")
 	}
+	return body, nil
+}
+
+// decodeJSON decodes exactly one JSON value of known fields from body.
+func decodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/auth"
@@ -21,6 +20,7 @@ type authenticator struct {
 	limiter *auth.Limiter
 	leases  *auth.Leases // the limiter's cluster-wide half
 	trusted []netip.Prefix
+	tickets *tickets
 	demo    *demoGuard // nil unless in demo mode
 
 	cancelWatch func() // stops onKeyChange notifications
@@ -28,19 +28,9 @@ type authenticator struct {
 
 var _ gateway.Authenticator = (*authenticator)(nil)
 
-// bearer returns the credential of an "Authorization: Bearer" header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, cred, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
-		return "", false
-	}
-	return strings.TrimSpace(cred), true
-}
-
 // key authenticates the request's API key.
 func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
-	cred, ok := bearer(r)
+	cred, ok := auth.BearerCredential(r)
 	if !ok {
 		return nil, gateway.NewAuthError(http.StatusUnauthorized, fanout.ReasonAuthFailed, "missing or unsupported Authorization: send Authorization: Bearer <key>")
 	}
@@ -75,18 +65,27 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 	if err != nil {
 		return nil, err
 	}
-	// After the upgrade: not the request's context (STYLE.md); the lease
-	// round trip has its own bound.
-	if err := a.acquire(context.Background(), id); err != nil {
+	if err := a.acquireFor(r, id); err != nil {
 		return nil, err
+	}
+	return id, nil
+}
+
+// acquireFor takes id's connection slots for request r: its key's, and for
+// the demo key also one of the request's source address.
+func (a *authenticator) acquireFor(r *http.Request, id *gateway.Identity) error {
+	// Not r's context: after a WebSocket upgrade it must not be used
+	// (STYLE.md); the lease round trip has its own bound.
+	if err := a.acquire(context.Background(), id); err != nil {
+		return err
 	}
 	if a.demo != nil && id.KeyID == a.demo.keyID {
 		if err := a.demo.acquireConn(a.limiter, id, auth.ClientIP(r, a.trusted)); err != nil {
 			id.Release()
-			return nil, err
+			return err
 		}
 	}
-	return id, nil
+	return nil
 }
 
 func (a *authenticator) VerifyToken(_ *http.Request, token string) (*gateway.Identity, error) {
@@ -150,7 +149,7 @@ func (a *authenticator) Allowed(id *gateway.Identity, pattern string) bool {
 func (s *Server) onKeyChange(c auth.Change) {
 	switch c.Kind {
 	case auth.ChangeRevoked, auth.ChangeExpired, auth.ChangeDeleted:
-		n := s.gateway.CloseKey(c.Record.ID, c.CloseReason())
+		n := s.gateway.CloseKey(c.Record.ID, closeReasonFor(c.Err()))
 		s.auth.limiter.Forget(c.Record.ID)
 		if n > 0 {
 			s.log.Info("closed connections of a key", "key_id", c.Record.ID, "change", c.Kind, "connections", n)
@@ -158,10 +157,35 @@ func (s *Server) onKeyChange(c auth.Change) {
 	}
 }
 
+// closeReasonFor maps an authentication error to the close reason the
+// gateway sends: revoked and expired keys and expired tokens get their own
+// reasons (ErrRevoked and ErrExpired win over ErrTokenInvalid when both are
+// wrapped), a refused network or scope gets ReasonForbidden, a closed store
+// ReasonInternal (reconnect elsewhere), every other error ReasonAuthFailed.
+// A nil error maps to 0.
+func closeReasonFor(err error) fanout.CloseReason {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, auth.ErrRevoked):
+		return fanout.ReasonKeyRevoked
+	case errors.Is(err, auth.ErrExpired):
+		return fanout.ReasonKeyExpired
+	case errors.Is(err, auth.ErrTokenExpired):
+		return fanout.ReasonTokenExpired
+	case errors.Is(err, auth.ErrNetwork), errors.Is(err, auth.ErrScope):
+		return fanout.ReasonForbidden
+	case errors.Is(err, auth.ErrClosed):
+		return fanout.ReasonInternal
+	default:
+		return fanout.ReasonAuthFailed
+	}
+}
+
 // authError maps an auth failure to the HTTP status and close reason the
 // protocol documents. Messages never contain the credential.
 func authError(err error) *gateway.AuthError {
-	reason := auth.CloseReasonFor(err)
+	reason := closeReasonFor(err)
 	status := http.StatusUnauthorized
 	msg := "invalid credentials"
 	switch {

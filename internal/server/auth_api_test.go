@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/auth"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
@@ -171,7 +170,7 @@ func TestAuthHTTPPublish(t *testing.T) {
 	slow, _ := e.key(t, s, auth.CreateRequest{Publish: []string{"jobs.acme.>"}, Limits: auth.Limits{PublishPerSec: 1, PublishBurst: 2}})
 
 	sub := dialKey(t, s, readOnly)
-	sub.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.>")
+	sub.subscribe(protocol.Command{Policy: protocol.DropOldest}, "jobs.>")
 	waitPatterns(t, s, "jobs.>")
 	publish := func(key, body string) (int, string) {
 		t.Helper()

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/streamhub/streamhub/internal/auth"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
@@ -47,11 +46,11 @@ func TestAuthScopesEndToEnd(t *testing.T) {
 	if m := c.command(protocol.Command{Op: protocol.OpUnsubscribe, Subjects: []string{"ticks.coinbase.BTC-USD", "jobs.acme.j1"}}); m.Op != protocol.OpOK {
 		t.Fatalf("unsubscribe: %+v", m)
 	}
-	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "ticks.coinbase.*", "jobs.acme.>")
+	c.subscribe(protocol.Command{Policy: protocol.DropOldest}, "ticks.coinbase.*", "jobs.acme.>")
 
 	// A wide client proves the out-of-scope messages did flow through the hub.
 	w := dialKey(t, s, wide)
-	w.subscribe(protocol.Command{Policy: fanout.DropOldest}, "ticks.>", "jobs.>", "chain.>")
+	w.subscribe(protocol.Command{Policy: protocol.DropOldest}, "ticks.>", "jobs.>", "chain.>")
 	waitPatterns(t, s, "ticks.coinbase.*", "jobs.acme.>", "ticks.>", "jobs.>", "chain.>")
 
 	var in, out []string
@@ -384,7 +383,7 @@ func TestNATSInternalSubjectsNeverReachClients(t *testing.T) {
 	secret, _ := env.key(t, s, auth.CreateRequest{Name: "everything", Subscribe: []string{">"}})
 	c := dialKey(t, s, secret)
 	c.expectError(protocol.Command{Op: protocol.OpSubscribe, Subjects: []string{"$KV.streamhub_keys.>"}}, protocol.CodeInvalidSubject)
-	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, ">")
+	c.subscribe(protocol.Command{Policy: protocol.DropOldest}, ">")
 	env.key(t, s, auth.CreateRequest{Name: "another", Subscribe: []string{"ticks.>"}}) // a KV write
 	nc := natsPublisher(t, s)
 	if err := nc.Publish("ticks.test.marker", []byte(`{}`)); err != nil {

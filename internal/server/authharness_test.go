@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/protocol"
-	"github.com/streamhub/streamhub/internal/testsupport"
 )
 
 // authEnv is one auth test's world: the hubs it starts (authentication on,
@@ -279,25 +277,35 @@ func postAPI(t testing.TB, s *Server, path, key, body string) (int, []byte) {
 
 func postAPIReader(t testing.TB, s *Server, path, key string, body io.Reader) (int, []byte) {
 	t.Helper()
+	h := http.Header{"Content-Type": {"application/json"}}
+	if key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
+	return doAPI(t, s, http.MethodPost, path, h, body)
+}
+
+// doAPI sends one request to the hub's HTTP API and returns the status and
+// the body.
+func doAPI(t testing.TB, s *Server, method, path string, h http.Header, body io.Reader) (int, []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.Addr()+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.Addr()+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Close = true // no idle keep-alive goroutines left for goleak
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("POST %s: read body: %v", path, err)
+		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return resp.StatusCode, raw
 }
@@ -319,22 +327,17 @@ func natsPublisher(t testing.TB, s *Server) *nats.Conn {
 	return nc
 }
 
-// waitPatterns waits until the hub holds a NATS subscription for each
-// pattern, so that a publish that follows reaches it.
+// waitPatterns waits until what each pattern matches flows from NATS into
+// the hub, so that a publish that follows reaches it.
 func waitPatterns(t testing.TB, s *Server, patterns ...string) {
 	t.Helper()
-	testsupport.WaitFor(t, fmt.Sprintf("NATS subscriptions for %v", patterns), 5*time.Second, func() bool {
-		have := map[string]bool{}
-		for _, p := range s.Router().Patterns() {
-			have[p] = true
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, p := range patterns {
+		if err := s.Router().Ready(ctx, p); err != nil {
+			t.Fatalf("the hub never got %s from NATS: %v", p, err)
 		}
-		for _, p := range patterns {
-			if !have[p] {
-				return false
-			}
-		}
-		return true
-	})
+	}
 }
 
 // revoke revokes key id through the hub's store.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/streamhub/streamhub/internal/bus"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/subject"
 )
@@ -237,7 +236,7 @@ func (k *modelChecker) checkGap(bad func(rule, subject string, seq uint64, forma
 	switch {
 	case g.Epoch != k.epochOf(g.Subject) || g.From > g.To || len(dropped) == 0:
 		bad("3 drop-oldest", g.Subject, g.From, "%s (epoch %d) announces nothing that was published", r, g.Epoch)
-	case sr.policyFor(g.Subject) == fanout.Disconnect:
+	case sr.policyFor(g.Subject) == protocol.Disconnect:
 		bad("3 drop-oldest", g.Subject, g.From, "%s under the disconnect policy (%s)", r, sr)
 	}
 	for _, m := range dropped {
@@ -302,14 +301,14 @@ func (k *modelChecker) classify(bad func(rule, subject string, seq uint64, forma
 	case n == 1:
 	case dropped && m.critical:
 		bad("2 critical", s, m.seq, "critical #%d announced as dropped", m.seq)
-	case dropped && policy == fanout.Disconnect:
+	case dropped && policy == protocol.Disconnect:
 		bad("3 drop-oldest", s, m.seq, "#%d announced as dropped under the disconnect policy", m.seq)
 	case dropped:
 	case m.critical:
 		bad("2 critical", s, m.seq, "critical #%d neither delivered nor announced, though the connection got past it (%s)", m.seq, sr)
 	case replay:
 		bad("5 recovered", s, m.seq, "#%d, stored before the resume, missing from the replay (%s)", m.seq, sr)
-	case policy != fanout.KeepLatest:
+	case policy != protocol.KeepLatest:
 		bad("3 drop-oldest", s, m.seq, "#%d lost without a gap notice under %v (%s)", m.seq, policy, sr)
 	case newest.seq == m.seq:
 		bad("4 keep-latest", s, m.seq, "#%d, the newest on its subject, neither delivered nor announced (%s)", m.seq, sr)
@@ -402,7 +401,7 @@ func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
 	}
 	ok := true
 	resumed := func(seq uint64) *subRec {
-		return &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest, sent: at.Add(time.Second), answered: true,
+		return &subRec{pattern: "chain.mdl.>", policy: protocol.KeepLatest, sent: at.Add(time.Second), answered: true,
 			resume: &protocol.ResumePosition{Subject: "chain.mdl.tx", Epoch: 7, Seq: seq}, answer: protocol.ServerMessage{Op: protocol.OpOK, Recovered: &ok}}
 	}
 	snapshot := func(truncated bool) *subRec {
@@ -424,25 +423,25 @@ func TestDeliveryContractCheckerFindsViolations(t *testing.T) {
 		end  string
 		want string // the rule of the first violation; "" for none
 	}{
-		{"drop-oldest whole", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 2, 3, 4, 5, 6, 7), "cut", ""},
-		{"drop-oldest with its gap", &subRec{pattern: "chain.mdl.tx", policy: fanout.DropOldest}, append(tx(1, 2, 3), append([]rxItem{gap("chain.mdl.tx", 4, 4)}, tx(6)...)...), "closed 4001", ""},
-		{"drop-oldest loses one silently", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 2, 3, 5, 6), "cut", "3 drop-oldest"},
-		{"disconnect announces a gap", &subRec{pattern: "chain.mdl.tx", policy: fanout.Disconnect}, append([]rxItem{gap("chain.mdl.tx", 1, 2)}, tx(3, 4)...), "cut", "3 drop-oldest"},
-		{"keep-latest skips superseded values", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 3, 6, 7), "drained", ""},
-		{"keep-latest misses the newest", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 3, 4, 7), "drained", "4 keep-latest"},
-		{"a critical event is overtaken", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 4, 6, 7), "cut", "2 critical"},
-		{"a gap announces nothing published", &subRec{pattern: "chain.mdl.tx", policy: fanout.DropOldest}, append(tx(1), gap("chain.mdl.tx", 5, 5)), "cut", "3 drop-oldest"},
-		{"a critical event announced as dropped", &subRec{pattern: "chain.mdl.tx", policy: fanout.DropOldest}, append(tx(1, 2), gap("chain.mdl.tx", 3, 3)), "cut", "2 critical"},
+		{"drop-oldest whole", &subRec{pattern: "chain.mdl.>", policy: protocol.DropOldest}, tx(1, 2, 3, 4, 5, 6, 7), "cut", ""},
+		{"drop-oldest with its gap", &subRec{pattern: "chain.mdl.tx", policy: protocol.DropOldest}, append(tx(1, 2, 3), append([]rxItem{gap("chain.mdl.tx", 4, 4)}, tx(6)...)...), "closed 4001", ""},
+		{"drop-oldest loses one silently", &subRec{pattern: "chain.mdl.>", policy: protocol.DropOldest}, tx(1, 2, 3, 5, 6), "cut", "3 drop-oldest"},
+		{"disconnect announces a gap", &subRec{pattern: "chain.mdl.tx", policy: protocol.Disconnect}, append([]rxItem{gap("chain.mdl.tx", 1, 2)}, tx(3, 4)...), "cut", "3 drop-oldest"},
+		{"keep-latest skips superseded values", &subRec{pattern: "chain.mdl.>", policy: protocol.KeepLatest}, tx(1, 3, 6, 7), "drained", ""},
+		{"keep-latest misses the newest", &subRec{pattern: "chain.mdl.>", policy: protocol.KeepLatest}, tx(1, 3, 4, 7), "drained", "4 keep-latest"},
+		{"a critical event is overtaken", &subRec{pattern: "chain.mdl.>", policy: protocol.KeepLatest}, tx(1, 4, 6, 7), "cut", "2 critical"},
+		{"a gap announces nothing published", &subRec{pattern: "chain.mdl.tx", policy: protocol.DropOldest}, append(tx(1), gap("chain.mdl.tx", 5, 5)), "cut", "3 drop-oldest"},
+		{"a critical event announced as dropped", &subRec{pattern: "chain.mdl.tx", policy: protocol.DropOldest}, append(tx(1, 2), gap("chain.mdl.tx", 3, 3)), "cut", "2 critical"},
 		{"a critical flag lost", &subRec{pattern: "chain.mdl.tx"}, append(tx(1, 2), lost), "cut", "2 critical"},
 		{"a critical flag invented", &subRec{pattern: "chain.mdl.tx"}, append(tx(1, 2, 3), invented), "cut", "2 critical"},
-		{"seq goes backwards", &subRec{pattern: "chain.mdl.>", policy: fanout.DropOldest}, tx(1, 3, 2), "cut", "1 order"},
-		{"out of stream order", &subRec{pattern: "chain.mdl.>", policy: fanout.KeepLatest}, tx(1, 2, 3, 5, 4, 6, 7), "cut", "1 order"},
+		{"seq goes backwards", &subRec{pattern: "chain.mdl.>", policy: protocol.DropOldest}, tx(1, 3, 2), "cut", "1 order"},
+		{"out of stream order", &subRec{pattern: "chain.mdl.>", policy: protocol.KeepLatest}, tx(1, 2, 3, 5, 4, 6, 7), "cut", "1 order"},
 		{"a recovered resume that got nothing", resumed(7), nil, "cut", ""},
 		{"outside the subscription", &subRec{pattern: "chain.mdl.tx"}, tx(1, 2, 5), "cut", "6 subscription"},
 		{"a recovered replay is whole", resumed(2), tx(3, 4, 5, 6, 7), "cut", ""},
 		{"a recovered replay conflates", resumed(2), tx(3, 4, 6, 7), "cut", "5 recovered"},
 		{"a recovered replay repeats", resumed(3), tx(3, 4, 5, 6, 7), "cut", "5 recovered"},
-		{"ticks lose one without a gap", &subRec{pattern: "ticks.mdl.*", policy: fanout.DropOldest},
+		{"ticks lose one without a gap", &subRec{pattern: "ticks.mdl.*", policy: protocol.DropOldest},
 			[]rxItem{ev("ticks.mdl.t0", 2), ev("ticks.mdl.t0", 3), ev("ticks.mdl.t0", 5)}, "cut", "3 drop-oldest"},
 		{"a snapshot", snapshot(false), []rxItem{snap(2), snap(3), job(4)}, "cut", ""},
 		{"a stale snapshot", snapshot(false), []rxItem{snap(1), snap(2), job(4)}, "cut", "8 snapshot"},

@@ -9,7 +9,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 )
 
@@ -100,7 +99,7 @@ func (mc *modelClient) connect(n int, lastEnd string, final bool) (*wsClient, *c
 		rec.slow = time.Duration(30+mc.rng.IntN(170)) * time.Millisecond
 	}
 	mustResume := final || (n > 0 && lastEnd != "cut")
-	policy := fanout.PolicyDefault // each subscription picks its own
+	policy := protocol.PolicyDefault // each subscription picks its own
 	if mc.rng.IntN(3) == 0 {
 		policy = modelPolicies[1+mc.rng.IntN(len(modelPolicies)-1)]
 	}
@@ -140,10 +139,10 @@ func (mc *modelClient) subscribe(c *wsClient, rec *connRec, sr *subRec) error {
 // while messages flow.
 func (mc *modelClient) resubscribe(c *wsClient, rec *connRec) error {
 	sr := rec.sub(mc.patterns[mc.rng.IntN(len(mc.patterns))])
-	if sr == nil || !sr.answered || sr.answer.Op != protocol.OpOK || sr.policy != fanout.KeepLatest && sr.maxRate == 0 {
+	if sr == nil || !sr.answered || sr.answer.Op != protocol.OpOK || sr.policy != protocol.KeepLatest && sr.maxRate == 0 {
 		return nil
 	}
-	again := &subRec{pattern: sr.pattern, policy: fanout.KeepLatest, maxRate: []float64{0, 2, 5, 20}[mc.rng.IntN(4)]}
+	again := &subRec{pattern: sr.pattern, policy: protocol.KeepLatest, maxRate: []float64{0, 2, 5, 20}[mc.rng.IntN(4)]}
 	return mc.subscribe(c, rec, again)
 }
 

@@ -104,7 +104,7 @@ func storedFamily(subject string) bool {
 // subRec is one subscribe command of a connection and its answer.
 type subRec struct {
 	pattern  string
-	policy   fanout.Policy
+	policy   protocol.Policy
 	maxRate  float64
 	snapshot bool
 	resume   *protocol.ResumePosition
@@ -126,19 +126,20 @@ func (s *subRec) recovered() bool {
 // policyFor is the policy the subscription applies to subject, as
 // docs/protocol.md defines it: max_rate implies keep-latest, and "default"
 // is the subject prefix's default.
-func (s *subRec) policyFor(subject string) fanout.Policy {
+func (s *subRec) policyFor(subject string) protocol.Policy {
 	switch {
 	case s.maxRate > 0:
-		return fanout.KeepLatest
-	case s.policy != fanout.PolicyDefault:
+		return protocol.KeepLatest
+	case s.policy != protocol.PolicyDefault:
 		return s.policy
 	}
 	for _, pp := range fanout.DefaultPrefixPolicies {
 		if strings.HasPrefix(subject, pp.Prefix) {
-			return pp.Policy
+			p, _ := protocol.ParsePolicy(pp.Policy.String()) // the same names on both sides
+			return p
 		}
 	}
-	return fanout.DropOldest
+	return protocol.DropOldest
 }
 
 func (s *subRec) String() string {

@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/protocol"
 )
 
 // The model-based test of the delivery contract (docs/protocol.md,
@@ -307,17 +307,17 @@ func modelPatterns(rng *rand.Rand) []string {
 }
 
 // modelPolicies are the policies a subscription may ask for.
-var modelPolicies = []fanout.Policy{fanout.PolicyDefault, fanout.KeepLatest, fanout.DropOldest, fanout.Disconnect}
+var modelPolicies = []protocol.Policy{protocol.PolicyDefault, protocol.KeepLatest, protocol.DropOldest, protocol.Disconnect}
 
 // modelOptions picks a subscription's options; policy, when set, is the
 // connection's policy for all its subscriptions (a connection whose
 // subscriptions all drop-oldest overflows into gaps rather than 4001).
-func modelOptions(rng *rand.Rand, sr *subRec, policy fanout.Policy) {
+func modelOptions(rng *rand.Rand, sr *subRec, policy protocol.Policy) {
 	sr.policy = policy
-	if policy == fanout.PolicyDefault {
+	if policy == protocol.PolicyDefault {
 		sr.policy = modelPolicies[rng.IntN(len(modelPolicies))]
 	}
-	if (sr.policy == fanout.PolicyDefault || sr.policy == fanout.KeepLatest) && rng.IntN(3) == 0 {
+	if (sr.policy == protocol.PolicyDefault || sr.policy == protocol.KeepLatest) && rng.IntN(3) == 0 {
 		sr.maxRate = []float64{2, 5, 20, 100}[rng.IntN(4)]
 	}
 	sr.snapshot = rng.IntN(3) == 0

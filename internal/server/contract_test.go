@@ -132,7 +132,7 @@ func floodChain(t testing.TB, s *Server, subject string, n, size int, pause time
 func TestSlowConsumerThatStillReadsGets4001(t *testing.T) {
 	s := startHub(t, func(c *Config) { c.Fanout.MaxQueueBytes = 256 << 10 })
 	c := dial(t, s, "")
-	c.subscribe(protocol.Command{Policy: fanout.Disconnect}, "chain.test.>")
+	c.subscribe(protocol.Command{Policy: protocol.Disconnect}, "chain.test.>")
 	waitPatterns(t, s, "chain.test.>")
 	code := make(chan websocket.StatusCode, 1)
 	go func() { // a slow reader: one frame every 50 ms
@@ -170,7 +170,7 @@ func TestStalledConsumerIsTornDownAfterTheGrace(t *testing.T) {
 	if got := c.hello.Limits.WriteTimeoutMS; got != writeTimeout.Milliseconds() {
 		t.Fatalf("hello announces write_timeout_ms %d, want %d", got, writeTimeout.Milliseconds())
 	}
-	c.subscribe(protocol.Command{Policy: fanout.Disconnect}, "chain.test.>")
+	c.subscribe(protocol.Command{Policy: protocol.Disconnect}, "chain.test.>")
 	waitPatterns(t, s, "chain.test.>")
 	start := time.Now()
 	floodChain(t, s, "chain.test.big", 400, 64<<10, 0)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
@@ -58,7 +57,7 @@ func fastDemo(c *Config) {
 type wsClient struct {
 	t      testing.TB
 	conn   *websocket.Conn
-	enc    fanout.Encoding
+	enc    protocol.Encoding
 	hello  protocol.Hello
 	nextID uint64
 	// pending holds frames read while waiting for something else.
@@ -139,7 +138,7 @@ func (c *wsClient) write(frame []byte) {
 
 func (c *wsClient) tryWrite(frame []byte) error {
 	typ := websocket.MessageText
-	if c.enc == fanout.EncodingMsgpack {
+	if c.enc == protocol.EncodingMsgpack {
 		typ = websocket.MessageBinary
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -245,7 +244,7 @@ func (c *wsClient) closeStatus(timeout time.Duration) websocket.StatusCode {
 	}
 }
 
-func dataField(t testing.TB, ev protocol.EventFrame, enc fanout.Encoding, field string) string {
+func dataField(t testing.TB, ev protocol.EventFrame, enc protocol.Encoding, field string) string {
 	t.Helper()
 	raw, err := ev.DataJSON(enc)
 	if err != nil {

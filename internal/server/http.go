@@ -10,20 +10,27 @@ import (
 	"github.com/streamhub/streamhub/web"
 )
 
-// routes builds the HTTP mux: the WebSocket endpoint, health, metrics and
-// the dashboard.
+// routes builds the HTTP mux: the WebSocket and SSE endpoints, the HTTP
+// API, health, metrics and the dashboard. docs/openapi.yaml describes every
+// route (a test checks it against s.patterns, the mux's patterns).
 func (s *Server) routes() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newCollector(s))
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/ws", s.gateway)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	handle := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		mux.Handle(pattern, h)
+	}
+	handle("GET /v1/ws", s.gateway)
+	handle("GET /v1/sse", http.HandlerFunc(s.gateway.ServeSSE))
+	handle("GET /v1/last/{subject...}", http.HandlerFunc(s.handleLast))
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !s.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -31,20 +38,21 @@ func (s *Server) routes() http.Handler {
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}))
+	handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if s.auth != nil {
-		mux.HandleFunc("POST /v1/tokens", s.handleToken)
-		mux.HandleFunc("POST /v1/publish", s.handlePublish)
+		handle("POST /v1/tokens", http.HandlerFunc(s.handleToken))
+		handle("POST /v1/publish", http.HandlerFunc(s.handlePublish))
+		handle("POST /v1/sse/tickets", http.HandlerFunc(s.handleSSETicket))
 		if s.cfg.Demo {
-			mux.HandleFunc("POST /v1/demo/token", s.handleDemoToken)
+			handle("POST /v1/demo/token", http.HandlerFunc(s.handleDemoToken))
 		}
 	}
 	if s.auth == nil || !s.cfg.Demo {
 		// The dashboard reads 404 as "no demo mode" (the catch-all below
 		// would answer a POST with 405).
-		mux.HandleFunc("/v1/demo/token", http.NotFound)
+		handle("/v1/demo/token", http.HandlerFunc(http.NotFound))
 	}
-	mux.Handle("/", web.Handler())
+	handle("/", web.Handler())
 	return mux
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/bus/bustest"
-	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/testsupport"
 )
@@ -92,7 +91,7 @@ func collectUntil(t testing.TB, c *wsClient, last uint64, timeout time.Duration)
 
 func resumeFrom(t testing.TB, c *wsClient, pattern string, last protocol.EventFrame) protocol.ServerMessage {
 	t.Helper()
-	id := c.send(protocol.Command{Op: protocol.OpSubscribe, Subjects: []string{pattern}, Policy: fanout.DropOldest,
+	id := c.send(protocol.Command{Op: protocol.OpSubscribe, Subjects: []string{pattern}, Policy: protocol.DropOldest,
 		Resume: []protocol.ResumePosition{{Subject: last.Subject, Epoch: last.Epoch, Seq: last.Seq}}})
 	return c.answer(id)
 }
@@ -128,7 +127,7 @@ func TestResumeAfterADroppedConnectionLosesNothing(t *testing.T) {
 	s := startHub(t, nil)
 	pub := newJobPublisher(t, s)
 	c := dial(t, s, "")
-	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
+	c.subscribe(protocol.Command{Policy: protocol.DropOldest}, "jobs.acme.>")
 	done := pub.run(1000, 5*time.Millisecond)
 
 	before := c.events(20*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= 150 })
@@ -152,7 +151,7 @@ func TestResumeOnAnotherHubInstance(t *testing.T) {
 	hubB := startHub(t, func(c *Config) { useNATS(c, nats.ClientURL(), nats.Credentials()) })
 	pub := newJobPublisher(t, hubA)
 	c := dial(t, hubA, "")
-	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
+	c.subscribe(protocol.Command{Policy: protocol.DropOldest}, "jobs.acme.>")
 	done := pub.run(1000, 3*time.Millisecond)
 
 	before := c.events(20*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= 200 })
@@ -268,7 +267,7 @@ func TestSnapshotThenLiveHasNoGapOrDuplicate(t *testing.T) {
 
 	for round := range 5 {
 		c := dial(t, s, "")
-		c.subscribe(protocol.Command{Policy: fanout.DropOldest, Snapshot: true}, "jobs.acme.j_snap")
+		c.subscribe(protocol.Command{Policy: protocol.DropOldest, Snapshot: true}, "jobs.acme.j_snap")
 		evs := c.events(10*time.Second, func(e []protocol.EventFrame) bool { return len(e) >= 40 })
 		if !evs[0].Snapshot {
 			t.Fatalf("round %d: first event is not the snapshot: %+v", round, evs[0])
@@ -308,8 +307,8 @@ func TestTickSnapshotGivesTheLatestPrice(t *testing.T) {
 func TestJSONAndMsgpackClientsSeeTheSameEvents(t *testing.T) {
 	s := startHub(t, nil)
 	j, m := dial(t, s, protocol.SubprotocolJSON), dial(t, s, protocol.SubprotocolMsgpack)
-	j.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
-	m.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
+	j.subscribe(protocol.Command{Policy: protocol.DropOldest}, "jobs.acme.>")
+	m.subscribe(protocol.Command{Policy: protocol.DropOldest}, "jobs.acme.>")
 	pub := newJobPublisher(t, s)
 	for i := range 50 {
 		pub.publish("jobs.acme.j_same", i)
@@ -318,8 +317,8 @@ func TestJSONAndMsgpackClientsSeeTheSameEvents(t *testing.T) {
 	me := m.events(5*time.Second, func(e []protocol.EventFrame) bool { return len(e) == 50 })
 	for i := range je {
 		a, b := je[i], me[i]
-		da, _ := a.DataJSON(fanout.EncodingJSON)
-		db, _ := b.DataJSON(fanout.EncodingMsgpack)
+		da, _ := a.DataJSON(protocol.EncodingJSON)
+		db, _ := b.DataJSON(protocol.EncodingMsgpack)
 		var va, vb any
 		_ = json.Unmarshal(da, &va)
 		_ = json.Unmarshal(db, &vb)
@@ -361,7 +360,7 @@ func TestResumeLongerThanTheQueueArrivesWhole(t *testing.T) {
 	s := startHub(t, func(c *Config) { c.Fanout.MaxQueueMessages = 64 })
 	pub := newJobPublisher(t, s)
 	c := dial(t, s, "")
-	c.subscribe(protocol.Command{Policy: fanout.DropOldest}, "jobs.acme.>")
+	c.subscribe(protocol.Command{Policy: protocol.DropOldest}, "jobs.acme.>")
 	pub.publish("jobs.acme.j_0", 0)
 	before := c.events(5*time.Second, func(e []protocol.EventFrame) bool { return len(e) == 1 })
 	_ = c.conn.CloseNow()

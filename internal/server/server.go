@@ -32,6 +32,8 @@ type Server struct {
 
 	embedded  *bus.Embedded // nil when using an external cluster
 	conn      *bus.Conn
+	js        jetstream.JetStream
+	history   *history.Reader
 	router    *bus.Router
 	hub       *fanout.Hub
 	ingest    *ingest.Ingester
@@ -42,6 +44,7 @@ type Server struct {
 
 	listener net.Listener
 	http     *http.Server
+	patterns []string // the HTTP mux's patterns, set once by routes
 
 	cancelDemo context.CancelFunc
 	bg         sync.WaitGroup // demo feeds and the HTTP server
@@ -76,27 +79,28 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
+	s.js = js
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
 
-	// The hub tells the router which patterns are in use; the router feeds
-	// what NATS delivers for each pattern through ingest back into the hub.
-	var router *bus.Router
-	fcfg := cfg.Fanout
-	fcfg.OnInterest = func(pattern string, on bool) error { return router.SetInterest(pattern, on) }
-	s.hub = fanout.New(fcfg)
+	// The hub keeps the set of wanted patterns; the router follows it on its
+	// own goroutine and feeds what NATS delivers through ingest back into
+	// the hub, which matches each message once.
+	s.hub = fanout.New(cfg.Fanout)
 	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
-	router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
-		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored,
+	s.router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
+		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored, OnHandover: s.ingest.NewEpoch,
 	})
-	s.router = router
+	s.router.Start(s.hub)
 
 	gcfg := cfg.Gateway
 	if gcfg.Logger == nil {
 		gcfg.Logger = s.log
 	}
-	gcfg.History = historyAdapter{history.New(js, router, cfg.History)}
+	gcfg.Upstream = s.router
+	s.history = history.New(js, s.router, cfg.History)
+	gcfg.History = historyAdapter{s.history}
 	gcfg.ResumeWindow = min(orDefault(cfg.Streams.ChainMaxAge, bus.DefaultStreamMaxAge), orDefault(cfg.Streams.JobsMaxAge, bus.DefaultStreamMaxAge))
 	if !cfg.InsecureNoAuth {
 		if err := s.startAuth(ctx, js); err != nil {
@@ -154,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout, // net/http lifts the deadlines of a hijacked (upgraded) connection
 		IdleTimeout:       cfg.IdleTimeout,
+		ConnContext:       gateway.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.bg.Add(1)
@@ -185,7 +190,9 @@ func (s *Server) startNATS(ctx context.Context) error {
 		url, creds = s.embedded.ClientURL(), s.embedded.Credentials()
 	}
 	var err error
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Auth: auth, Name: "streamhub", Logger: s.log})
+	// To its own embedded server the hub connects in process: no loopback
+	// TCP between them for every message.
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Auth: auth, Name: "streamhub", Logger: s.log, InProcess: s.embedded})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
 	}
@@ -199,6 +206,11 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("server: key store: %w", err)
 	}
+	tk, err := openTickets(ctx, js)
+	if err != nil {
+		store.Close()
+		return err
+	}
 	leases, err := auth.OpenLeases(ctx, js, auth.LeaseConfig{TTL: s.cfg.ConnLeaseTTL, Logger: s.log})
 	if err != nil {
 		store.Close()
@@ -206,6 +218,7 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	}
 	s.auth = &authenticator{
 		store:   store,
+		tickets: tk,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewClusterLimiter(leases),
 		leases:  leases,

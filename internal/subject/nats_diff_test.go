@@ -92,3 +92,17 @@ func FuzzValidSubjectsAreValidInNATS(f *testing.F) {
 		}
 	})
 }
+
+func TestIntersectsAgreesWithNATS(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200_000 {
+		a, b := randomPattern(r, true), randomPattern(r, true)
+		got := subject.Intersects(a, b)
+		if want := server.SubjectsCollide(a, b); got != want {
+			t.Fatalf("Intersects(%q, %q) = %v, nats-server says %v", a, b, got, want)
+		}
+		if got != subject.Intersects(b, a) {
+			t.Fatalf("Intersects(%q, %q) is not symmetric", a, b)
+		}
+	}
+}

@@ -160,3 +160,24 @@ func Subset(sub, super string) bool {
 		sub, super = srest, prest
 	}
 }
+
+// Intersects reports whether some literal subject is matched by both
+// patterns a and b. Both are assumed valid. For example "ticks.coinbase.*"
+// and "ticks.*.BTC-USD" intersect (in "ticks.coinbase.BTC-USD") although
+// neither is a subset of the other, while "ticks.>" and "chain.>" do not.
+func Intersects(a, b string) bool {
+	for {
+		at, arest, amore := Cut(a)
+		bt, brest, bmore := Cut(b)
+		switch {
+		case at == ">" || bt == ">":
+			return true // the other has at least this token left
+		case at != bt && at != "*" && bt != "*":
+			return false
+		}
+		if !amore || !bmore {
+			return amore == bmore
+		}
+		a, b = arest, brest
+	}
+}

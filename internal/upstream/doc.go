@@ -1,7 +1,10 @@
 // Package upstream holds StreamHub's ingestors: programs that only publish
-// to NATS, exactly as an external ingestor would. For now these are the demo
+// to NATS, exactly as an external ingestor would. This package has the demo
 // feeds that make the quickstart show live data: price ticks, an EVM-like
 // chain with large transfers and the occasional reorg, and AI job progress.
+// The real exchange connectors (`hub ingest coinbase|binance|kraken`) are in
+// the venue subpackages, and the leader election that keeps two ingestors
+// of one feed from both publishing is in lease.
 //
 // Every message is one plain NATS publish ([Publisher.PublishMsg]) whose
 // payload is the JSON object of its family's schema (docs/streams.md) and

@@ -3,15 +3,20 @@ package upstream
 // The payload types below are the JSON objects of docs/streams.md. Decimal
 // quantities are strings, times are Unix ms.
 
-// Tick is a top-of-book update on ticks.<venue>.<symbol>.
+// Tick is a top-of-book update on ticks.<venue>.<symbol>. The demo feeds
+// fill every field but VenueSeq; the real venue connectors leave Size empty
+// (and so out of the JSON) where the venue does not report the last trade's
+// size, and set VenueSeq to the venue's own sequence number of the message
+// the tick came from, where the venue has one (docs/streams.md).
 type Tick struct {
-	Venue  string `json:"venue"`
-	Symbol string `json:"symbol"`
-	Bid    string `json:"bid"`
-	Ask    string `json:"ask"`
-	Last   string `json:"last"`
-	Size   string `json:"size"`
-	TS     int64  `json:"ts"`
+	Venue    string  `json:"venue"`
+	Symbol   string  `json:"symbol"`
+	Bid      string  `json:"bid"`
+	Ask      string  `json:"ask"`
+	Last     string  `json:"last"`
+	Size     string  `json:"size,omitempty"`
+	TS       int64   `json:"ts"`
+	VenueSeq *uint64 `json:"venue_seq,omitempty"`
 }
 
 // Block is a new chain head on chain.<network>.block.

@@ -20,12 +20,20 @@ type Publisher interface {
 	PublishMsg(*nats.Msg) error
 }
 
-// Header names of the upstream convention (see the package doc).
+// Header names of the upstream convention (see the package doc), for the
+// ingestors in subpackages.
 const (
-	headerTs       = "Sh-Ts"
-	headerEpoch    = "Sh-Epoch"
-	headerSeq      = "Sh-Seq"
-	headerCritical = "Sh-Critical"
+	HeaderTs       = "Sh-Ts"
+	HeaderEpoch    = "Sh-Epoch"
+	HeaderSeq      = "Sh-Seq"
+	HeaderCritical = "Sh-Critical"
+)
+
+const (
+	headerTs       = HeaderTs
+	headerEpoch    = HeaderEpoch
+	headerSeq      = HeaderSeq
+	headerCritical = HeaderCritical
 )
 
 // errorLogInterval is the least time between two publish-error log records

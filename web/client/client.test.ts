@@ -9,7 +9,8 @@ const URL = 'ws://hub.test/v1/ws';
 
 function setup(opts: Partial<ClientOptions> = {}) {
   const { WS, sockets } = fakeWebSocket();
-  const client = new StreamHubClient({ WebSocket: WS, random: () => 0.5, ...opts });
+  // fetch: null unless a test gives one: no SSE fallback probe.
+  const client = new StreamHubClient({ WebSocket: WS, random: () => 0.5, fetch: null, ...opts });
   const statuses: StatusChange[] = [];
   const errors: Error[] = [];
   client.on('status', (s) => statuses.push(s));

@@ -14,10 +14,12 @@ import type {
   Recovery,
   Status,
   StatusChange,
+  Transport,
   WebSocketConstructor,
   WebSocketLike,
 } from './options.js';
 import { Requests } from './requests.js';
+import { healthURL, SseStream, sseURL, type FetchLike } from './sse.js';
 import {
   Entry,
   Registry,
@@ -37,6 +39,13 @@ const DEFAULT_MAX_FRAME_BYTES = 4096;
  * last seen positions as `resume`), answers heartbeats, and reconnects with
  * full-jitter backoff according to the close-code rule.
  *
+ * When a WebSocket cannot connect while the hub answers plain HTTP (a proxy
+ * that blocks upgrades), it falls back to Server-Sent Events by itself: one
+ * fetch-based stream per subscription, the token in the Authorization
+ * header, resumed with Last-Event-ID. The fallback lasts until close();
+ * `transport` and each 'status' event say which transport is in use. Over
+ * SSE, ping() is not available (there is no way back to the hub).
+ *
  * It is used from one JavaScript thread; listeners run synchronously inside
  * the WebSocket's message handler and should be quick.
  */
@@ -46,6 +55,7 @@ export class StreamHubClient {
   private readonly registry = new Registry();
   private readonly requests = new Requests();
   private readonly WS: WebSocketConstructor;
+  private readonly fetchImpl: FetchLike | undefined;
   private readonly now: () => number;
   private readonly opts: ClientOptions;
 
@@ -68,6 +78,13 @@ export class StreamHubClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  // The SSE fallback: the transport in use, one stream per subscription
+  // while on SSE, and the last event id of each (its resume position).
+  private mode: Transport = 'websocket';
+  private readonly streams = new Map<Entry, SseStream>();
+  private readonly lastIds = new Map<Entry, string>();
+  private sseToken: string | undefined;
+  private sseGen = 0;
 
   constructor(opts: ClientOptions = {}) {
     this.opts = opts;
@@ -75,6 +92,8 @@ export class StreamHubClient {
     const ws = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ws) throw new Error('streamhub: no WebSocket implementation; pass ClientOptions.WebSocket');
     this.WS = ws;
+    this.fetchImpl =
+      opts.fetch === null ? undefined : (opts.fetch ?? (globalThis.fetch ? (globalThis.fetch.bind(globalThis) as unknown as FetchLike) : undefined));
     this.counters = new Counters(this.now);
     this.emitter = new Emitter<ClientEvents>((err) => {
       // A throwing listener must not break the client; report it once, async.
@@ -87,6 +106,11 @@ export class StreamHubClient {
   /** status is the current connection status. */
   get status(): Status {
     return this.statusValue;
+  }
+
+  /** transport is how the client reaches the hub: 'websocket', or 'sse' after the fallback. */
+  get transport(): Transport {
+    return this.mode;
   }
 
   /** serverHello is the hello of the current connection, if any. */
@@ -120,6 +144,8 @@ export class StreamHubClient {
     this.userClosed = false;
     this.everLive = false;
     this.attempt = 0;
+    this.mode = opts.transport === 'sse' ? 'sse' : 'websocket';
+    this.lastIds.clear();
     const p = new Promise<void>((resolve, reject) => {
       this.connectWaiter = { resolve, reject };
     });
@@ -135,6 +161,9 @@ export class StreamHubClient {
     this.reconnectTimer = undefined;
     if (this.ws) {
       this.abort(1000, 'client closed');
+    } else if (this.streams.size > 0) {
+      this.abortStreams();
+      this.onSocketClosed(1000, 'client closed');
     } else if (this.statusValue !== 'closed') {
       this.finish(1000, 'client closed');
     }
@@ -149,7 +178,10 @@ export class StreamHubClient {
     validateSubscribe(subjects, opts);
     const entry = new Entry([...subjects], { ...opts }, (e) => this.unsubscribeEntry(e));
     this.registry.add(entry);
-    if (this.statusValue === 'live') this.sendSubscribe(entry);
+    if (this.statusValue === 'live') {
+      if (this.mode === 'sse') this.openStream(entry);
+      else this.sendSubscribe(entry);
+    }
     return entry;
   }
 
@@ -161,6 +193,10 @@ export class StreamHubClient {
   // ---- sockets ---------------------------------------------------------
 
   private open(): void {
+    if (this.mode === 'sse') {
+      this.openSse();
+      return;
+    }
     const encoding = this.conn.encoding ?? 'json';
     let ws: WebSocketLike;
     try {
@@ -173,25 +209,147 @@ export class StreamHubClient {
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.hello = undefined;
+    let opened = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      opened = true;
       this.armDeadline(this.opts.helloTimeoutMs ?? 10_000, 4002, 'no hello');
     };
     ws.onmessage = (ev) => {
       if (this.ws === ws) this.onData(ev.data as FrameData);
     };
     ws.onclose = (ev) => {
-      if (this.ws === ws) this.onSocketClosed(ev.code, ev.reason);
+      if (this.ws !== ws) return;
+      if (!opened && (this.conn.transport ?? 'auto') === 'auto' && this.fetchImpl) this.probeFallback(ws, ev.code, ev.reason);
+      else this.onSocketClosed(ev.code, ev.reason);
     };
     ws.onerror = () => {
       // A close event always follows; it carries the code.
     };
   }
 
+  /**
+   * probeFallback handles a WebSocket that never opened: when the hub still
+   * answers plain HTTP (/healthz), something between blocks WebSockets, and
+   * the reconnect goes over SSE; when it does not, the hub is down, and the
+   * reconnect tries the WebSocket again.
+   */
+  private probeFallback(ws: WebSocketLike, code: number, reason: string): void {
+    this.detach(ws);
+    this.ws = undefined;
+    this.clearConnTimers();
+    const fetchImpl = this.fetchImpl!;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), 5000);
+    fetchImpl(healthURL(this.url), { headers: {}, signal: ctl.signal })
+      .then((res) => res.ok)
+      .catch(() => false)
+      .then((hubUp) => {
+        clearTimeout(timer);
+        if (this.userClosed || this.statusValue === 'closed') return;
+        if (hubUp) this.mode = 'sse';
+        this.onSocketClosed(code, hubUp ? `${reason || 'WebSocket blocked'}; falling back to SSE` : reason);
+      });
+  }
+
+  // ---- SSE ---------------------------------------------------------------
+
+  private openSse(): void {
+    this.hello = undefined;
+    const gen = ++this.sseGen;
+    this.tokens
+      .current()
+      .then((token) => {
+        if (gen !== this.sseGen || this.userClosed) return;
+        this.sseToken = token;
+        if (this.registry.all().length === 0) {
+          this.goLive();
+          return;
+        }
+        this.armDeadline(this.opts.helloTimeoutMs ?? 10_000, 4002, 'no hello');
+        for (const e of this.registry.all()) this.openStream(e);
+      })
+      .catch((err: unknown) => {
+        if (gen !== this.sseGen || this.userClosed) return;
+        this.emitter.emit('error', asError(err, 'token provider failed'));
+        this.onSocketClosed(4005, 'token provider failed');
+      });
+  }
+
+  /** openStream opens the SSE stream of one subscription, resuming from its last event id. */
+  private openStream(e: Entry): void {
+    const fetchImpl = this.fetchImpl;
+    if (!fetchImpl) return;
+    const headers: Record<string, string> = {};
+    if (this.sseToken) headers['Authorization'] = `Bearer ${this.sseToken}`;
+    const last = this.lastIds.get(e);
+    if (last !== undefined && this.opts.resume !== false) headers['Last-Event-ID'] = last;
+    const stream: SseStream = new SseStream(
+      sseURL(this.url, e.subjects, e.options),
+      headers,
+      fetchImpl,
+      {
+        frame: (f, id) => {
+          if (this.streams.get(e) !== stream) return;
+          if (id !== undefined) this.lastIds.set(e, id);
+          this.onSseFrame(e, f);
+        },
+        alive: () => {
+          if (this.streams.get(e) === stream && this.hello) this.armWatchdog();
+        },
+        closed: (code, reason) => {
+          if (this.streams.get(e) !== stream) return;
+          this.streams.delete(e);
+          // The streams are one connection: when one ends, all reconnect.
+          this.abortStreams();
+          this.onSocketClosed(code, reason);
+        },
+      },
+      this.conn.tokenProvider !== undefined,
+    );
+    this.streams.set(e, stream);
+  }
+
+  private onSseFrame(e: Entry, frame: ServerFrame): void {
+    switch (frame.op) {
+      case 'hello':
+        if (this.hello) return; // every stream says hello; the first makes the connection live
+        this.hello = frame;
+        this.encoding = 'json';
+        this.emitter.emit('hello', frame);
+        this.armWatchdog();
+        this.goLive();
+        break;
+      case 'ok':
+        e.markReady();
+        break;
+      case 'batch':
+        this.onBatch(frame);
+        break;
+      case 'error':
+        this.onError(frame.code, frame.message, undefined);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private abortStreams(): void {
+    this.sseGen++;
+    for (const s of this.streams.values()) s.abort();
+    this.streams.clear();
+  }
+
   /** abort drops the current socket at once and handles it as closed with code. */
   private abort(code: number, reason: string): void {
     const ws = this.ws;
-    if (!ws) return;
+    if (!ws) {
+      if (this.mode === 'sse' && (this.streams.size > 0 || this.hello)) {
+        this.abortStreams();
+        this.onSocketClosed(code, reason);
+      }
+      return;
+    }
     this.detach(ws);
     try {
       ws.close(code, reason);
@@ -347,7 +505,7 @@ export class StreamHubClient {
     this.connectWaiter = undefined;
     w?.resolve();
     if (this.hello?.auth_required) this.scheduleRefresh();
-    for (const e of this.registry.all()) this.sendSubscribe(e);
+    if (this.mode === 'websocket') for (const e of this.registry.all()) this.sendSubscribe(e);
     if (this.downSince !== undefined) {
       const r: Recovery = { downtimeMs: this.now() - this.downSince, attempts: this.downAttempts };
       this.downSince = undefined;
@@ -427,6 +585,13 @@ export class StreamHubClient {
 
   private async unsubscribeEntry(e: Entry): Promise<void> {
     const unused = this.registry.remove(e);
+    const stream = this.streams.get(e);
+    this.lastIds.delete(e);
+    if (stream) {
+      this.streams.delete(e);
+      stream.abort();
+      return;
+    }
     if (unused.length === 0 || this.statusValue !== 'live') return;
     try {
       await this.request({ op: 'unsubscribe', subjects: unused });
@@ -487,7 +652,7 @@ export class StreamHubClient {
   private setStatus(s: StatusChange): void {
     const changed = s.status !== this.statusValue;
     this.statusValue = s.status;
-    if (changed || s.status === 'reconnecting') this.emitter.emit('status', s);
+    if (changed || s.status === 'reconnecting') this.emitter.emit('status', { ...s, transport: this.mode });
   }
 }
 

@@ -15,6 +15,7 @@ export type {
   Recovery,
   Status,
   StatusChange,
+  Transport,
   WebSocketConstructor,
   WebSocketLike,
 } from './options.js';
@@ -24,5 +25,6 @@ export { CloseCode, shouldReconnect, needsNewToken } from './closecodes.js';
 export { backoffCeiling, fullJitterDelay, type BackoffOptions } from './backoff.js';
 export { matchSubject, kindOf } from './subject.js';
 export { jwtExpiry } from './token.js';
+export { EventParser, sseURL, type FetchLike } from './sse.js';
 export type { CounterSnapshot } from './counters.js';
 export * from './types.js';

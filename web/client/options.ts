@@ -1,6 +1,7 @@
 // Public option, status and event types of StreamHubClient.
 
 import type { BackoffOptions } from './backoff.js';
+import type { FetchLike } from './sse.js';
 import type { Encoding, Gap, Hello, StreamEvent } from './types.js';
 
 /** The part of the browser WebSocket the client uses (injectable for tests). */
@@ -22,6 +23,9 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 /** Connection status as shown to users. */
 export type Status = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
+/** How the client reaches the hub: a WebSocket, or the Server-Sent Events fallback. */
+export type Transport = 'websocket' | 'sse';
+
 /** Payload of the 'status' event. */
 export interface StatusChange {
   status: Status;
@@ -31,6 +35,8 @@ export interface StatusChange {
   /** Reconnect attempt number (0-based) and its delay, when reconnecting. */
   attempt?: number;
   delayMs?: number;
+  /** The transport in use (or next attempted): 'sse' once the client fell back from a blocked WebSocket. */
+  transport?: Transport;
 }
 
 /** Payload of the 'close' event, one per socket. */
@@ -65,6 +71,8 @@ export type ClientEvents = {
 export interface ClientOptions {
   /** WebSocket implementation (default globalThis.WebSocket). */
   WebSocket?: WebSocketConstructor;
+  /** fetch implementation for the SSE fallback and its probe (default globalThis.fetch); null disables the fallback. */
+  fetch?: FetchLike | null;
   /** Reconnect backoff (default base 250 ms, cap 10 s, full jitter). */
   backoff?: BackoffOptions;
   /** Random source in [0, 1) for the jitter (default Math.random). */
@@ -91,4 +99,10 @@ export interface ConnectOptions {
   tokenProvider?: () => Promise<string>;
   /** Wire encoding (default json). */
   encoding?: Encoding;
+  /**
+   * 'auto' (default): WebSocket, falling back to SSE when the WebSocket
+   * cannot connect but the hub answers HTTP; 'websocket' never falls back;
+   * 'sse' uses SSE from the start.
+   */
+  transport?: 'auto' | Transport;
 }

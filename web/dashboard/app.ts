@@ -172,6 +172,7 @@ export class Dashboard {
     c.on('status', (s) => {
       const detail = s.code !== undefined ? `close ${s.code}${s.reason ? ` ${s.reason}` : ''}` : undefined;
       this.status.setStatus(s.status, detail);
+      this.status.setTransport(s.transport);
       if (s.status === 'closed' && s.code === 4502 && this.recoverDemo()) {
         this.status.notice('Demo token refused; getting a new one…');
       } else if (s.status === 'closed' && s.code !== undefined && s.code !== 1000) {

@@ -1,6 +1,6 @@
 // Status bar: connection state, access mode, counters and notices.
 
-import type { CounterSnapshot, Status } from '../client/index.js';
+import type { CounterSnapshot, Status, Transport } from '../client/index.js';
 import { h, setText } from './dom.js';
 import { fmtInt, fmtMs, fmtRate } from './format.js';
 
@@ -19,6 +19,7 @@ export class StatusBar {
   readonly el: HTMLElement;
   private readonly status: HTMLElement;
   private readonly access: HTMLElement;
+  private readonly transport: HTMLElement;
   private readonly noticeEl: HTMLElement;
   private readonly counters: Record<string, HTMLElement> = {};
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -26,6 +27,11 @@ export class StatusBar {
   constructor() {
     this.status = h('span', { class: 'status', 'data-testid': 'status', 'data-status': 'connecting', role: 'status' }, 'connecting');
     this.access = h('span', { class: 'access', 'data-testid': 'access-mode', hidden: '' });
+    this.transport = h(
+      'span',
+      { class: 'access', 'data-testid': 'transport', hidden: '', title: 'WebSockets do not get through to the hub; streaming over Server-Sent Events' },
+      'SSE',
+    );
     this.noticeEl = h('span', { class: 'notice', 'data-testid': 'notice', role: 'alert' });
     const counter = (id: string, label: string, title: string): HTMLElement => {
       const v = h('span', { class: 'v', 'data-testid': `counter-${id}` }, '—');
@@ -36,6 +42,7 @@ export class StatusBar {
       'div',
       { class: 'statusbar' },
       this.status,
+      this.transport,
       this.access,
       counter('latency', 'e2e', 'End-to-end latency: receive time − source timestamp, smoothed (for ticks it includes the wait for their max-rate slot)'),
       counter(
@@ -57,6 +64,12 @@ export class StatusBar {
     setText(this.status, s);
     this.status.dataset['status'] = s;
     this.status.title = detail ?? '';
+  }
+
+  /** setTransport shows "SSE" while the client uses the Server-Sent Events fallback. */
+  setTransport(t: Transport | undefined): void {
+    this.transport.hidden = t !== 'sse';
+    this.transport.dataset['transport'] = t ?? 'websocket';
   }
 
   /** setAccess labels how the page authenticated. */

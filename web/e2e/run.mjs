@@ -296,6 +296,53 @@ async function main() {
     }
   });
 
+  await check('WebSocket blocked: the dashboard falls back to SSE, says so, and receives ticks and blocks', async () => {
+    const blocked = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    // As behind a proxy that refuses upgrades: every WebSocket fails before it opens.
+    await blocked.addInitScript(() => {
+      window.WebSocket = class BlockedWebSocket {
+        constructor(url) {
+          this.url = url;
+          this.readyState = 0;
+          this.protocol = '';
+          this.binaryType = 'blob';
+          this.onopen = this.onmessage = this.onclose = this.onerror = null;
+          setTimeout(() => {
+            this.readyState = 3;
+            this.onerror?.({});
+            this.onclose?.({ code: 1006, reason: '' });
+          }, 20);
+        }
+        send() {
+          throw new Error('not open');
+        }
+        close() {
+          this.readyState = 3;
+        }
+      };
+    });
+    const p3 = await blocked.newPage();
+    const errs = [];
+    let sseRequests = 0;
+    p3.on('pageerror', (e) => errs.push(e.message));
+    p3.on('console', (m) => m.type() === 'error' && errs.push(m.text()));
+    p3.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/v1/sse') sseRequests++;
+    });
+    try {
+      await p3.goto(`${HUB_URL}/`, { waitUntil: 'load', timeout: 30_000 });
+      await waitStatus(p3, 'live', 30_000);
+      if (!(await p3.isVisible('[data-testid="transport"]'))) throw new Error('the status bar does not say SSE');
+      await pricesChange(p3, 10_000, 20_000);
+      await p3.waitForSelector('[data-testid="block-row"]', { timeout: 30_000 });
+      if (sseRequests === 0) throw new Error('no request to /v1/sse');
+      log(`#   ${sseRequests} SSE streams opened`);
+      if (errs.length) throw new Error(errs.slice(0, 3).join(' | '));
+    } finally {
+      await blocked.close();
+    }
+  });
+
   if (!HUB_CMD) {
     skip('hub restart: reconnecting, then live again without reload', 'HUB_CMD is not set');
     return;
