@@ -71,10 +71,12 @@ type Leases struct {
 	done   chan struct{} // closed when the renewal goroutine has returned
 
 	failOpen atomic.Uint64 // acquisitions granted without the cluster's answer
+	kick     chan struct{} // a release to record; buffered 1
 
 	// mu guards held and keyLocks; it is never held across I/O.
 	mu       sync.Mutex
 	held     map[string]int         // this hub's live connections per key id
+	dirty    map[string]bool        // keys released since their last write
 	keyLocks map[string]*sync.Mutex // serializes one key's lease updates on this hub
 	closed   bool
 }
@@ -121,6 +123,7 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, cfg LeaseConfig) (*
 	l := &Leases{
 		kv: kv, nc: js.Conn(), cfg: cfg, log: cfg.Logger, done: make(chan struct{}),
 		held: make(map[string]int), keyLocks: make(map[string]*sync.Mutex),
+		dirty: make(map[string]bool), kick: make(chan struct{}, 1),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.renewLoop()
@@ -175,19 +178,21 @@ func (l *Leases) Acquire(ctx context.Context, id string, limit int) (ok bool) {
 	return ok
 }
 
-// Release gives back one of key id's slots taken by Acquire. A failure to
-// record it is repaired by the next renewal.
-func (l *Leases) Release(ctx context.Context, id string) {
-	unlock := l.lockKey(id)
-	defer unlock()
+// Release gives back one of key id's slots taken by Acquire. It does not
+// wait for NATS: the renewal goroutine records it at once, coalescing the
+// releases of one key (a hub draining thousands of connections of a key
+// writes its entry a few times, not thousands), and a failure to record
+// it is repaired by the next renewal.
+func (l *Leases) Release(id string) {
 	l.mu.Lock()
 	if l.held[id] > 0 {
 		l.held[id]--
 	}
-	n := l.held[id]
+	l.dirty[id] = true
 	l.mu.Unlock()
-	if _, err := l.update(ctx, id, func(leaseEntry, time.Time) (int, bool) { return n, true }); err != nil {
-		l.log.Debug("connection lease release not recorded; the renewal will", "key_id", id, "err", err)
+	select {
+	case l.kick <- struct{}{}:
+	default: // a flush is pending already
 	}
 }
 
@@ -300,23 +305,30 @@ func (l *Leases) put(ctx context.Context, id string, e leaseEntry, rev uint64) e
 	return err
 }
 
-// renewLoop renews this hub's parts every TTL/3 with its live counts, and
-// forgets the keys it holds nothing of once that is recorded.
+// renewLoop renews this hub's parts every TTL/3 with its live counts,
+// records releases as they come, and forgets the keys it holds nothing of
+// once that is recorded.
 func (l *Leases) renewLoop() {
 	defer close(l.done)
 	t := time.NewTicker(l.cfg.TTL / 3)
 	defer t.Stop()
 	for {
+		all := false
 		select {
 		case <-l.ctx.Done():
 			return
 		case <-t.C:
+			all = true
+		case <-l.kick:
 		}
 		l.mu.Lock()
-		ids := make([]string, 0, len(l.held))
+		var ids []string
 		for id := range l.held {
-			ids = append(ids, id)
+			if all || l.dirty[id] {
+				ids = append(ids, id)
+			}
 		}
+		clear(l.dirty)
 		l.mu.Unlock()
 		for _, id := range ids {
 			l.renew(id)

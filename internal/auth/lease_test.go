@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,7 +69,11 @@ func TestLeasesGrantExactlyTheLimitUnderContention(t *testing.T) {
 			holder = h
 		}
 	}
-	holder.Release(ctxT(t), "k1")
+	holder.Release("k1")
+	testsupport.WaitFor(t, "the release to be recorded", 10*time.Second, func() bool {
+		n, err := hubs[0].Count(ctxT(t), "k1")
+		return err == nil && n == limit-1
+	})
 	if !hubs[2].Acquire(ctxT(t), "k1", limit) || hubs[0].Acquire(ctxT(t), "k1", limit) {
 		t.Fatal("after one release: want exactly one more grant")
 	}
@@ -135,9 +140,13 @@ func TestLeasesRenewalRepairsTheCount(t *testing.T) {
 		return err == nil && n == 2
 	})
 	// Released everywhere: the hub stops renewing it, and the entry goes.
-	hub.Release(ctxT(t), "k")
-	hub.Release(ctxT(t), "k")
-	if _, err := kv.Get(ctxT(t), leaseKey("k")); err == nil {
-		t.Fatal("entry still there with no connections")
+	hub.Release("k")
+	hub.Release("k")
+	testsupport.WaitFor(t, "the entry to go with the last connection", 10*time.Second, func() bool {
+		_, err := kv.Get(ctxT(t), leaseKey("k"))
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	})
+	if hub.Held("k") != 0 {
+		t.Fatalf("Held = %d", hub.Held("k"))
 	}
 }

@@ -43,7 +43,7 @@ func NewClusterLimiter(leases *Leases) *Limiter {
 // (AcquireConn) and, with leases, across the cluster. ok is false when
 // either is full; cluster tells which (true: the hub had room, the cluster
 // had not). release gives back both; it is idempotent, safe from any
-// goroutine, and may make one round trip to NATS.
+// goroutine, and does not wait for NATS.
 func (l *Limiter) AcquireKeyConn(ctx context.Context, id string, lim Limits) (release func(), ok, cluster bool) {
 	local, ok := l.AcquireConn(id, lim)
 	if !ok || l.leases == nil {
@@ -57,7 +57,7 @@ func (l *Limiter) AcquireKeyConn(ctx context.Context, id string, lim Limits) (re
 	return func() {
 		once.Do(func() {
 			local()
-			l.leases.Release(context.Background(), id)
+			l.leases.Release(id)
 		})
 	}, true, false
 }
