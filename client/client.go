@@ -22,11 +22,14 @@ import (
 // and refreshes the token; each SubscribeFunc subscription has one handler
 // goroutine. Close waits for all of them.
 type Client struct {
-	url  string
-	key  string // a secret: never logged
-	opts Options
-	enc  protocol.Encoding
-	log  *slog.Logger
+	urls []string // the url given to Dial, then Options.FallbackURLs
+	// nextURL indexes urls: the hub the next connection attempt goes to.
+	// Only the goroutine making attempts (Dial, then the manager) uses it.
+	nextURL int
+	key     string // a secret: never logged
+	opts    Options
+	enc     protocol.Encoding
+	log     *slog.Logger
 
 	httpClient *http.Client
 	ownHTTP    *http.Transport // the private transport, closed by Close; nil when the caller gave one
@@ -72,8 +75,10 @@ type Client struct {
 // Dial connects to the hub at url (for example ws://127.0.0.1:8080/v1/ws)
 // and returns a Client once the hub has said hello and, when it asks for
 // it, accepted a token from Options.TokenProvider. ctx bounds only this
-// first connection; Dial makes one attempt and does not retry. After Dial
-// returns, the client reconnects by itself until Close.
+// first connection; Dial makes one attempt per hub URL (url, then
+// Options.FallbackURLs in order) and returns the last one's error if none
+// succeeds. After Dial returns, the client reconnects by itself until
+// Close, each attempt to the hub after the one it last tried.
 //
 // key is an API key, sent as "Authorization: Bearer <key>" on the upgrade;
 // empty sends none (a hub without auth, or in-band tokens). opts may be nil.
@@ -82,7 +87,7 @@ type Client struct {
 func Dial(ctx context.Context, url, key string, opts *Options) (*Client, error) {
 	o := opts.withDefaults()
 	c := &Client{
-		url:           url,
+		urls:          append([]string{url}, o.FallbackURLs...),
 		key:           key,
 		opts:          o,
 		enc:           o.Encoding.wire(),
@@ -98,7 +103,13 @@ func Dial(ctx context.Context, url, key string, opts *Options) (*Client, error) 
 		c.httpClient = &http.Client{Transport: c.ownHTTP}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	s, err := c.connect(ctx)
+	var s *session
+	var err error
+	for range c.urls {
+		if s, err = c.connect(ctx); err == nil || isFatal(err) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		c.cancel()
 		c.closeIdle()

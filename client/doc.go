@@ -24,6 +24,20 @@
 // subjects, so that a hub that offers resume replays what was missed
 // ([Options.OnRecovered] reports true); when it cannot, the client asks for
 // a snapshot of the latest values instead (OnRecovered reports false).
+// Only insufficient_state (what was missed is no longer stored) leads to
+// that snapshot: a transient refusal (internal: the hub's history read
+// failed just now) is asked again, and after a few tries on another
+// connection, so a resume is never traded for a snapshot by accident and a
+// subscription never ends for a transient reason. A subscription that ends
+// for good (the hub refused it, or the client stopped) says why through
+// [Subscription.Err] and, for [Client.SubscribeFunc], through
+// [SubscribeOptions.OnEnd].
+//
+// With [Options.FallbackURLs] the client knows several hubs of one
+// deployment: Dial tries them in order, and every reconnect goes to the
+// hub after the one last tried. Positions of the stored families are the
+// same on every hub, so a subscription resumes on any of them.
+//
 // Events that are not newer than the last one a subscription saw on their
 // subject (same epoch, seq not greater) are dropped as duplicates, so
 // replays and overlapping patterns deliver each event once. Any other

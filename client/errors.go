@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	"github.com/streamhub/streamhub/internal/protocol"
@@ -108,4 +109,15 @@ func (e *statusError) Unwrap() []error {
 		return []error{ErrUnauthorized, e.err}
 	}
 	return []error{e.err}
+}
+
+// redactURL returns raw without user info and query, which may carry
+// credentials, for error messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

@@ -54,6 +54,14 @@ type Backoff struct {
 // Options configure a Client. A nil *Options, and the zero value of each
 // field, mean the default documented on the field.
 type Options struct {
+	// FallbackURLs are other hubs of the same deployment (sharing one NATS
+	// cluster), tried after the URL given to Dial: Dial tries them in
+	// order until one connects, and every reconnect goes to the hub after
+	// the one last tried, rotating, so that a hub that went away is not
+	// the first one tried again. Subscriptions resume on any of them: the
+	// positions of the stored families are the same on every hub.
+	// Default none.
+	FallbackURLs []string
 	// Encoding is the wire encoding. Default msgpack.
 	Encoding Encoding
 	// TokenProvider returns a browser-style token (a JWT) for in-band
@@ -79,7 +87,12 @@ type Options struct {
 	// of each subject, flagged Event.Snapshot, where the hub keeps last
 	// values: anything between is lost, and the application should treat
 	// the subscription as starting afresh. subject is the subscription's
-	// pattern. Default nil.
+	// pattern. It is also called with false, on the connection's read
+	// loop, for each subscription reaching beyond the stored families
+	// (ticks) when the hub announces that its own connection to NATS was
+	// re-established (notice upstream_reconnected): ticks published
+	// meanwhile were missed, and the next one on each subject is a fresh
+	// value (the hub's own numbering continues in a new epoch). Default nil.
 	OnRecovered func(subject string, recovered bool)
 	// OnStateChange is called on every state change, in order. Default nil.
 	OnStateChange func(State)
@@ -232,4 +245,13 @@ type SubscribeOptions struct {
 	// connection until there is room (backpressure; nothing is dropped).
 	// Default 256.
 	Buffer int
+	// OnEnd is called once, with the reason (see Subscription.Err), when
+	// a subscription made with SubscribeFunc ends other than by
+	// Unsubscribe: the client was closed or stopped for good, or the hub
+	// refused to resubscribe it after a reconnect (forbidden, for a
+	// revoked scope). It runs on the subscription's handler goroutine
+	// after the last event. The client never ends a subscription for a
+	// transient failure: it retries, on another connection if needed.
+	// Subscribe's users read Err once C is closed instead. Default nil.
+	OnEnd func(err error)
 }

@@ -253,6 +253,14 @@ func (c *Client) PublishBatch(ctx context.Context, msgs []PublishMessage, idempo
 	return p.PublishBatch(ctx, msgs, idempotencyKey)
 }
 
+// publisher publishes through the hub of the current connection (the
+// first URL while there is none).
 func (c *Client) publisher() (*Publisher, error) {
-	return NewPublisher(c.url, c.key, &PublisherOptions{HTTPClient: c.httpClient, SigningSecret: c.opts.SigningSecret})
+	hub := c.urls[0]
+	c.mu.Lock()
+	if c.sess != nil {
+		hub = c.sess.url
+	}
+	c.mu.Unlock()
+	return NewPublisher(hub, c.key, &PublisherOptions{HTTPClient: c.httpClient, SigningSecret: c.opts.SigningSecret})
 }

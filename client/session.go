@@ -22,6 +22,7 @@ var errHeartbeatTimeout = errors.New("client: no frame from the hub for 2 × hea
 // any goroutine.
 type session struct {
 	c       *Client
+	url     string // the hub's URL
 	ws      *websocket.Conn
 	enc     protocol.Encoding
 	msgType websocket.MessageType
@@ -51,10 +52,16 @@ type session struct {
 	badFrames int // frames that did not decode; read loop only
 }
 
-// connect makes one connection attempt: upgrade, hello, and in-band auth
-// when the hub asks for it. ctx (further bounded by DialTimeout and by the
-// client's life) bounds the whole attempt.
+// connect makes one connection attempt to the next hub URL: upgrade,
+// hello, and in-band auth when the hub asks for it. ctx (further bounded
+// by DialTimeout and by the client's life) bounds the whole attempt. A
+// failed attempt moves on to the next URL for the following one; a
+// successful one stays, so that a lost connection tries the next hub
+// first. Only one goroutine at a time makes attempts (Dial, then the
+// manager).
 func (c *Client) connect(ctx context.Context) (*session, error) {
+	url := c.urls[c.nextURL%len(c.urls)]
+	c.nextURL = (c.nextURL + 1) % len(c.urls)
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)
@@ -75,12 +82,12 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	if c.opts.Compression {
 		dopts.CompressionMode = websocket.CompressionNoContextTakeover
 	}
-	ws, resp, err := websocket.Dial(ctx, c.url, dopts)
+	ws, resp, err := websocket.Dial(ctx, url, dopts)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, &statusError{status: resp.StatusCode, err: err}
 		}
-		return nil, fmt.Errorf("client: dial: %w", err)
+		return nil, fmt.Errorf("client: dial %s: %w", redactURL(url), err)
 	}
 	ws.SetReadLimit(c.opts.ReadLimit)
 	enc, ok := protocol.EncodingForSubprotocol(ws.Subprotocol())
@@ -88,7 +95,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("client: the hub chose the unknown subprotocol %q", ws.Subprotocol())
 	}
-	s := &session{c: c, ws: ws, enc: enc, msgType: websocket.MessageText,
+	s := &session{c: c, url: url, ws: ws, enc: enc, msgType: websocket.MessageText,
 		pending: make(map[uint64]chan protocol.ServerMessage), done: make(chan struct{}),
 		refreshNow: make(chan struct{}, 1)}
 	if enc == protocol.EncodingMsgpack {
@@ -205,11 +212,14 @@ func (s *session) dispatch(m protocol.ServerMessage) {
 	case protocol.OpBatch:
 		s.c.deliver(s, &m)
 	case protocol.OpNotice:
-		if m.Code == protocol.NoticeTokenExpiring {
+		switch m.Code {
+		case protocol.NoticeTokenExpiring:
 			select {
 			case s.refreshNow <- struct{}{}:
 			default:
 			}
+		case protocol.NoticeUpstreamReconnected:
+			s.c.upstreamReconnected()
 		}
 	case protocol.OpOK, protocol.OpError, protocol.OpPong:
 		if !m.HasID {

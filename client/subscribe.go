@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/streamhub/streamhub/internal/protocol"
@@ -18,8 +20,9 @@ import (
 //
 // A refusal is an *Error with the hub's code (CodeInvalidSubject,
 // CodeInvalidOption, CodeForbidden, CodeTooManySubscriptions,
-// CodeRateLimited, ...); rate_limited answers are first retried a few
-// times. A pattern this Client already has a Subscription for gives
+// CodeRateLimited, ...); rate_limited and internal answers (transient:
+// the hub could not serve it just now) are first asked again a few times,
+// within about 5 s. A pattern this Client already has a Subscription for gives
 // ErrAlreadySubscribed. Once the client has stopped it returns Client.Err
 // (ErrClosed after Close).
 //
@@ -71,6 +74,9 @@ func (c *Client) SubscribeFunc(ctx context.Context, pattern string, opts Subscri
 		for ev := range sub.ch {
 			fn(ev)
 		}
+		if err := sub.Err(); err != nil && opts.OnEnd != nil {
+			opts.OnEnd(err)
+		}
 	}()
 	return sub, nil
 }
@@ -116,7 +122,7 @@ func (c *Client) subscribeFirst(ctx context.Context, sub *Subscription) error {
 		if err != nil {
 			return err
 		}
-		m, err := c.subscribeOn(ctx, s, sub)
+		m, err := c.subscribeAsking(ctx, s, sub)
 		if errors.Is(err, ErrConnectionLost) {
 			continue
 		}
@@ -163,6 +169,13 @@ func (c *Client) subscribeOn(ctx context.Context, s *session, sub *Subscription)
 		if err != nil {
 			return m, err
 		}
+		if transientAnswer(m) {
+			// The hub could not read its history just now (a JetStream
+			// server lost, a consumer not ready): a snapshot would skip
+			// what was missed, so the resume is asked again, on another
+			// connection if this one keeps failing.
+			return m, nil
+		}
 		if m.Op == protocol.OpOK && m.Recovered != nil && *m.Recovered {
 			c.recovered(sub.pattern, true)
 			return m, nil
@@ -191,10 +204,49 @@ func (c *Client) subscribeOn(ctx context.Context, s *session, sub *Subscription)
 	return m, err
 }
 
+// upstreamReconnected tells the application, through OnRecovered(pattern,
+// false), which subscriptions may have missed ticks while the hub's own
+// NATS connection was re-established (the upstream_reconnected notice):
+// every one whose pattern reaches beyond the stored families, which lose
+// nothing. It runs on the read loop.
+func (c *Client) upstreamReconnected() {
+	if c.opts.OnRecovered == nil {
+		return
+	}
+	c.mu.Lock()
+	var patterns []string
+	for p, sub := range c.subs {
+		if sub.confirmed && !storedFamily(p) {
+			patterns = append(patterns, p)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(patterns)
+	for _, p := range patterns {
+		c.recovered(p, false)
+	}
+}
+
+// storedFamily reports whether every subject pattern matches is in a
+// stored family (chain.…, jobs.…), which a hub's NATS reconnect does not
+// lose.
+func storedFamily(pattern string) bool {
+	first, _, _ := strings.Cut(pattern, ".")
+	return first == "chain" || first == "jobs"
+}
+
 func (c *Client) recovered(pattern string, ok bool) {
 	if c.opts.OnRecovered != nil {
 		c.opts.OnRecovered(pattern, ok)
 	}
+}
+
+// transientAnswer reports whether m refuses a command for a reason that
+// may pass (internal: the hub's backend failed; rate_limited past
+// requestRetry's patience): the client asks again rather than giving the
+// subscription up or falling back to a snapshot.
+func transientAnswer(m protocol.ServerMessage) bool {
+	return m.Op == protocol.OpError && (m.Code == protocol.CodeInternal || m.Code == protocol.CodeRateLimited)
 }
 
 // requestRetry sends cmd and waits for the answer, retrying with a
@@ -215,6 +267,30 @@ func (c *Client) requestRetry(ctx context.Context, s *session, cmd protocol.Comm
 		case <-s.done:
 			t.Stop()
 			return m, ErrConnectionLost
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// subscribeAsking subscribes sub on s (see subscribeOn), asking again with
+// a growing pause, six times in all within about 5 s, while the hub answers
+// with a transient error. It returns the last answer.
+func (c *Client) subscribeAsking(ctx context.Context, s *session, sub *Subscription) (protocol.ServerMessage, error) {
+	pause := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		m, err := c.subscribeOn(ctx, s, sub)
+		if err != nil || !transientAnswer(m) || attempt >= 6 {
+			return m, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return m, ErrConnectionLost
+		case <-ctx.Done():
+			t.Stop()
+			return m, ctx.Err()
 		}
 		pause = min(2*pause, 2*time.Second)
 	}
@@ -243,9 +319,16 @@ func (c *Client) resubscribe(s *session) {
 	}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		m, err := c.subscribeOn(s.ctx, s, sub)
+		m, err := c.subscribeAsking(s.ctx, s, sub)
 		if err != nil {
 			return // the connection or the client ended
+		}
+		if transientAnswer(m) {
+			// The hub keeps failing this subscription: reconnect (to the
+			// next hub when there are several) and resume there.
+			c.log.Warn("client: the hub cannot resubscribe now; reconnecting", "pattern", sub.pattern, "code", m.Code)
+			s.cancel()
+			return
 		}
 		c.mu.Lock()
 		current := c.subs[sub.pattern] == sub

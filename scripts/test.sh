@@ -26,6 +26,11 @@ go vet ./...
 step "go test -race"
 go test -race -count=1 -timeout 10m ./...
 
+step "cluster tests: three nats-server nodes and two hubs as child processes, killed, frozen and restarted"
+# internal/clustertest skips itself without STREAMHUB_CLUSTER_TESTS (so the
+# step above passes over it quickly); about 1.5 min here, mostly waiting.
+STREAMHUB_CLUSTER_TESTS=1 go test -race -count=1 -timeout 10m ./internal/clustertest/
+
 step "fuzz the decoders of client input (short runs)"
 # A count of executions, not a duration: Go 1.26's fuzz coordinator can
 # report a bare "context deadline exceeded" when a duration runs out while a
@@ -42,6 +47,8 @@ fuzz ./internal/server FuzzParseNDJSON
 fuzz ./internal/protocol FuzzParseSSEEventID
 fuzz ./internal/protocol FuzzDecodeSSEQuery
 fuzz ./internal/auth FuzzParseSignature
+fuzz ./internal/server FuzzParseAdminCreate
+fuzz ./internal/tracing FuzzParseTraceparent
 fuzz ./internal/upstream/venue FuzzDecimal
 fuzz ./internal/upstream/venue/coinbase FuzzHandle
 fuzz ./internal/upstream/venue/binance FuzzHandle

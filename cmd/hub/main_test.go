@@ -150,6 +150,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{[]string{"serve", "extra"}, nil, "unexpected arguments"},
 		{[]string{"serve", "--trusted-proxies", "10.0.0.0/33"}, nil, "trusted-proxies"},
 		{[]string{"serve"}, map[string]string{"STREAMHUB_JOBS_RETENTION": "a while"}, "STREAMHUB_JOBS_RETENTION"},
+		{[]string{"serve", "--stream-replicas", "7"}, nil, "stream replicas 7: want 1 to 5"},
+		{[]string{"serve"}, map[string]string{"STREAMHUB_NATS_PING_INTERVAL": "often"}, "STREAMHUB_NATS_PING_INTERVAL"},
+		{[]string{"serve", "--nats-max-pings-out", "-1"}, nil, "must not be negative"},
 		{[]string{"frobnicate"}, nil, "unknown command"},
 		{[]string{"publish", "ticks..x", "{}"}, nil, "invalid subject"},
 	}

@@ -122,6 +122,11 @@ func TestREADMECommandsSucceedAgainstARealHub(t *testing.T) {
 	if out := mustCLI("keys", "revoke", "--nats-url", natsURL, id); !strings.Contains(out, "Revoked key "+id) {
 		t.Fatalf("hub keys revoke printed:\n%s", out)
 	}
+	// hub keys audit: who created and revoked it, from the journal.
+	if out := mustCLI("keys", "audit", "--nats-url", natsURL, "--key", id); !regexp.MustCompile(`key_created +`+id+` +cli `).MatchString(out) ||
+		!regexp.MustCompile(`key_revoked +`+id+` +cli `).MatchString(out) || strings.Contains(out, key) {
+		t.Fatalf("hub keys audit printed:\n%s", out)
+	}
 	select {
 	case err := <-keyedDone:
 		if err == nil || !strings.Contains(err.Error(), "revoked") {

@@ -19,6 +19,7 @@ import (
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/natsflag"
 	"github.com/streamhub/streamhub/internal/server"
+	"github.com/streamhub/streamhub/internal/tracing"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -30,6 +31,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
 	natsFlags := natsflag.Register(fs)
+	fs.DurationVar(&cfg.NATSPingInterval, "nats-ping-interval", bus.DefaultPingInterval, "how often the hub pings its NATS server; one that leaves (--nats-max-pings-out)+1 pings unanswered is left for another server of the cluster")
+	fs.IntVar(&cfg.NATSMaxPingsOut, "nats-max-pings-out", bus.DefaultMaxPingsOut, "unanswered NATS pings allowed before the server is declared stale (the defaults leave a hung server within 3 s)")
+	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", bus.DefaultStreamReplicas, "copies of the CHAIN, JOBS and TICKS streams and of the key bucket on a NATS cluster (3 survives losing a server; 1 on a single server); applied at startup to existing streams too")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded nats-server (port -1: any free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
@@ -49,6 +53,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.DurationVar(&cfg.Streams.JobsMaxAge, "jobs-retention", 24*time.Hour, "how long job progress is kept for resume (the JOBS stream's max age)")
 	fs.Int64Var(&cfg.Streams.ChainMaxBytes, "chain-max-bytes", 256<<20, "size bound of the CHAIN stream; the oldest messages go first")
 	fs.Int64Var(&cfg.Streams.JobsMaxBytes, "jobs-max-bytes", 256<<20, "size bound of the JOBS stream; the oldest messages go first")
+	fs.DurationVar(&cfg.AuditMaxAge, "audit-retention", auth.DefaultAuditMaxAge, "how long key audit records are kept (the AUDIT stream's max age)")
+	fs.Int64Var(&cfg.AuditMaxBytes, "audit-max-bytes", auth.DefaultAuditMaxBytes, "size bound of the AUDIT stream; the oldest records go first")
+	fs.DurationVar(&cfg.KeyExpiryWarning, "key-expiry-warning", server.DefaultKeyExpiryWarning, "keys expiring within this long are counted by the streamhub_keys_expiring metric")
+	fs.StringVar(&cfg.Tracing.Endpoint, "otlp-endpoint", "", "OpenTelemetry collector URL for traces (OTLP/HTTP), e.g. http://127.0.0.1:4318; empty: "+tracing.EnvEndpoint+" if set, else tracing off")
+	fs.Float64Var(&cfg.Tracing.SampleRatio, "trace-sample-ratio", tracing.DefaultSampleRatio, "share of messages without a traceparent that start a trace, up to 1 (negative: none); a publisher's traceparent decides for its own messages")
 	proxies := fs.String("trusted-proxies", "", "networks (CIDRs, comma-separated) whose X-Forwarded-For is believed when checking a key's allowed networks")
 	origins := fs.String("allowed-origins", "", "extra browser origins allowed to connect, comma-separated, each exactly scheme://host[:port] (besides --public-origin)")
 	public := fs.String("public-origin", "", "origins browsers reach this hub at, comma-separated, each exactly scheme://host[:port] (default: http://127.0.0.1:PORT and http://localhost:PORT of --listen)")
@@ -70,6 +79,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	cfg.Logger = logger
 	cfg.Build = buildInfo()
+	cfg.Tracing.Getenv = getenv
+	if err := cfg.Tracing.Validate(); err != nil {
+		return usageErrorf("serve: %w", err)
+	}
 	for _, p := range strings.Split(*proxies, ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue

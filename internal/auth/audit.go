@@ -112,13 +112,60 @@ func (c *Counters) Snapshot() CounterSnapshot {
 // auditor writes audit lines and counts them. Safe for concurrent use.
 type auditor struct {
 	log        *slog.Logger
+	journal    *Journal // nil: log lines only
 	c          Counters
 	failLimit  *rate.Limiter
 	suppressed atomic.Uint64 // failure lines dropped since the last one logged
 }
 
-func newAuditor(log *slog.Logger) *auditor {
-	return &auditor{log: log, failLimit: rate.NewLimiter(auditFailuresPerSec, auditFailuresBurst)}
+func newAuditor(log *slog.Logger, j *Journal) *auditor {
+	return &auditor{log: log, journal: j, failLimit: rate.NewLimiter(auditFailuresPerSec, auditFailuresBurst)}
+}
+
+// record writes r to the journal, if any, with the actor and source that
+// ctx carries (WithActor, WithSource).
+func (a *auditor) record(ctx context.Context, r AuditRecord) {
+	if a.journal == nil {
+		return
+	}
+	if act, ok := ctx.Value(actorKey{}).(Actor); ok {
+		r.Actor = act
+	}
+	if src, ok := ctx.Value(sourceKey{}).(netip.Addr); ok && src.IsValid() {
+		r.Source = src.String()
+	}
+	a.journal.Record(r)
+}
+
+// keyChanges are the fields of a new key, for its key_created record.
+func keyChanges(r *KeyRecord) map[string]any {
+	c := map[string]any{"name": r.Name, "env": r.Env, "expires": expiresValue(r.Expires)}
+	if len(r.Subscribe) > 0 {
+		c["subscribe"] = r.Subscribe
+	}
+	if len(r.Publish) > 0 {
+		c["publish"] = r.Publish
+	}
+	if len(r.CIDRs) > 0 {
+		c["cidrs"] = r.CIDRs
+	}
+	if r.Limits != (Limits{}) {
+		c["limits"] = r.Limits
+	}
+	if r.Admin {
+		c["admin"] = true
+	}
+	if r.Metered {
+		c["metered"] = true
+	}
+	return c
+}
+
+func expiresValue(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // expiresAttr is the expires attribute of a key: "never" for a key without
@@ -134,28 +181,50 @@ func (a *auditor) event(event string, attrs ...slog.Attr) {
 	a.log.LogAttrs(context.Background(), slog.LevelInfo, AuditMessage, append([]slog.Attr{slog.String(AttrEvent, event)}, attrs...)...)
 }
 
-func (a *auditor) created(r *KeyRecord) {
+// created audits a new key; rotatedFrom is the key it replaces, if any.
+func (a *auditor) created(ctx context.Context, r *KeyRecord, rotatedFrom string) {
 	a.c.KeysCreated.Add(1)
 	a.event(EventKeyCreated, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name),
 		slog.String(AttrEnv, r.Env), expiresAttr(r.Expires))
+	ch := keyChanges(r)
+	if rotatedFrom != "" {
+		ch["rotated_from"] = rotatedFrom
+	}
+	a.record(ctx, AuditRecord{Event: EventKeyCreated, KeyID: r.ID, Changes: ch})
 }
 
-func (a *auditor) rotated(old, nu *KeyRecord) {
+func (a *auditor) rotated(ctx context.Context, old, nu *KeyRecord) {
 	a.c.KeysRotated.Add(1)
 	a.event(EventKeyRotated, slog.String(AttrKeyID, old.ID), slog.String(AttrNewKeyID, nu.ID),
 		expiresAttr(old.Expires))
+	a.record(ctx, AuditRecord{Event: EventKeyRotated, KeyID: old.ID, NewKeyID: nu.ID,
+		Changes: map[string]any{"expires": expiresValue(old.Expires), "rotated_to": nu.ID}})
 }
 
 // revoked logs a revocation this store made; KeysRevoked counts every
 // revocation the store sees (applyLocked), wherever it was made.
-func (a *auditor) revoked(r *KeyRecord) {
+func (a *auditor) revoked(ctx context.Context, r *KeyRecord) {
 	a.event(EventKeyRevoked, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name))
+	a.record(ctx, AuditRecord{Event: EventKeyRevoked, KeyID: r.ID,
+		Changes: map[string]any{"revoked": true, "revoked_at": r.RevokedAt.UTC().Format(time.RFC3339)}})
 }
 
 func (a *auditor) expired(r *KeyRecord) {
 	a.c.KeysExpired.Add(1)
 	a.event(EventKeyExpired, slog.String(AttrKeyID, r.ID), slog.String(AttrName, r.Name),
 		slog.Time(AttrExpires, r.Expires))
+	// Time is the expiry itself, so that every hub writes the same record
+	// (the stream keeps one: see Journal.publish).
+	a.record(context.Background(), AuditRecord{Time: r.Expires.UTC(), Event: EventKeyExpired, KeyID: r.ID,
+		Changes: map[string]any{"expires": expiresValue(r.Expires)}})
+}
+
+// limitHit counts a key hitting one of its limits in the journal's
+// aggregate (limit hits are not logged line by line).
+func (a *auditor) limitHit(limit, keyID string, remote netip.Addr) {
+	if a.journal != nil {
+		a.journal.Aggregate(EventLimitHit, limit, keyID, remote)
+	}
 }
 
 func (a *auditor) tokenIssued(keyID, jti string, exp time.Time, quiet bool) {
@@ -171,6 +240,9 @@ func (a *auditor) tokenIssued(keyID, jti string, exp time.Time, quiet bool) {
 // log rate is exceeded. keyID may be "" when the credential did not parse.
 func (a *auditor) failure(event string, reason failureReason, keyID string, remote netip.Addr) {
 	a.c.failures[reason].Add(1)
+	if a.journal != nil {
+		a.journal.Aggregate(event, reason.String(), keyID, remote)
+	}
 	if !a.failLimit.Allow() {
 		a.suppressed.Add(1)
 		a.c.suppressedLog.Add(1)

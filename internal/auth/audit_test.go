@@ -148,7 +148,7 @@ func TestAuditLogNeverLeaks(t *testing.T) {
 
 func TestAuditFailureLinesRateLimited(t *testing.T) {
 	var buf syncBuffer
-	a := newAuditor(slog.New(slog.NewJSONHandler(&buf, nil)))
+	a := newAuditor(slog.New(slog.NewJSONHandler(&buf, nil)), nil)
 	const n = 500
 	for range n {
 		a.failure(EventAuthFailed, failUnknown, "", netip.MustParseAddr("192.0.2.1"))

@@ -1,8 +1,9 @@
 // Package auth is everything StreamHub knows about API keys that does not
 // need the WebSocket gateway: the key format, the key store in a JetStream
 // key-value bucket, scopes as subject-pattern subsets, short-lived browser
-// tokens, per-key limits, the origin and client-IP helpers, and the audit
-// trail.
+// tokens, per-key limits and their quotas, the origin and client-IP
+// helpers, the audit trail (log lines and the journal, a JetStream stream)
+// and per-key usage (flushed to a KV bucket).
 //
 // # Secrets
 //
@@ -18,8 +19,10 @@
 // [OpenStore] starts one goroutine, owned by the [Store]: it follows the
 // bucket's watch, keeps the in-memory copy of every record current, runs the
 // single expiry timer and calls the [Store.OnChange] callbacks, one at a
-// time. [Store.Close] stops it and waits for it. Everything else in the
-// package runs on the caller's goroutine.
+// time. [Store.Close] stops it and waits for it. [OpenJournal] starts the
+// audit journal's publisher and [OpenUsage] the usage flusher, each owned by
+// its value and stopped by its Close. Everything else in the package runs
+// on the caller's goroutine.
 //
 // # Lock order
 //

@@ -35,8 +35,9 @@ type LeaseConfig struct {
 	// renews them every TTL/3, so a hub that died stops counting within
 	// TTL. Default 30 s.
 	TTL time.Duration
-	// Replicas is the bucket's replica count when it is created. Default 1
-	// (3 for a three-node cluster).
+	// Replicas is the bucket's replica count, applied when it is created
+	// and at every open. Default 1 (3 for a three-node cluster: the hub
+	// passes --stream-replicas).
 	Replicas int
 	// Instance names this hub in the leases; it must be unique among the
 	// hubs sharing the bucket. Default a random name.

@@ -98,21 +98,75 @@ func (l *Limiter) Conns(id string) int {
 // burst lim.PublishBurst). A batch larger than the burst is never allowed.
 // When the key's limits change, the bucket follows on the next call.
 func (l *Limiter) AllowPublish(id string, lim Limits, n int) bool {
+	ok, _ := l.TakePublish(id, lim, n)
+	return ok
+}
+
+// TakePublish is AllowPublish that also returns the bucket's state after
+// the request, for rate-limit headers.
+func (l *Limiter) TakePublish(id string, lim Limits, n int) (bool, Quota) {
 	lim = lim.WithDefaults()
+	return l.Take(id, lim.PublishPerSec, lim.PublishBurst, n)
+}
+
+// Take takes n tokens from the bucket named bucket (perSec tokens a second,
+// burst at most), creating it on first use and following perSec and burst
+// when they change. It reports whether they were there, and the bucket's
+// state after the request. Buckets share one namespace with the publish
+// buckets of key ids; prefix other names ("admin <id>"). Forget drops one.
+func (l *Limiter) Take(bucket string, perSec float64, burst, n int) (bool, Quota) {
 	l.mu.Lock()
-	b := l.pub[id]
+	b := l.pub[bucket]
 	if b == nil {
-		b = rate.NewLimiter(rate.Limit(lim.PublishPerSec), lim.PublishBurst)
-		l.pub[id] = b
+		b = rate.NewLimiter(rate.Limit(perSec), burst)
+		l.pub[bucket] = b
 	}
 	l.mu.Unlock()
-	if b.Limit() != rate.Limit(lim.PublishPerSec) {
-		b.SetLimit(rate.Limit(lim.PublishPerSec))
+	if b.Limit() != rate.Limit(perSec) {
+		b.SetLimit(rate.Limit(perSec))
 	}
-	if b.Burst() != lim.PublishBurst {
-		b.SetBurst(lim.PublishBurst)
+	if b.Burst() != burst {
+		b.SetBurst(burst)
 	}
-	return b.AllowN(time.Now(), n)
+	now := time.Now()
+	ok := b.AllowN(now, n)
+	return ok, QuotaOf(b, now, n)
+}
+
+// Quota is a token bucket's state after a request, as the RateLimit-*
+// headers (IETF draft-ietf-httpapi-ratelimit-headers) announce it.
+type Quota struct {
+	// Limit is the bucket's size: the most requests (messages) that can
+	// pass at once.
+	Limit int
+	// Remaining is how many could pass now.
+	Remaining int
+	// Reset is how long until the bucket is full again.
+	Reset time.Duration
+	// Window is how long the bucket takes to refill from empty.
+	Window time.Duration
+	// RetryAfter is how long until a request of the same size would pass
+	// (0 when it just did); for a request larger than Limit, Window.
+	RetryAfter time.Duration
+}
+
+// QuotaOf returns the state of bucket b at now, for a request of n tokens.
+func QuotaOf(b *rate.Limiter, now time.Time, n int) Quota {
+	perSec, burst := float64(b.Limit()), b.Burst()
+	tokens := min(b.TokensAt(now), float64(burst))
+	q := Quota{Limit: burst, Remaining: max(0, int(tokens))}
+	if perSec <= 0 {
+		return q
+	}
+	secs := func(tok float64) time.Duration { return time.Duration(max(0, tok) / perSec * float64(time.Second)) }
+	q.Reset, q.Window = secs(float64(burst)-tokens), secs(float64(burst))
+	switch {
+	case n > burst:
+		q.RetryAfter = q.Window
+	case tokens < float64(n):
+		q.RetryAfter = secs(float64(n) - tokens)
+	}
+	return q
 }
 
 // Forget drops key id's publish bucket (call it when a key is revoked or

@@ -31,8 +31,9 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Key, KeyRecord, 
 		Created:   now,
 		CIDRs:     cidrs,
 		Limits:    req.Limits,
-
 		SignedPublish: req.SignedPublish,
+		Admin:     req.Admin,
+		Metered:   req.Metered,
 	}
 	if req.TTL > 0 {
 		rec.Expires = now.Add(req.TTL)
@@ -41,7 +42,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Key, KeyRecord, 
 	if err != nil {
 		return Key{}, KeyRecord{}, err
 	}
-	s.audit.created(&rec)
+	s.audit.created(ctx, &rec, "")
 	return key, rec.public(), nil
 }
 
@@ -114,7 +115,7 @@ func (s *Store) Revoke(ctx context.Context, id string) (KeyRecord, error) {
 		return KeyRecord{}, fmt.Errorf("auth: revoke %s: %w", id, err)
 	}
 	if changed {
-		s.audit.revoked(&rec)
+		s.audit.revoked(ctx, &rec)
 	}
 	return rec.public(), nil
 }
@@ -153,6 +154,7 @@ func (s *Store) Rotate(ctx context.Context, id string, overlap time.Duration) (K
 		Subscribe: old.Subscribe, Publish: old.Publish,
 		Created: now, CIDRs: old.CIDRs, Limits: old.Limits,
 		SignedPublish: old.SignedPublish,
+		Admin: old.Admin, Metered: old.Metered,
 	}
 	if !old.Expires.IsZero() {
 		nu.Expires = now.Add(old.Expires.Sub(old.Created))
@@ -181,7 +183,8 @@ func (s *Store) Rotate(ctx context.Context, id string, overlap time.Duration) (K
 		}
 		return Key{}, KeyRecord{}, fmt.Errorf("auth: rotate %s: %w", id, err)
 	}
-	s.audit.rotated(&oldRec, &nu)
+	s.audit.created(ctx, &nu, id)
+	s.audit.rotated(ctx, &oldRec, &nu)
 	return key, nu.public(), nil
 }
 

@@ -102,6 +102,11 @@ type KeyRecord struct {
 	// SignedPublish: every HTTP publish with this key must be signed with
 	// its publish signing secret (Store.PublishSecret).
 	SignedPublish bool `json:"signed_publish,omitempty"`
+	// Admin grants the admin scope: the HTTP admin API for keys.
+	Admin bool `json:"admin,omitempty"`
+	// Metered gives the key its own series in the per-key usage metrics
+	// (which otherwise sum every key, so their cardinality stays bounded).
+	Metered bool `json:"metered,omitempty"`
 }
 
 // Active reports whether the key is neither revoked nor expired at now.
@@ -112,6 +117,13 @@ func (r *KeyRecord) Active(now time.Time) bool {
 // ExpiredAt reports whether the key has an expiry and it is not after now.
 func (r *KeyRecord) ExpiredAt(now time.Time) bool {
 	return !r.Expires.IsZero() && !now.Before(r.Expires)
+}
+
+// ExpiresWithin reports whether r is active at now and expires within d:
+// the keys to rotate soon. Expiry warnings (hub keys list, the
+// streamhub_keys_expiring metric) use it.
+func ExpiresWithin(r *KeyRecord, now time.Time, d time.Duration) bool {
+	return r.Active(now) && !r.Expires.IsZero() && r.Expires.Sub(now) <= d
 }
 
 // CanSubscribe reports whether pattern is within the key's subscribe scope.
@@ -161,6 +173,11 @@ type CreateRequest struct {
 	Limits Limits
 	// SignedPublish makes the key's HTTP publishes require a signature.
 	SignedPublish bool
+	// Admin grants the admin scope (the HTTP admin API); an admin key
+	// needs no subscribe or publish pattern.
+	Admin bool
+	// Metered gives the key its own series in the usage metrics.
+	Metered bool
 }
 
 // validate checks r and returns the canonical CIDRs and the environment.
@@ -175,8 +192,8 @@ func (r *CreateRequest) validate() (env string, cidrs []string, err error) {
 	if err := validateName(r.Name); err != nil {
 		return "", nil, err
 	}
-	if len(r.Subscribe)+len(r.Publish) == 0 {
-		return "", nil, fmt.Errorf("%w: a key needs at least one subscribe or publish pattern", ErrInvalidRequest)
+	if len(r.Subscribe)+len(r.Publish) == 0 && !r.Admin {
+		return "", nil, fmt.Errorf("%w: a key needs at least one subscribe or publish pattern, or the admin scope", ErrInvalidRequest)
 	}
 	for _, list := range [][]string{r.Subscribe, r.Publish} {
 		if len(list) > MaxScopePatterns {

@@ -38,6 +38,10 @@ type StoreConfig struct {
 	TouchInterval time.Duration
 	// Logger receives audit lines and warnings; nil discards them.
 	Logger *slog.Logger
+	// Journal, when set, receives the audit records of key events,
+	// failures and limit hits (see Journal); the caller closes it after
+	// the store.
+	Journal *Journal
 }
 
 // Store is the key store: records in a JetStream KV bucket, and an in-memory
@@ -117,7 +121,7 @@ func OpenStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*S
 		return nil, fmt.Errorf("auth: watch bucket %s: %w", cfg.Bucket, err)
 	}
 	s := &Store{
-		kv: kv, cfg: cfg, log: log, audit: newAuditor(log),
+		kv: kv, cfg: cfg, log: log, audit: newAuditor(log, cfg.Journal),
 		recs:    make(map[string]*entry),
 		subs:    make(map[int]func(Change)),
 		touched: make(map[string]time.Time),
@@ -192,6 +196,13 @@ func (s *Store) Close() {
 // Counters returns the store's audit counters (shared with every
 // TokenIssuer built on it).
 func (s *Store) Counters() *Counters { return &s.audit.c }
+
+// LimitHit audits that key keyID, used from remote, hit the limit named
+// limit ("max_conns", "publish_rate", "admin_rate"), in the journal's
+// aggregate. Safe for concurrent use; it does not block.
+func (s *Store) LimitHit(limit, keyID string, remote netip.Addr) {
+	s.audit.limitHit(limit, keyID, remote)
+}
 
 // Bucket returns the name of the KV bucket.
 func (s *Store) Bucket() string { return s.cfg.Bucket }

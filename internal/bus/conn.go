@@ -16,18 +16,22 @@ import (
 const (
 	DefaultURL           = "nats://127.0.0.1:4222"
 	DefaultConnName      = "streamhub"
-	DefaultPingInterval  = 5 * time.Second
-	DefaultMaxPingsOut   = 3
+	DefaultPingInterval  = time.Second
+	DefaultMaxPingsOut   = 2
 	DefaultPendingMsgs   = 65536
 	DefaultPendingBytes  = 64 << 20
 	DefaultReconnectWait = 500 * time.Millisecond
 	DefaultConnectWait   = 10 * time.Second
+	DefaultDialTimeout   = time.Second
 )
 
 // ConnConfig configures [Connect]. Every zero field means the default its
 // comment states.
 type ConnConfig struct {
 	// URLs lists the servers, comma-separated. Default "nats://127.0.0.1:4222".
+	// The servers of a cluster announce each other, so one reachable URL
+	// is enough to learn the rest; after losing its server the connection
+	// moves to another one at once (the lost one is tried last).
 	URLs string
 	// Credentials are presented to the servers (an embedded server's, see
 	// [Embedded.Credentials]). Default none: credentials in URLs, if any.
@@ -37,11 +41,19 @@ type ConnConfig struct {
 	// Name is the connection name the server shows in its monitoring.
 	// Default "streamhub".
 	Name string
-	// PingInterval is how often the client pings the server. Default 5s.
+	// PingInterval is how often the client pings the server. Default 1s.
+	// A server that stops answering (hung, frozen, cut off without a TCP
+	// reset) is declared stale after (MaxPingsOut+1) × PingInterval
+	// without a pong: 3 s with the defaults. The connection then moves to
+	// another server, dialling each with DialTimeout.
 	PingInterval time.Duration
 	// MaxPingsOut is how many pings may go unanswered before the client
-	// declares the connection stale and reconnects. Default 3.
+	// declares the connection stale and reconnects. Default 2.
 	MaxPingsOut int
+	// DialTimeout bounds each connection attempt to one server, so that a
+	// hung server (which the kernel still accepts connections for) does
+	// not hold up a reconnect for long. Default 1s.
+	DialTimeout time.Duration
 	// PendingMsgs is the default limit of messages buffered client-side per
 	// subscription before nats.go drops them (counted, see
 	// [Conn.Dropped]). Default 65536. The [Router] uses it unless its own
@@ -79,6 +91,9 @@ func (c ConnConfig) withDefaults() ConnConfig {
 	}
 	if c.MaxPingsOut <= 0 {
 		c.MaxPingsOut = DefaultMaxPingsOut
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
 	}
 	if c.PendingMsgs <= 0 {
 		c.PendingMsgs = DefaultPendingMsgs
@@ -124,6 +139,65 @@ type Conn struct {
 	mu      sync.Mutex
 	tracked map[*nats.Subscription]int
 	dropped uint64
+
+	// lmu guards the state listeners; they are called without it.
+	lmu        sync.Mutex
+	listeners  map[uint64]func(ConnEvent)
+	nextListen uint64
+	reconnects atomic.Uint64
+}
+
+// ConnEvent is a change of a [Conn]'s state, as told to the functions
+// registered with [Conn.Listen].
+type ConnEvent uint8
+
+const (
+	// EventDisconnected: the connection to the current server was lost;
+	// the connection is trying the others.
+	EventDisconnected ConnEvent = iota + 1
+	// EventReconnected: the connection is up again, possibly on another
+	// server. Core NATS messages published meanwhile were not delivered
+	// to this connection (JetStream consumers resume where they were).
+	EventReconnected
+)
+
+// Listen registers fn to be called on every disconnect and reconnect,
+// in order, on nats.go's callback goroutine: fn must not block. It returns
+// a function that unregisters fn. Safe for concurrent use.
+func (c *Conn) Listen(fn func(ConnEvent)) (cancel func()) {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	if c.listeners == nil {
+		c.listeners = make(map[uint64]func(ConnEvent))
+	}
+	c.nextListen++
+	id := c.nextListen
+	c.listeners[id] = fn
+	return func() {
+		c.lmu.Lock()
+		delete(c.listeners, id)
+		c.lmu.Unlock()
+	}
+}
+
+// Reconnects returns how many times the connection was re-established
+// after a loss.
+func (c *Conn) Reconnects() uint64 { return c.reconnects.Load() }
+
+// ConnectedURL returns the URL of the server the connection is on (with
+// any password redacted), or "" while disconnected.
+func (c *Conn) ConnectedURL() string { return c.nc.ConnectedUrlRedacted() }
+
+func (c *Conn) notify(ev ConnEvent) {
+	c.lmu.Lock()
+	fns := make([]func(ConnEvent), 0, len(c.listeners))
+	for _, fn := range c.listeners {
+		fns = append(fns, fn)
+	}
+	c.lmu.Unlock()
+	for _, fn := range fns {
+		fn(ev)
+	}
 }
 
 // Connect connects to NATS. If no server is reachable yet it keeps trying
@@ -159,6 +233,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.PingInterval(cfg.PingInterval),
 		nats.MaxPingsOutstanding(cfg.MaxPingsOut),
+		nats.Timeout(cfg.DialTimeout),
 		nats.ConnectHandler(c.onConnect),
 		nats.ReconnectHandler(c.onReconnect),
 		nats.DisconnectErrHandler(c.onDisconnect),
@@ -302,7 +377,9 @@ func (c *Conn) onReconnect(nc *nats.Conn) {
 	// With RetryOnFailedConnect a first connection after failed attempts may
 	// be reported as a reconnect.
 	c.markConnected()
+	c.reconnects.Add(1)
 	c.log.Info("bus: reconnected to NATS", "url", nc.ConnectedUrlRedacted())
+	c.notify(EventReconnected)
 }
 
 func (c *Conn) onDisconnect(_ *nats.Conn, err error) {
@@ -311,9 +388,10 @@ func (c *Conn) onDisconnect(_ *nats.Conn, err error) {
 	}
 	if err == nil {
 		c.log.Info("bus: disconnected from NATS")
-		return
+	} else {
+		c.log.Warn("bus: disconnected from NATS", "err", err)
 	}
-	c.log.Warn("bus: disconnected from NATS", "err", err)
+	c.notify(EventDisconnected)
 }
 
 // onReconnectErr keeps why a (re)connection attempt failed, for Connect.

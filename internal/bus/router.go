@@ -140,12 +140,14 @@ type Router struct {
 	nextSeq  uint64
 	retiring []*route // routes still draining
 
-	draining  atomic.Int32 // routes handing on what they had received
-	drains    sync.WaitGroup
-	drainDone chan struct{} // a drain ended: refresh the routes' infos
-	start     sync.Once
-	stop      chan struct{}
-	done      chan struct{}
+	draining   atomic.Int32 // routes handing on what they had received
+	drains     sync.WaitGroup
+	drainDone  chan struct{} // a drain ended: refresh the routes' infos
+	resume     chan struct{} // ResumeStored asked for fresh stored consumers
+	consumeLog sampler       // stored consumers' interruptions, see startConsumer
+	start      sync.Once
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 // route is one core subscription or one stored consumer.
@@ -161,6 +163,7 @@ type route struct {
 	consumer jetstream.ConsumeContext
 	cons     jetstream.Consumer
 	stream   string
+	pos      *storedPos // where the stream's delivery stands
 
 	// The owner cache, used only by the route's own delivery goroutine.
 	cacheFor *routeInfo
@@ -216,6 +219,8 @@ func NewRouter(c *Conn, h Handler, cfg RouterConfig) *Router {
 		failed:       make(map[string]error),
 		pass:         make(chan struct{}),
 		drainDone:    make(chan struct{}, 1),
+		resume:       make(chan struct{}, 1),
+		consumeLog:   sampler{every: time.Second},
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -246,6 +251,8 @@ func (r *Router) run(src Interest) {
 		case <-changed:
 		case <-retry.C:
 		case <-r.drainDone:
+		case <-r.resume:
+			r.resumeStored()
 		case <-r.stop:
 			return
 		}

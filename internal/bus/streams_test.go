@@ -2,13 +2,17 @@ package bus
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func TestEnsureStreams(t *testing.T) {
+// jetStream starts a server and returns its JetStream with a context
+// bounded for the test.
+func jetStream(t *testing.T) (jetstream.JetStream, context.Context) {
+	t.Helper()
 	e := startServer(t, -1, t.TempDir())
 	c := connect(t, ConnConfig{URLs: e.ClientURL(), Credentials: e.Credentials()})
 	js, err := jetstream.New(c.NATS())
@@ -16,7 +20,12 @@ func TestEnsureStreams(t *testing.T) {
 		t.Fatalf("jetstream.New: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
-	defer cancel()
+	t.Cleanup(cancel)
+	return js, ctx
+}
+
+func TestEnsureStreams(t *testing.T) {
+	js, ctx := jetStream(t)
 
 	for i := range 2 {
 		if err := EnsureStreams(ctx, js, StreamsConfig{}); err != nil {
@@ -68,5 +77,48 @@ func TestEnsureStreams(t *testing.T) {
 
 	if err := EnsureStreams(ctx, js, StreamsConfig{ChainMaxAge: -time.Second}); err == nil {
 		t.Fatalf("negative max age accepted")
+	}
+}
+
+// A stream whose settings NATS cannot change stops the hub with one line
+// naming the stream and what differs: here more replicas than a single
+// server has, and a storage type changed behind the hub's back.
+func TestEnsureStreamsRefusedUpdateSaysWhatDiffers(t *testing.T) {
+	js, ctx := jetStream(t)
+	if err := EnsureStreams(ctx, js, StreamsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+
+	err := EnsureStreams(ctx, js, StreamsConfig{Replicas: 3})
+	if err == nil || !strings.Contains(err.Error(), "stream CHAIN exists with other settings (replicas 1→3)") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("replicas 3 on one server: %v", err)
+	}
+
+	s, err := js.Stream(ctx, StreamJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if err := js.DeleteStream(ctx, StreamJobs); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage = jetstream.MemoryStorage
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	err = EnsureStreams(ctx, js, StreamsConfig{})
+	if err == nil || !strings.Contains(err.Error(), "stream JOBS exists with other settings (storage Memory→File)") {
+		t.Fatalf("memory JOBS stream: %v", err)
+	}
+
+	// The key bucket's replicas the same way.
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureReplicas(ctx, js, "KV_b", 1); err != nil {
+		t.Fatalf("replicas unchanged: %v", err)
+	}
+	if err := EnsureReplicas(ctx, js, "KV_b", 3); err == nil || !strings.Contains(err.Error(), "stream KV_b has 1 replicas, want 3") {
+		t.Fatalf("bucket replicas 3 on one server: %v", err)
 	}
 }

@@ -157,6 +157,10 @@ func (h *Hub) interestChangedLocked() {
 
 func (h *Hub) deliver(m *Message, subs []*subscription) {
 	h.published.Add(1)
+	if m.Trace != nil {
+		start := time.Now()
+		defer func() { m.Trace.FannedOut(start, time.Now(), len(subs)) }()
+	}
 	if len(subs) == 0 {
 		return
 	}

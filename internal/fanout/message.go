@@ -1,6 +1,9 @@
 package fanout
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Encoding names a wire encoding. Its value indexes [Message.Frames].
 type Encoding uint8
@@ -49,6 +52,22 @@ type Message struct {
 	// nanoseconds by the hub's clock; zero when the message is not live
 	// (a snapshot, a replay). Sinks measure delivery latency from it.
 	Ingested int64
+	// Trace is set on the messages a tracer sampled at ingest and nil on
+	// every other, so an unsampled message costs the hot path one nil
+	// check. See [Trace].
+	Trace Trace
+}
+
+// Trace is the tracing hook of one sampled message, implemented outside
+// the core (internal/tracing). Its methods are called concurrently (every
+// client's writer reports its own write) and must not block.
+type Trace interface {
+	// FannedOut is called once, by the hub's Publish, after the message
+	// was queued for its subscribers (subscribers of them).
+	FannedOut(start, end time.Time, subscribers int)
+	// Written is called by a sink after a write that carried the message
+	// to the client named client; err is the write's error.
+	Written(start, end time.Time, client string, err error)
 }
 
 // Frame returns the message's encoded event in encoding e.

@@ -41,6 +41,18 @@ type Identity struct {
 	// Release, if set, is called once when the connection ends (to free a
 	// per-key connection slot).
 	Release func()
+	// Usage, if set, counts the connection's subscriptions and deliveries
+	// for its key.
+	Usage UsageMeter
+}
+
+// UsageMeter counts a connection's use of its key. Its methods are called
+// from the connection's goroutines (the writer once per written batch, the
+// reader once per subscribe), concurrently with other connections of the
+// key: they must be safe for concurrent use and must not block.
+type UsageMeter interface {
+	Subscribed(n int)
+	Delivered(msgs, bytes int)
 }
 
 // Authenticator decides who a connection is. Implementations must be safe

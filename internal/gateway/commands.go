@@ -123,7 +123,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 				_ = client.Unsubscribe(p)
 			}
 			rollback()
-			s.log.Warn("upstream not ready", "pattern", p, "err", err)
+			s.logger().Warn("upstream not ready", "pattern", p, "err", err)
 			return res, protocol.Errorf(protocol.CodeInternal, "gateway: %q is not available from upstream now; retry", p)
 		}
 		if !resume && !cmd.Snapshot || s.g.cfg.History == nil {
@@ -146,7 +146,7 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 			if errors.As(err, &pe) {
 				return res, pe
 			}
-			s.log.Warn("history failed", "pattern", p, "err", err)
+			s.logger().Warn("history failed", "pattern", p, "err", err)
 			return res, protocol.Errorf(protocol.CodeInternal, "gateway: could not read the history of %q; retry", p)
 		}
 		if err := s.feed(client, p, first.Msgs); err != nil {
@@ -160,6 +160,9 @@ func (s *session) subscribe(ctx context.Context, client *fanout.Client, cmd prot
 	}
 	if !res.Resumed {
 		res.Recovered = false
+	}
+	if s.id.Usage != nil && len(added) > 0 {
+		s.id.Usage.Subscribed(len(added))
 	}
 	return res, nil
 }

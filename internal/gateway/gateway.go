@@ -210,7 +210,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer g.conns.Done()
 		defer g.counters.Open.Add(-1)
-		s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn}, s.readLoop)
+		s.serve(&wsSink{conn: conn, enc: enc, msgType: s.msgType, latency: &g.counters.DeliveryLatency, progress: pw.conn, sid: s.sid}, s.readLoop)
 	}()
 }
 
@@ -288,4 +288,28 @@ func isNormalClose(err error) bool {
 		return true
 	}
 	return errors.Is(err, context.Canceled)
+}
+
+// Notify sends the notice code, with message, to every connection that has
+// at least one subscription, and returns how many it addressed. Each
+// connection's notice is written by a goroutine of its own, bounded by
+// ControlWriteTimeout, so a slow client delays no other; Shutdown waits for
+// them. A gateway that is draining sends nothing. Safe for concurrent use.
+func (g *Gateway) Notify(code protocol.ErrorCode, message string) int {
+	targets := g.sessions.subscribed()
+	g.mu.Lock()
+	if g.draining {
+		g.mu.Unlock()
+		return 0
+	}
+	g.conns.Add(len(targets))
+	g.mu.Unlock()
+	ts := time.Now().UnixMilli()
+	for _, s := range targets {
+		go func() {
+			defer g.conns.Done()
+			s.writeControl(context.Background(), protocol.EncodeNotice(s.enc, code, message, ts))
+		}()
+	}
+	return len(targets)
 }

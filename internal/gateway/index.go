@@ -159,3 +159,16 @@ type atomicTime struct{ ns atomic.Int64 }
 
 func (t *atomicTime) Store(v time.Time) { t.ns.Store(v.UnixNano()) }
 func (t *atomicTime) Load() time.Time   { return time.Unix(0, t.ns.Load()) }
+
+// subscribed returns the sessions whose client has a subscription.
+func (x *sessionIndex) subscribed() []*session {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]*session, 0, len(x.all))
+	for s := range x.all {
+		if s.client != nil && s.client.Subscriptions() > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -28,8 +28,10 @@ type session struct {
 	enc     protocol.Encoding
 	msgType websocket.MessageType
 	sid     string
-	log     *slog.Logger
-	req     *http.Request // the upgrade request; only its headers and address are used
+	// req stands for the upgrade request in later authentication (a
+	// refresh, in-band auth): its peer address and forwarding header only,
+	// so an idle connection does not keep the whole request.
+	req *http.Request
 
 	id       *Identity
 	inBand   bool                // id came from an auth token (refresh may replace it)
@@ -50,13 +52,12 @@ type session struct {
 }
 
 func newSession(g *Gateway, r *http.Request, conn *websocket.Conn, enc protocol.Encoding, id *Identity) *session {
-	s := &session{g: g, req: r, conn: conn, enc: enc, sid: newSessionID(), id: id}
+	s := &session{g: g, req: authRequest(r), conn: conn, enc: enc, sid: newSessionID(), id: id}
 	s.msgType = websocket.MessageText
 	if enc == protocol.EncodingMsgpack {
 		s.msgType = websocket.MessageBinary
 	}
 	s.tr = wsTransport{conn: conn, enc: enc, msgType: s.msgType}
-	s.log = g.log.With("session", s.sid)
 	s.lastRead.Store(time.Now())
 	return s
 }
@@ -87,6 +88,9 @@ func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Clie
 	if s.id == nil && !s.authenticateInBand(ctx) {
 		return
 	}
+	if m, ok := sink.(metered); ok && s.id != nil {
+		m.setMeter(s.id.Usage) // known once the client authenticated
+	}
 	client, err := s.g.hub.Register(sink, coreEncoding(s.enc))
 	if err != nil {
 		s.closeConn(fanout.ReasonShutdown)
@@ -101,9 +105,28 @@ func (s *session) serve(sink fanout.Sink, run func(context.Context, *fanout.Clie
 	client.Close(run(ctx, client))
 	s.g.heartbeats.remove(s)
 	if reason := client.Wait(); reason != fanout.ReasonNormal && reason != fanout.ReasonShutdown {
-		s.log.Debug("connection closed", "reason", reason)
+		s.logger().Debug("connection closed", "reason", reason)
 	}
 	s.stopExpiry()
+}
+
+// logger returns the gateway's logger with the session's attributes. It
+// is made when needed, not kept: sessions rarely log.
+func (s *session) logger() *slog.Logger {
+	if s.conn == nil {
+		return s.g.log.With("session", s.sid, "transport", "sse")
+	}
+	return s.g.log.With("session", s.sid)
+}
+
+// authRequest keeps of r what authenticating its connection later needs:
+// the peer address and the X-Forwarded-For header (auth.ClientIP).
+func authRequest(r *http.Request) *http.Request {
+	kept := &http.Request{RemoteAddr: r.RemoteAddr}
+	if v := r.Header.Values("X-Forwarded-For"); len(v) > 0 {
+		kept.Header = http.Header{"X-Forwarded-For": v}
+	}
+	return kept
 }
 
 func (s *session) hello() protocol.Hello {

@@ -29,6 +29,10 @@ type wsSink struct {
 	// at the first batch).
 	abortArmed bool
 	writing    atomic.Bool
+	// meter counts deliveries for the connection's key; nil counts none.
+	meter UsageMeter
+	// sid names the connection in the spans of traced messages.
+	sid string
 }
 
 var (
@@ -45,6 +49,14 @@ func (s *wsSink) Written() uint64 {
 	return s.progress.Written()
 }
 
+// metered is a sink that counts deliveries for the connection's key.
+type metered interface {
+	// setMeter sets the meter before the sink's first batch.
+	setMeter(UsageMeter)
+}
+
+func (s *wsSink) setMeter(m UsageMeter) { s.meter = m }
+
 // maxKeptBuffer is the largest batch buffer kept for reuse; a larger one is
 // dropped after its write so an idle connection does not pin it.
 const maxKeptBuffer = 1 << 20
@@ -56,8 +68,9 @@ const maxKeptBuffer = 1 << 20
 // lifetime, so a batch costs no timer of its own (coder/websocket arms one
 // per write for a context that can be cancelled).
 func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
+	start := time.Now()
 	s.wire.fill(b, coreEncoding(s.enc))
-	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, time.Now().UnixMilli(), s.wire.gaps, s.wire.events)
+	s.buf = protocol.AppendBatch(s.buf[:0], s.enc, start.UnixMilli(), s.wire.gaps, s.wire.events)
 	s.wire.release()
 	wctx := ctx
 	if s.progress != nil {
@@ -75,6 +88,10 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 	s.writing.Store(true)
 	err := s.conn.Write(wctx, s.msgType, s.buf)
 	s.writing.Store(false)
+	traceWrites(b, start, s.sid, err)
+	if err == nil && s.meter != nil {
+		s.meter.Delivered(len(b.Messages), len(s.buf))
+	}
 	if cap(s.buf) > maxKeptBuffer {
 		s.buf = nil
 	}
@@ -87,4 +104,18 @@ func (s *wsSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 func (s *wsSink) Close(reason fanout.CloseReason) error {
 	code := CloseCodeFor(reason)
 	return s.conn.Close(websocket.StatusCode(code), code.String())
+}
+
+// traceWrites reports a write that started at start to the trace of every
+// traced message in b (most batches have none: one nil check each).
+func traceWrites(b *fanout.Batch, start time.Time, client string, err error) {
+	var end time.Time
+	for _, m := range b.Messages {
+		if m.Trace != nil {
+			if end.IsZero() {
+				end = time.Now()
+			}
+			m.Trace.Written(start, end, client, err)
+		}
+	}
 }

@@ -85,10 +85,10 @@ func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 
 	stream := &sseConn{w: w, rc: rc, timeout: g.cfg.ControlWriteTimeout}
-	s := &session{g: g, req: r, enc: protocol.EncodingJSON, sid: newSessionID(), id: id, tr: stream}
-	s.log = g.log.With("session", s.sid, "transport", "sse")
+	s := &session{g: g, req: authRequest(r), enc: protocol.EncodingJSON, sid: newSessionID(), id: id, tr: stream}
 	s.lastRead.Store(time.Now())
 	sink := newSSESink(stream, cmd, &g.counters.DeliveryLatency)
+	sink.sid = s.sid
 	g.counters.Accepted.Add(1)
 	g.counters.Open.Add(1)
 	defer g.counters.Open.Add(-1)
@@ -301,6 +301,8 @@ type sseSink struct {
 	idBuf    []byte
 	buf      []byte
 	wire     wireBatch
+	meter    UsageMeter // counts deliveries for the key; nil counts none
+	sid      string     // names the stream in the spans of traced messages
 	latency  *LatencyHistogram
 }
 
@@ -361,10 +363,15 @@ func (s *sseSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 			s.advance(m)
 		}
 	}
+	start := time.Now()
 	s.wire.fill(b, fanout.EncodingJSON)
-	s.buf = protocol.AppendSSEBatch(s.buf[:0], s.eventID(), time.Now().UnixMilli(), s.wire.gaps, s.wire.events)
+	s.buf = protocol.AppendSSEBatch(s.buf[:0], s.eventID(), start.UnixMilli(), s.wire.gaps, s.wire.events)
 	s.wire.release()
 	err := s.c.write(ctx, s.buf)
+	traceWrites(b, start, s.sid, err)
+	if err == nil && s.meter != nil {
+		s.meter.Delivered(len(b.Messages), len(s.buf))
+	}
 	if cap(s.buf) > maxKeptBuffer {
 		s.buf = nil
 	}
@@ -373,6 +380,8 @@ func (s *sseSink) WriteBatch(ctx context.Context, b *fanout.Batch) error {
 	}
 	return err
 }
+
+func (s *sseSink) setMeter(m UsageMeter) { s.meter = m }
 
 func (s *sseSink) Close(reason fanout.CloseReason) error {
 	s.c.close(reason)

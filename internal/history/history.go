@@ -38,8 +38,15 @@ type Config struct {
 	// subjects that changed least recently are left out (and the snapshot
 	// says it was truncated). Default 1,000.
 	MaxSnapshot int
-	// Timeout bounds each snapshot or replay. Default 10 s.
+	// Timeout bounds each snapshot or replay, retries included. Default 10 s.
 	Timeout time.Duration
+	// Attempts bounds how often a read that failed with a transient
+	// JetStream error (no responders, a timeout, a consumer not found
+	// right after its creation on another server, a cluster without a
+	// leader for a moment) is tried in all. Each attempt has a third of
+	// Timeout; the pause before attempt n is 100 ms × 2^(n-2), at most
+	// 1 s. Default 5.
+	Attempts int
 }
 
 // Epochs gives a stream's epoch (bus.Router implements it).
@@ -65,6 +72,9 @@ func New(js jetstream.JetStream, epochs Epochs, cfg Config) *Reader {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 5
+	}
 	return &Reader{js: js, epochs: epochs, cfg: cfg}
 }
 
@@ -81,19 +91,34 @@ func (r *Reader) Snapshot(ctx context.Context, pattern string) (msgs []*fanout.M
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	return r.read(ctx, stream, pattern, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy}, r.cfg.MaxSnapshot, true)
+	err = r.retry(ctx, func(ctx context.Context) error {
+		var err error
+		msgs, truncated, err = r.read(ctx, stream, pattern, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy}, r.cfg.MaxSnapshot, true)
+		return err
+	})
+	return msgs, truncated, err
 }
 
 // Replay returns, in order, the messages matching pattern stored after
 // position (epoch, after) — everything a client that last saw that
 // position has missed, up to the newest message now.
-func (r *Reader) Replay(ctx context.Context, pattern string, epoch, after uint64) ([]*fanout.Message, error) {
+func (r *Reader) Replay(ctx context.Context, pattern string, epoch, after uint64) (msgs []*fanout.Message, err error) {
 	stream, ok := bus.StoredStream(pattern)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (resume works within chain.… and jobs.…)", ErrNotStored, pattern)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
+	err = r.retry(ctx, func(ctx context.Context) error {
+		var err error
+		msgs, err = r.replay(ctx, stream, pattern, epoch, after)
+		return err
+	})
+	return msgs, err
+}
+
+// replay is one attempt of Replay.
+func (r *Reader) replay(ctx context.Context, stream, pattern string, epoch, after uint64) ([]*fanout.Message, error) {
 	cur, err := r.epochs.Epoch(ctx, stream)
 	if err != nil {
 		return nil, err
@@ -123,6 +148,24 @@ func (r *Reader) Replay(ctx context.Context, pattern string, epoch, after uint64
 		OptStartSeq:   after + 1,
 	}, r.cfg.MaxReplay, false)
 	return msgs, err
+}
+
+// retry runs attempt until it succeeds, fails for a reason that is not
+// transient, ctx ends or Config.Attempts attempts failed; it returns the
+// last attempt's error. Each attempt gets a third of Config.Timeout.
+func (r *Reader) retry(ctx context.Context, attempt func(context.Context) error) error {
+	return bus.Retry(ctx, bus.RetryPolicy{Attempts: r.cfg.Attempts, AttemptTimeout: r.cfg.Timeout / 3, Transient: Transient}, attempt)
+}
+
+// Transient reports whether err may pass by itself within moments: a
+// transient JetStream failure (see bus.Transient). The errors of the
+// history package itself (insufficient state, a future position) are not
+// transient.
+func Transient(err error) bool {
+	if errors.Is(err, ErrInsufficientState) || errors.Is(err, ErrFuturePosition) || errors.Is(err, ErrNotStored) {
+		return false
+	}
+	return bus.Transient(err)
 }
 
 // read creates an ephemeral consumer, fetches exactly the messages pending

@@ -52,6 +52,43 @@ type Config struct {
 	// Logger receives a sample of rejected messages (at most one line per
 	// 10 s). Nil discards.
 	Logger *slog.Logger
+	// Tracer, if set, decides once per message whether it is traced (see
+	// Tracer). Nil traces nothing and costs nothing.
+	Tracer Tracer
+}
+
+// HeaderTraceparent and HeaderTracestate carry a publisher's W3C trace
+// context on a NATS message.
+const (
+	HeaderTraceparent = "traceparent"
+	HeaderTracestate  = "tracestate"
+)
+
+// Tracer decides at ingest, once per message, whether the message is
+// traced, from the publisher's trace context (traceparent, tracestate;
+// empty when absent). It returns nil for a message that is not: such a
+// message then costs nothing more on its way. Safe for concurrent use.
+type Tracer interface {
+	Start(subject, traceparent, tracestate string, received time.Time) Trace
+}
+
+// Trace is a traced message's hook: its fan-out and writes (fanout.Trace),
+// and End, called when ingest has handed the message to the hub.
+type Trace interface {
+	fanout.Trace
+	End()
+}
+
+// trace asks the tracer, if any, about a message with headers h.
+func (in *Ingester) trace(subject string, h nats.Header, now time.Time) Trace {
+	if in.cfg.Tracer == nil {
+		return nil
+	}
+	tp := h.Get(HeaderTraceparent)
+	if tp == "" {
+		tp = h.Get("Traceparent")
+	}
+	return in.cfg.Tracer.Start(subject, tp, h.Get(HeaderTracestate), now)
 }
 
 // Ingester converts and publishes. Handle is safe for concurrent use.
@@ -128,7 +165,7 @@ func (in *Ingester) Handle(m *nats.Msg, c bus.Copy) {
 		}
 		ev.Epoch, ev.Seq = in.nextSeq(m.Subject)
 	}
-	in.publish(ev, now)
+	in.publish(ev, now, in.trace(m.Subject, m.Header, now))
 }
 
 // HandleStored converts a message of a stored family, positioned by its
@@ -142,7 +179,7 @@ func (in *Ingester) HandleStored(m bus.StoredMsg) {
 	now := in.cfg.Now()
 	ev := Event(m.Subject, m.Header, m.Data, now)
 	ev.Epoch, ev.Seq = m.Epoch, m.Seq
-	in.publish(ev, now)
+	in.publish(ev, now, in.trace(m.Subject, m.Header, now))
 }
 
 // NewEpoch starts a new epoch for the sequences the hub assigns: the next
@@ -157,14 +194,22 @@ func (in *Ingester) NewEpoch() {
 	clear(in.seqs)
 }
 
-// publish encodes ev, received at now, and publishes it.
-func (in *Ingester) publish(ev protocol.Event, now time.Time) {
+// publish encodes ev, received at now, and publishes it; tr is its trace,
+// nil when it is not traced.
+func (in *Ingester) publish(ev protocol.Event, now time.Time, tr Trace) {
 	msg, err := NewMessage(ev)
 	if err != nil {
 		in.reject(ev.Subject, err)
+		if tr != nil {
+			tr.End()
+		}
 		return
 	}
 	msg.Ingested = now.UnixNano()
+	if tr != nil {
+		msg.Trace = tr
+		defer tr.End()
+	}
 	in.pub.Publish(msg)
 }
 

@@ -26,7 +26,12 @@ var commands = []command{
 	{"revoke", "ID", "revoke a key at once, on every hub", setupRevoke},
 	{"rotate", "ID [--overlap 24h]", "replace a key by a new one; the old one expires after the overlap", setupRotate},
 	{"signing-secret", "ID", "print the key's secret for signing HTTP publishes (Streamhub-Signature)", setupSigningSecret},
+	{"audit", "[--key ID] [--since 24h|TIME] [--json]", "print the audit journal: who changed which key, when, from where", setupAudit},
 }
+
+// DefaultExpiryWarning is how close to its expiry a key is flagged
+// "expiring" by list and show.
+const DefaultExpiryWarning = 7 * 24 * time.Hour
 
 // DefaultOverlap is how long a rotated key keeps working when rotate is
 // given no --overlap.
@@ -46,14 +51,16 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 	fs.Float64Var(&req.Limits.CommandsPerSec, "commands-per-sec", 0, fmt.Sprintf("commands per second per connection (0: %d)", auth.DefaultCommandsPerSec))
 	fs.Float64Var(&req.Limits.PublishPerSec, "publish-per-sec", 0, fmt.Sprintf("publishes per second per hub instance (0: %d)", auth.DefaultPublishPerSec))
 	fs.BoolVar(&req.SignedPublish, "signed-publish", false, "refuse the key's HTTP publishes unless signed with its signing secret (see 'hub keys signing-secret')")
+	fs.BoolVar(&req.Admin, "admin", false, "grant the admin scope: the HTTP admin API for keys (/v1/admin/...)")
+	fs.BoolVar(&req.Metered, "metered", false, "give the key its own series in the per-key usage metrics")
 	return func(ctx context.Context, e *env, pos []string) error {
 		switch {
 		case len(pos) > 0:
 			return unexpectedArgs("create", pos)
 		case req.Name == "":
 			return usage(errors.New("keycmd: create: --name is required"))
-		case len(req.Subscribe)+len(req.Publish) == 0:
-			return usage(errors.New("keycmd: create: give at least one --subscribe or --publish pattern"))
+		case len(req.Subscribe)+len(req.Publish) == 0 && !req.Admin:
+			return usage(errors.New("keycmd: create: give at least one --subscribe or --publish pattern, or --admin"))
 		case slices.ContainsFunc(slices.Concat([]string{req.Name}, req.Subscribe, req.Publish), keyPattern.MatchString):
 			return usage(errors.New("keycmd: create: a flag value looks like an API key; keys are never arguments of create"))
 		}
@@ -73,6 +80,8 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 
 func setupList(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	warn := DefaultExpiryWarning
+	durationFlag(fs, "warn-within", &warn, "flag keys expiring within this long as expiring, e.g. 72h or 14d (default 7d)")
 	return func(ctx context.Context, e *env, pos []string) error {
 		if len(pos) > 0 {
 			return unexpectedArgs("list", pos)
@@ -85,7 +94,7 @@ func setupList(fs *flag.FlagSet) runFunc {
 		if *asJSON {
 			out := make([]jsonRecord, 0, len(recs))
 			for _, r := range recs {
-				out = append(out, jsonRecord{r, status(&r, now)})
+				out = append(out, jsonRecord{r, status(&r, now, warn)})
 			}
 			return writeJSON(e.stdout, out)
 		}
@@ -98,9 +107,16 @@ func setupList(fs *flag.FlagSet) runFunc {
 		for _, r := range recs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Env,
 				joinOr(r.Subscribe, "-"), joinOr(r.Publish, "-"), stamp(r.Created, "-"),
-				stamp(r.Expires, "never"), stamp(r.LastUsed, "never"), status(&r, now))
+				stamp(r.Expires, "never"), stamp(r.LastUsed, "never"), status(&r, now, warn))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if n := expiringCount(recs, now, warn); n > 0 {
+			_, err := fmt.Fprintf(e.stdout, "\n%d key(s) expire within %s: rotate them ('hub keys rotate ID') before their clients are cut off.\n", n, warn)
+			return err
+		}
+		return nil
 	}
 }
 
@@ -115,10 +131,17 @@ func setupShow(fs *flag.FlagSet) runFunc {
 		if !ok {
 			return unknownID("show", id, auth.ErrUnknown)
 		}
-		if *asJSON {
-			return writeJSON(e.stdout, jsonRecord{rec, status(&rec, time.Now())})
+		use, err := auth.ReadUsage(ctx, e.js, "", id)
+		if err != nil {
+			return fmt.Errorf("keycmd: show: %w", err)
 		}
-		return printRecord(e.stdout, &rec, time.Now())
+		if *asJSON {
+			return writeJSON(e.stdout, showRecord{jsonRecord{rec, status(&rec, time.Now(), DefaultExpiryWarning)}, use})
+		}
+		if err := printRecord(e.stdout, &rec, time.Now()); err != nil {
+			return err
+		}
+		return printUsage(e.stdout, use)
 	}
 }
 
@@ -203,6 +226,20 @@ type jsonRecord struct {
 	Status string `json:"status"`
 }
 
+// showRecord is what show --json prints: the record and its usage.
+type showRecord struct {
+	jsonRecord
+	Usage auth.UsageCounts `json:"usage"`
+}
+
+// printUsage prints a key's usage over every hub, as last flushed.
+func printUsage(w io.Writer, u auth.UsageCounts) error {
+	_, err := fmt.Fprintf(w, "\nusage (all hubs, as of their last flush, every 10 s by default):\n"+
+		"  connections %d, subscriptions %d, delivered %d messages (%d bytes), published %d, last use %s\n",
+		u.Connections, u.Subscriptions, u.Messages, u.Bytes, u.Publishes, stamp(u.LastUsed, "never"))
+	return err
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -225,7 +262,7 @@ func printRecord(w io.Writer, r *auth.KeyRecord, now time.Time) error {
 	row("id", r.ID)
 	row("name", r.Name)
 	row("env", r.Env)
-	row("status", status(r, now))
+	row("status", status(r, now, DefaultExpiryWarning))
 	row("subscribe", joinOr(r.Subscribe, "-"))
 	row("publish", joinOr(r.Publish, "-"))
 	row("created", stamp(r.Created, "-"))
@@ -248,17 +285,37 @@ func printRecord(w io.Writer, r *auth.KeyRecord, now time.Time) error {
 	if r.RotatedTo != "" {
 		row("rotated to", r.RotatedTo)
 	}
+	if r.Admin {
+		row("admin", "yes (HTTP admin API)")
+	}
+	if r.Metered {
+		row("metered", "yes (own usage metric series)")
+	}
 	return tw.Flush()
 }
 
-func status(r *auth.KeyRecord, now time.Time) string {
+// status is a key's state at now: revoked, expired, expiring (active, and
+// expiring within warn) or active.
+func status(r *auth.KeyRecord, now time.Time, warn time.Duration) string {
 	switch {
 	case r.Revoked:
 		return "revoked"
 	case r.ExpiredAt(now):
 		return "expired"
+	case auth.ExpiresWithin(r, now, warn):
+		return "expiring"
 	}
 	return "active"
+}
+
+func expiringCount(recs []auth.KeyRecord, now time.Time, warn time.Duration) int {
+	n := 0
+	for i := range recs {
+		if auth.ExpiresWithin(&recs[i], now, warn) {
+			n++
+		}
+	}
+	return n
 }
 
 func stamp(t time.Time, zero string) string {

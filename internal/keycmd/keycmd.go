@@ -49,9 +49,10 @@ type env struct {
 	stdout, stderr io.Writer
 	natsURL        string
 	dataDir        string
-	nats           natsflag.Flags // --nats-creds, --nats-user, …: shared by the command's and its subcommand's flag sets
-	urlSet, dirSet bool           // given as flags (flags beat environment variables)
-	closers        []func()       // see close
+	nats           natsflag.Flags      // --nats-creds, --nats-user, …: shared by the command's and its subcommand's flag sets
+	js             jetstream.JetStream // set by connect
+	urlSet, dirSet bool                // given as flags (flags beat environment variables)
+	closers        []func()            // see close
 }
 
 // Run runs `hub keys` with args, the arguments after "keys": a subcommand
@@ -84,7 +85,7 @@ func (e *env) run(ctx context.Context, args []string) error {
 	if top.NArg() == 0 || top.Arg(0) == "help" {
 		e.usage()
 		if top.NArg() == 0 {
-			return usage(errors.New("keycmd: missing command (create, list, show, revoke or rotate)"))
+			return usage(errors.New("keycmd: missing command (create, list, show, revoke, rotate or audit)"))
 		}
 		return nil
 	}
@@ -104,10 +105,10 @@ func (e *env) run(ctx context.Context, args []string) error {
 		}
 		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
-		return run(ctx, e, pos)
+		return run(auth.WithActor(ctx, auth.CLIActor()), e, pos)
 	}
 	e.usage()
-	return usage(fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke or rotate)", name))
+	return usage(fmt.Errorf("keycmd: unknown command %q (want create, list, show, revoke, rotate or audit)", name))
 }
 
 // UsageError is a mistake in the command line: a bad flag, a missing or
@@ -176,9 +177,38 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openStore opens the key store the flags and environment point at.
-// Everything it starts is stopped by e.close, which Run defers.
+// openStore opens the key store the flags and environment point at, with
+// the audit journal, so that the changes it makes are recorded. Everything
+// it starts is stopped by e.close, which Run defers.
 func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
+	js, natsURL, err := e.connect(ctx, create)
+	if err != nil {
+		return nil, err
+	}
+	j, err := auth.OpenJournal(ctx, js, auth.JournalConfig{Logger: slog.New(slog.NewTextHandler(e.stderr, nil))})
+	if err != nil {
+		return nil, redact(fmt.Errorf("keycmd: open audit journal: %w", err), natsURL)
+	}
+	// Closed after the store (closers run last first), so that every
+	// record the store made is published before the command returns.
+	e.closers = append(e.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		j.Close(ctx)
+	})
+	log := slog.New(slog.NewTextHandler(e.stderr, nil)) // audit lines (no secrets)
+	st, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: log, Journal: j})
+	if err != nil {
+		return nil, redact(fmt.Errorf("keycmd: open key store: %w", err), natsURL)
+	}
+	e.closers = append(e.closers, st.Close)
+	return st, nil
+}
+
+// connect reaches the NATS server the flags and environment point at (an
+// embedded one on --data-dir, started here, or --nats-url) and returns its
+// JetStream context and the URL, for redacting errors.
+func (e *env) connect(ctx context.Context, create bool) (jetstream.JetStream, string, error) {
 	// --nats-url talks to a running hub, whose data directory (--data-dir
 	// or its default) holds the credentials of its embedded NATS; a
 	// --data-dir alone opens that directory's store itself.
@@ -196,52 +226,47 @@ func (e *env) openStore(ctx context.Context, create bool) (*auth.Store, error) {
 	var natsAuth bus.ClientAuth
 	if natsURL == "" {
 		if _, err := os.Stat(dataDir); !create && errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("keycmd: no key store in %s (the directory does not exist); "+
+			return nil, "", fmt.Errorf("keycmd: no key store in %s (the directory does not exist); "+
 				"pass --data-dir, or --nats-url %s to talk to a running hub", dataDir, hubURLHint)
 		}
 		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: dataDir})
 		if errors.Is(err, bus.ErrStoreInUse) {
-			return nil, fmt.Errorf("keycmd: the store in %s is in use, probably by a running hub "+
+			return nil, "", fmt.Errorf("keycmd: the store in %s is in use, probably by a running hub "+
 				"(two NATS servers cannot share one JetStream directory); talk to the hub instead "+
 				"with --nats-url %s: %w", dataDir, hubURLHint, err)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("keycmd: open store in %s: %w", dataDir, err)
+			return nil, "", fmt.Errorf("keycmd: open store in %s: %w", dataDir, err)
 		}
 		e.closers = append(e.closers, srv.Shutdown)
 		natsURL, creds = srv.ClientURL(), srv.Credentials()
 	} else if e.nats.Any() {
 		var err error
 		if creds, natsAuth, err = e.nats.Resolve(); err != nil {
-			return nil, usage(fmt.Errorf("keycmd: %w", err))
+			return nil, "", usage(fmt.Errorf("keycmd: %w", err))
 		}
 	} else {
 		var err error
 		// Beside a running hub: its embedded server's credentials.
 		if creds, err = bus.ClientCredentials(natsURL, "", dataDir); err != nil {
-			return nil, fmt.Errorf("keycmd: %w", err)
+			return nil, "", fmt.Errorf("keycmd: %w", err)
 		}
 	}
 	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Credentials: creds, Auth: natsAuth, Name: "streamhub-keys", ConnectWait: connectWait})
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization") {
-		return nil, redact(fmt.Errorf("keycmd: connect to NATS: %w (the hub's NATS needs the credentials in its data directory: "+
+		return nil, "", redact(fmt.Errorf("keycmd: connect to NATS: %w (the hub's NATS needs the credentials in its data directory: "+
 			"pass the hub's --data-dir, or --nats-creds FILE)", err), natsURL)
 	}
 	if err != nil {
-		return nil, redact(fmt.Errorf("keycmd: connect to NATS: %w", err), natsURL)
+		return nil, "", redact(fmt.Errorf("keycmd: connect to NATS: %w", err), natsURL)
 	}
 	e.closers = append(e.closers, conn.Close)
 	js, err := jetstream.New(conn.NATS())
 	if err != nil {
-		return nil, fmt.Errorf("keycmd: jetstream: %w", err)
+		return nil, "", fmt.Errorf("keycmd: jetstream: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil)) // audit lines (no secrets)
-	st, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: log})
-	if err != nil {
-		return nil, redact(fmt.Errorf("keycmd: open key store: %w", err), natsURL)
-	}
-	e.closers = append(e.closers, st.Close)
-	return st, nil
+	e.js = js
+	return js, natsURL, nil
 }
 
 // close stops what openStore started, last first.

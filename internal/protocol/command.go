@@ -44,6 +44,16 @@ const (
 // be closed with 4004 token_expired.
 const NoticeTokenExpiring ErrorCode = "token_expiring"
 
+// NoticeUpstreamReconnected is the notice sent to every connection with a
+// subscription after the hub's connection to NATS was lost and
+// re-established: ticks (delivered at most once through core NATS)
+// published meanwhile were not received, so tick subscriptions may have
+// missed values. TS is the moment of the reconnect (Unix ms). Ticks the hub
+// numbers itself continue in a new epoch; take fresh values (subscribe
+// again with snapshot). The stored families (chain., jobs.) lose nothing:
+// their consumers continue where they were.
+const NoticeUpstreamReconnected ErrorCode = "upstream_reconnected"
+
 // MaxSubjectsPerCommand is the most subjects a subscribe or unsubscribe
 // command may carry, and the most positions a resume command may carry.
 const MaxSubjectsPerCommand = 16

@@ -16,6 +16,8 @@ import (
 // API keys in the Authorization header, browser tokens in-band.
 type authenticator struct {
 	store   *auth.Store
+	journal *auth.Journal
+	usage   *auth.Usage
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
 	leases  *auth.Leases // the limiter's cluster-wide half
@@ -27,6 +29,13 @@ type authenticator struct {
 }
 
 var _ gateway.Authenticator = (*authenticator)(nil)
+
+// Names of the limits a limit_hit audit record counts.
+const (
+	limitMaxConns    = "max_conns"
+	limitPublishRate = "publish_rate"
+	limitAdminRate   = "admin_rate"
+)
 
 // key authenticates the request's API key.
 func (a *authenticator) key(r *http.Request) (*auth.KeyRecord, error) {
@@ -54,7 +63,8 @@ func (a *authenticator) FromRequest(r *http.Request) (*gateway.Identity, error) 
 		return nil, err
 	}
 	id := identity(rec.ID, rec.Subscribe, rec.Expires, fanout.ReasonKeyExpired, rec.EffectiveLimits())
-	if err := a.acquire(r.Context(), id); err != nil {
+	id.Usage = a.usage.Key(rec.ID)
+	if err := a.acquire(r, id); err != nil {
 		return nil, err
 	}
 	return id, nil
@@ -74,9 +84,7 @@ func (a *authenticator) FromToken(r *http.Request, token string) (*gateway.Ident
 // acquireFor takes id's connection slots for request r: its key's, and for
 // the demo key also one of the request's source address.
 func (a *authenticator) acquireFor(r *http.Request, id *gateway.Identity) error {
-	// Not r's context: after a WebSocket upgrade it must not be used
-	// (STYLE.md); the lease round trip has its own bound.
-	if err := a.acquire(context.Background(), id); err != nil {
+	if err := a.acquire(r, id); err != nil {
 		return err
 	}
 	if a.demo != nil && id.KeyID == a.demo.keyID {
@@ -102,6 +110,7 @@ func (a *authenticator) VerifyToken(_ *http.Request, token string) (*gateway.Ide
 		exp = claims.ExpiresAt.Time
 	}
 	id := identity(rec.ID, claims.Subscribe, exp, fanout.ReasonTokenExpired, rec.EffectiveLimits())
+	id.Usage = a.usage.Key(rec.ID)
 	// The key's own expiry ends its tokens too, with the terminal code.
 	if !rec.Expires.IsZero() && rec.Expires.Before(exp) {
 		id.Expires, id.ExpireReason = rec.Expires, fanout.ReasonKeyExpired
@@ -124,11 +133,14 @@ func identity(keyID string, scopes []string, expires time.Time, reason fanout.Cl
 	}
 }
 
-// acquire takes one of the key's connection slots for id, on this hub and
-// across the cluster.
-func (a *authenticator) acquire(ctx context.Context, id *gateway.Identity) error {
-	release, ok, cluster := a.limiter.AcquireKeyConn(ctx, id.KeyID, auth.Limits{MaxConns: id.MaxConns})
+// acquire takes one of the key's connection slots for id, a connection
+// requested by r, on this hub and across the cluster. It does not use r's
+// context, which must not be used after a WebSocket upgrade (STYLE.md): the
+// lease round trip has its own bound.
+func (a *authenticator) acquire(r *http.Request, id *gateway.Identity) error {
+	release, ok, cluster := a.limiter.AcquireKeyConn(context.Background(), id.KeyID, auth.Limits{MaxConns: id.MaxConns})
 	if !ok {
+		a.store.LimitHit(limitMaxConns, id.KeyID, auth.ClientIP(r, a.trusted))
 		where := ""
 		if cluster {
 			where = " across the hubs of this cluster"
@@ -137,6 +149,7 @@ func (a *authenticator) acquire(ctx context.Context, id *gateway.Identity) error
 			"this key already has its maximum of %d connections%s", id.MaxConns, where)
 	}
 	id.Release = release
+	a.usage.Key(id.KeyID).Connected()
 	return nil
 }
 

@@ -277,16 +277,28 @@ func postAPI(t testing.TB, s *Server, path, key, body string) (int, []byte) {
 
 func postAPIReader(t testing.TB, s *Server, path, key string, body io.Reader) (int, []byte) {
 	t.Helper()
-	h := http.Header{"Content-Type": {"application/json"}}
-	if key != "" {
-		h.Set("Authorization", "Bearer "+key)
-	}
-	return doAPI(t, s, http.MethodPost, path, h, body)
+	r := callAPI(t, s, http.MethodPost, path, key, body, nil)
+	return r.status, r.body
 }
 
-// doAPI sends one request to the hub's HTTP API and returns the status and
-// the body.
+// doAPI sends one request with headers h to the hub's HTTP API and returns
+// the status and the body.
 func doAPI(t testing.TB, s *Server, method, path string, h http.Header, body io.Reader) (int, []byte) {
+	t.Helper()
+	r := callAPI(t, s, method, path, "", body, h)
+	return r.status, r.body
+}
+
+// apiResponse is what callAPI got back.
+type apiResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// callAPI sends a request (body may be nil) with key as bearer credential
+// ("" for none) and extra headers, and returns the answer.
+func callAPI(t testing.TB, s *Server, method, path, key string, body io.Reader, header http.Header) apiResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -295,8 +307,14 @@ func doAPI(t testing.TB, s *Server, method, path string, h http.Header, body io.
 		t.Fatal(err)
 	}
 	req.Close = true // no idle keep-alive goroutines left for goleak
-	for k, v := range h {
+	for k, v := range header {
 		req.Header[k] = v
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -307,7 +325,7 @@ func doAPI(t testing.TB, s *Server, method, path string, h http.Header, body io.
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	return resp.StatusCode, raw
+	return apiResponse{resp.StatusCode, resp.Header, raw}
 }
 
 // failures returns the hub's count of authentication failures for reason.

@@ -14,11 +14,15 @@ import (
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
+	"github.com/streamhub/streamhub/internal/tracing"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
 // DefaultListen is the HTTP address of a hub whose Config.Listen is empty.
 const DefaultListen = "127.0.0.1:8080"
+
+// DefaultKeyExpiryWarning is Config.KeyExpiryWarning's default.
+const DefaultKeyExpiryWarning = 7 * 24 * time.Hour
 
 // BuildInfo identifies the binary a hub runs, for the streamhub_build_info
 // metric. Empty fields are exported as "unknown".
@@ -56,6 +60,13 @@ type Config struct {
 	// certificate) for the servers of NATSURL. Default none. Like
 	// NATSCredentials it is refused without NATSURL.
 	NATSAuth bus.ClientAuth
+	// NATSPingInterval and NATSMaxPingsOut set how quickly a NATS server
+	// that stops answering is noticed: after (NATSMaxPingsOut+1) ×
+	// NATSPingInterval without a pong the hub moves to another server.
+	// Defaults bus.DefaultPingInterval (1 s) and bus.DefaultMaxPingsOut
+	// (2): a hung server is left within 3 s.
+	NATSPingInterval time.Duration
+	NATSMaxPingsOut  int
 	// NATSListen is the embedded server's client address, so external
 	// publishers and the nats CLI can reach it. Default 127.0.0.1:4222;
 	// port -1 picks a free port.
@@ -125,6 +136,26 @@ type Config struct {
 	// have their heartbeat). Default 60 s.
 	IdleTimeout time.Duration
 
+	// AuditMaxAge and AuditMaxBytes bound the audit journal's stream
+	// (AUDIT); the oldest records go first. Defaults 90 days and 64 MiB.
+	AuditMaxAge   time.Duration
+	AuditMaxBytes int64
+	// AuditWindow is the aggregation window of authentication failures
+	// and limit hits in the journal. Default 1 min.
+	AuditWindow time.Duration
+	// UsageFlushInterval is how often this hub adds its per-key usage
+	// counts to the shared bucket (streamhub_usage), which therefore lags
+	// by up to this much. Default 10 s.
+	UsageFlushInterval time.Duration
+	// KeyExpiryWarning is how close to its expiry an active key is counted
+	// by the streamhub_keys_expiring metric. Default 7 days.
+	KeyExpiryWarning time.Duration
+
+	// Tracing configures OpenTelemetry tracing of messages; off unless it
+	// names an OTLP endpoint (or the OTEL_EXPORTER_OTLP_ENDPOINT variable
+	// it reads through its Getenv is set).
+	Tracing tracing.Config
+
 	Fanout  fanout.Config
 	Gateway gateway.Config
 	Streams bus.StreamsConfig
@@ -188,6 +219,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
+	if c.KeyExpiryWarning <= 0 {
+		c.KeyExpiryWarning = DefaultKeyExpiryWarning
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -222,6 +256,15 @@ func (c Config) Validate() error {
 	}
 	if c.Demo && !loopbackListen(c.Listen) {
 		return fmt.Errorf("server: demo mode runs only on a loopback listen address, not %q: it hands out tokens without credentials (drop --demo or listen on 127.0.0.1)", c.Listen)
+	}
+	if c.NATSPingInterval < 0 || c.NATSMaxPingsOut < 0 {
+		return fmt.Errorf("server: NATS ping interval %s and max pings out %d must not be negative", c.NATSPingInterval, c.NATSMaxPingsOut)
+	}
+	if r := c.Streams.Replicas; r < 0 || r > 5 {
+		return fmt.Errorf("server: stream replicas %d: want 1 to 5 (NATS's limit; 3 on a three-node cluster)", r)
+	}
+	if err := c.Tracing.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	for _, o := range c.PublicOrigins {
 		if !auth.ValidOrigin(o) {

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -63,7 +61,7 @@ func newDemoSources(perSec float64, burst, max int) *demoSources {
 
 // allow takes one token of src's bucket at now. When the bucket is empty it
 // reports false and how long until it holds one again.
-func (d *demoSources) allow(src netip.Prefix, now time.Time) (bool, time.Duration) {
+func (d *demoSources) allow(src netip.Prefix, now time.Time) (bool, auth.Quota) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e := d.m[src]
@@ -75,17 +73,13 @@ func (d *demoSources) allow(src netip.Prefix, now time.Time) (bool, time.Duratio
 		d.m[src] = e
 	}
 	e.last = now
-	r := e.lim.ReserveN(now, 1)
-	if delay := r.DelayFrom(now); !r.OK() || delay > 0 {
-		r.CancelAt(now)
+	ok := e.lim.AllowN(now, 1)
+	if ok {
+		e.issued++
+	} else {
 		e.refused++
-		if !r.OK() {
-			delay = time.Second
-		}
-		return false, delay
 	}
-	e.issued++
-	return true, 0
+	return ok, auth.QuotaOf(e.lim, now, 1)
 }
 
 // evictLocked forgets the source idle longest.
@@ -175,11 +169,11 @@ func (g *demoGuard) audit(now time.Time) {
 // admitToken reports whether the request may have a demo token; if not it
 // has answered 429 with Retry-After.
 func (g *demoGuard) admitToken(w http.ResponseWriter, src netip.Addr) bool {
-	ok, wait := g.sources.allow(demoSourceKey(src), time.Now())
+	ok, q := g.sources.allow(demoSourceKey(src), time.Now())
+	setRateLimitHeaders(w.Header(), q, !ok)
 	if ok {
 		return true
 	}
-	w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(max(wait.Seconds(), 1)))))
 	writeAPIError(w, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
 		"too many demo tokens for your address; retry later"))
 	return false

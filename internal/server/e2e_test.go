@@ -198,7 +198,9 @@ func startHubOnly(t testing.TB) *Server { return startHub(t, nil) }
 func TestSlowClientDoesNotSlowOthers(t *testing.T) {
 	for _, policy := range []protocol.Policy{protocol.Disconnect, protocol.DropOldest} {
 		t.Run(policy.String(), func(t *testing.T) {
-			s := startHub(t, func(c *Config) { c.Fanout.MaxQueueBytes = 256 << 10 })
+			// The slow client never reads for as long as the fast ones take to read
+			// everything: on a loaded machine, longer than the default write timeout.
+			s := startHub(t, func(c *Config) { c.Fanout.MaxQueueBytes, c.Fanout.WriteTimeout = 256<<10, 2*time.Minute })
 			nc, err := nats.Connect(s.NATSURL(), s.NATSCredentials().Option())
 			if err != nil {
 				t.Fatal(err)

@@ -32,9 +32,9 @@ func (s *Server) routes() http.Handler {
 	}))
 	handle("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !s.Ready() {
+		if err := s.NotReady(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready\n"))
+			_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 		handle("POST /v1/tokens", http.HandlerFunc(s.handleToken))
 		handle("POST /v1/publish", http.HandlerFunc(s.handlePublish))
 		handle("POST /v1/sse/tickets", http.HandlerFunc(s.handleSSETicket))
+		s.adminRoutes(handle)
 		if s.cfg.Demo {
 			handle("POST /v1/demo/token", http.HandlerFunc(s.handleDemoToken))
 		}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamhub/streamhub/internal/auth"
@@ -20,7 +22,12 @@ type collector struct {
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
 	leaseFailOpen                                                *prometheus.Desc
 	buildInfo, deliveryLatency                                   *prometheus.Desc
+	keysExpiring, auditRecords                                   *prometheus.Desc
+	keyConns, keySubs, keyMsgs, keyBytes, keyPubs                *prometheus.Desc
 }
+
+// otherKeys is the key_id label of the usage of every key not metered.
+const otherKeys = "_other"
 
 func newCollector(s *Server) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
@@ -55,6 +62,13 @@ func newCollector(s *Server) *collector {
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
 		leaseFailOpen: d("conn_lease_fail_open_total", "Connections admitted on this hub's own per-key limit because the cluster-wide lease count could not be had (NATS unreachable)."),
+		keysExpiring:  d("keys_expiring", "Active API keys that expire within the warning period (--key-expiry-warning, default 7 days): rotate them.", "within"),
+		auditRecords:  d("audit_records_total", "Audit journal records by result: written to the stream, failed (not accepted), dropped (queue full).", "result"),
+		keyConns:      d("key_connections_total", "Connections opened on this hub, per metered key (key_id), the others summed as key_id=_other.", "key_id"),
+		keySubs:       d("key_subscriptions_total", "Subscriptions made on this hub, per metered key, the others summed.", "key_id"),
+		keyMsgs:       d("key_messages_delivered_total", "Messages written to clients on this hub, per metered key, the others summed.", "key_id"),
+		keyBytes:      d("key_bytes_delivered_total", "Bytes written to clients on this hub, per metered key, the others summed.", "key_id"),
+		keyPubs:       d("key_publishes_total", "Messages published through this hub, per metered key, the others summed.", "key_id"),
 		buildInfo:     d("build_info", "Always 1; its labels say which build of the hub runs.", "version", "commit", "goversion"),
 		deliveryLatency: d("delivery_latency_seconds", "Per written batch: from the hub receiving the batch's oldest live message from NATS "+
 			"to the batch's WebSocket write returning (queueing plus write). Batches of snapshots or replays only are not observed."),
@@ -124,5 +138,39 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, reason := range auth.FailureReasons() {
 			counter(c.authFailures, ac.Failures(reason), reason)
 		}
+		now, warn, expiring := time.Now(), c.s.cfg.KeyExpiryWarning, 0
+		for _, r := range c.s.auth.store.List() {
+			if auth.ExpiresWithin(&r, now, warn) {
+				expiring++
+			}
+		}
+		gauge(c.keysExpiring, float64(expiring), warn.String())
+		c.collectUsage(counter)
+		j := c.s.auth.journal
+		counter(c.auditRecords, j.Written(), "written")
+		counter(c.auditRecords, j.Failed(), "failed")
+		counter(c.auditRecords, j.Dropped(), "dropped")
+	}
+}
+
+// collectUsage exports per-key usage with bounded cardinality: a series
+// per metered key (hub keys create --metered), one sum for every other key.
+func (c *collector) collectUsage(counter func(*prometheus.Desc, uint64, ...string)) {
+	byLabel := map[string]auth.UsageCounts{otherKeys: {}}
+	for id, u := range c.s.auth.usage.Local() {
+		label := otherKeys
+		if rec, ok := c.s.auth.store.Get(id); ok && rec.Metered {
+			label = id
+		}
+		sum := byLabel[label]
+		sum.Add(u)
+		byLabel[label] = sum
+	}
+	for label, u := range byLabel {
+		counter(c.keyConns, u.Connections, label)
+		counter(c.keySubs, u.Subscriptions, label)
+		counter(c.keyMsgs, u.Messages, label)
+		counter(c.keyBytes, u.Bytes, label)
+		counter(c.keyPubs, u.Publishes, label)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/streamhub/streamhub/internal/ingest"
 	"github.com/streamhub/streamhub/internal/protocol"
 	"github.com/streamhub/streamhub/internal/subject"
+	"github.com/streamhub/streamhub/internal/tracing"
 )
 
 // publishAckTimeout bounds waiting for NATS and the store to confirm a
@@ -103,7 +104,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		ndjson = true
 	}
 	if ndjson {
-		s.publishNDJSON(w, rec, body, idem)
+		s.publishNDJSON(w, r, rec, body, idem)
 		return
 	}
 	msgs, err := parsePublish(body)
@@ -117,10 +118,13 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !s.allowPublish(w, rec, len(msgs)) {
+	if !s.allowPublish(w, r, rec, len(msgs)) {
 		return
 	}
-	results := s.publishAll(msgs, idem, nil)
+	tr, end := s.publishTrace(r, len(msgs))
+	defer end()
+	results := s.publishAll(msgs, idem, nil, tr)
+	s.countPublished(rec, results)
 	for i, res := range results {
 		if res.Status != http.StatusOK {
 			// The others may be stored: a retry with the same
@@ -134,7 +138,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 
 // publishNDJSON publishes every valid line of body and answers with one
 // result per line; a refused line does not stop the others.
-func (s *Server) publishNDJSON(w http.ResponseWriter, rec *auth.KeyRecord, body []byte, idem string) {
+func (s *Server) publishNDJSON(w http.ResponseWriter, r *http.Request, rec *auth.KeyRecord, body []byte, idem string) {
 	lines, err := parseNDJSON(body)
 	if err != nil {
 		writeAPIError(w, err)
@@ -155,14 +159,18 @@ func (s *Server) publishNDJSON(w http.ResponseWriter, rec *auth.KeyRecord, body 
 			slots = append(slots, i)
 		}
 	}
-	if len(msgs) > 0 && !s.allowPublish(w, rec, len(msgs)) {
+	if len(msgs) > 0 && !s.allowPublish(w, r, rec, len(msgs)) {
 		return
 	}
+	tr, end := s.publishTrace(r, len(msgs))
+	defer end()
 	ids := make([]int, len(slots))
 	for i, slot := range slots {
 		ids[i] = slot + 1 // per-line message ids count lines, valid or not
 	}
-	for i, res := range s.publishAll(msgs, idem, ids) {
+	published := s.publishAll(msgs, idem, ids, tr)
+	s.countPublished(rec, published)
+	for i, res := range published {
 		res.Line = results[slots[i]].Line
 		results[slots[i]] = res
 	}
@@ -190,13 +198,45 @@ func (res *publishResult) setError(err error) {
 	}
 }
 
+// traceContext is the W3C trace a publish carries on to its messages.
+type traceContext struct{ parent, state string }
+
+// publishTrace takes the request's traceparent and, when the hub traces,
+// starts the publish's span under it; end ends the span.
+func (s *Server) publishTrace(r *http.Request, n int) (tc traceContext, end func()) {
+	tc.parent, tc.state = tracing.FromHTTP(r.Header)
+	end = func() {}
+	if s.tracer != nil {
+		if tp, ts, done, traced := s.tracer.StartPublish(tc.parent, tc.state, n); traced {
+			tc.parent, tc.state = tp, ts
+			end = func() { done(nil) }
+		}
+	}
+	return tc, end
+}
+
+// countPublished adds the messages that were published to the key's usage.
+func (s *Server) countPublished(rec *auth.KeyRecord, results []publishResult) {
+	n := 0
+	for _, res := range results {
+		if res.Status == http.StatusOK {
+			n++
+		}
+	}
+	if n > 0 {
+		s.auth.usage.Key(rec.ID).Published(n)
+	}
+}
+
 // allowPublish applies the key's publish rate to n messages, answering 429
 // when it is over.
-func (s *Server) allowPublish(w http.ResponseWriter, rec *auth.KeyRecord, n int) bool {
-	if s.auth.limiter.AllowPublish(rec.ID, rec.EffectiveLimits(), n) {
+func (s *Server) allowPublish(w http.ResponseWriter, r *http.Request, rec *auth.KeyRecord, n int) bool {
+	ok, q := s.auth.limiter.TakePublish(rec.ID, rec.EffectiveLimits(), n)
+	setRateLimitHeaders(w.Header(), q, !ok)
+	if ok {
 		return true
 	}
-	w.Header().Set("Retry-After", "1")
+	s.auth.store.LimitHit(limitPublishRate, rec.ID, auth.ClientIP(r, s.auth.trusted))
 	writeAPIError(w, gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded, "over this key's publish rate"))
 	return false
 }
@@ -207,7 +247,7 @@ func (s *Server) allowPublish(w http.ResponseWriter, rec *auth.KeyRecord, n int)
 // is its own idempotency_key, or idem suffixed with "/" and its number
 // (ids[i], or i+1) when the request carries several messages, or idem
 // alone for a single message.
-func (s *Server) publishAll(msgs []publishMessage, idem string, ids []int) []publishResult {
+func (s *Server) publishAll(msgs []publishMessage, idem string, ids []int, tr traceContext) []publishResult {
 	ctx, cancel := context.WithTimeout(context.Background(), publishAckTimeout)
 	defer cancel()
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
@@ -220,6 +260,12 @@ func (s *Server) publishAll(msgs []publishMessage, idem string, ids []int) []pub
 		nm := nats.NewMsg(m.Subject)
 		nm.Data = m.Data
 		nm.Header.Set(ingest.HeaderTS, now)
+		if tr.parent != "" {
+			nm.Header.Set(ingest.HeaderTraceparent, tr.parent) // the publisher's trace goes on through the hub
+			if tr.state != "" {
+				nm.Header.Set(ingest.HeaderTracestate, tr.state)
+			}
+		}
 		if m.Critical {
 			nm.Header.Set(ingest.HeaderCritical, "1")
 		}

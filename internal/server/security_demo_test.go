@@ -79,6 +79,9 @@ func TestDemoTokensAreRateLimitedAndAuditedInAggregate(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || err != nil || retry < 1 || retry > 10 {
 			t.Fatalf("past the burst: %d, Retry-After %q; want 429 with 1 to 10 s", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
+		if h := resp.Header; h.Get("RateLimit-Limit") != "3" || h.Get("RateLimit-Remaining") != "0" || h.Get("RateLimit-Policy") != "3;w=30" {
+			t.Fatalf("past the burst: rate-limit headers %v", h)
+		}
 	}
 	// One line per interval: on a loaded machine the requests may span
 	// several, so the lines must add up.
@@ -198,8 +201,8 @@ func TestDemoSourcesAreBounded(t *testing.T) {
 	}
 	d.allow(a, now)
 	d.allow(b, now)
-	if ok, wait := d.allow(a, now); ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("third request of a /64 with burst 2: ok %v, wait %v", ok, wait)
+	if ok, q := d.allow(a, now); ok || q.RetryAfter <= 0 || q.RetryAfter > time.Second || q.Remaining != 0 || q.Limit != 2 {
+		t.Fatalf("third request of a /64 with burst 2: ok %v, quota %+v", ok, q)
 	}
 	counts := d.flush(now)
 	if len(counts) != 3 {

@@ -21,6 +21,8 @@ import (
 	"github.com/streamhub/streamhub/internal/gateway"
 	"github.com/streamhub/streamhub/internal/history"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/tracing"
 	"github.com/streamhub/streamhub/internal/upstream"
 )
 
@@ -30,17 +32,21 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	embedded  *bus.Embedded // nil when using an external cluster
-	conn      *bus.Conn
-	js        jetstream.JetStream
-	history   *history.Reader
-	router    *bus.Router
-	hub       *fanout.Hub
-	ingest    *ingest.Ingester
-	gateway   *gateway.Gateway
-	demo      *upstream.Demo
-	auth      *authenticator // nil with InsecureNoAuth
-	demoKeyID string
+	embedded *bus.Embedded // nil when using an external cluster
+	conn     *bus.Conn
+	health   *bus.Health
+	// cancelListen unregisters onConnEvent from the NATS connection.
+	cancelListen func()
+	js           jetstream.JetStream
+	history      *history.Reader
+	router       *bus.Router
+	hub          *fanout.Hub
+	ingest       *ingest.Ingester
+	gateway      *gateway.Gateway
+	demo         *upstream.Demo
+	auth         *authenticator  // nil with InsecureNoAuth
+	tracer       *tracing.Tracer // nil when tracing is off
+	demoKeyID    string
 
 	listener net.Listener
 	http     *http.Server
@@ -83,12 +89,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return nil, err
 	}
+	s.health = bus.StartHealth(ctx, s.conn, js, bus.HealthConfig{Logger: s.log})
 
 	// The hub keeps the set of wanted patterns; the router follows it on its
 	// own goroutine and feeds what NATS delivers through ingest back into
 	// the hub, which matches each message once.
 	s.hub = fanout.New(cfg.Fanout)
-	s.ingest = ingest.New(s.hub, ingest.Config{Logger: s.log})
+	if s.tracer, err = tracing.New(ctx, cfg.Tracing); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	icfg := ingest.Config{Logger: s.log}
+	if s.tracer != nil {
+		icfg.Tracer = s.tracer // only when on: a nil *Tracer in the interface would not be nil
+	}
+	s.ingest = ingest.New(s.hub, icfg)
 	s.router = bus.NewRouter(s.conn, s.ingest.Handle, bus.RouterConfig{
 		Logger: s.log, JetStream: js, Stored: s.ingest.HandleStored, OnHandover: s.ingest.NewEpoch,
 	})
@@ -129,6 +143,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr(), scheme)
 	}
 	s.gateway = gateway.New(s.hub, gcfg)
+	// From here on a NATS reconnect reaches the clients (none came before).
+	s.cancelListen = s.conn.Listen(s.onConnEvent)
 	if s.auth != nil {
 		// Registered after the gateway exists; the store's initial load is
 		// complete, so no connection was accepted with a stale view.
@@ -192,7 +208,8 @@ func (s *Server) startNATS(ctx context.Context) error {
 	var err error
 	// To its own embedded server the hub connects in process: no loopback
 	// TCP between them for every message.
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Auth: auth, Name: "streamhub", Logger: s.log, InProcess: s.embedded})
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Auth: auth, Name: "streamhub", Logger: s.log, InProcess: s.embedded,
+		PingInterval: s.cfg.NATSPingInterval, MaxPingsOut: s.cfg.NATSMaxPingsOut})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
 	}
@@ -202,16 +219,39 @@ func (s *Server) startNATS(ctx context.Context) error {
 // startAuth opens the key store (returning only after its initial load)
 // and, in demo mode, makes sure the read-only demo key exists.
 func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
-	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log})
+	journal, err := auth.OpenJournal(ctx, js, auth.JournalConfig{
+		Manage: true, MaxAge: s.cfg.AuditMaxAge, MaxBytes: s.cfg.AuditMaxBytes,
+		Replicas: s.cfg.Streams.Replicas, Window: s.cfg.AuditWindow, Logger: s.log,
+	})
 	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	usage, err := auth.OpenUsage(ctx, js, auth.UsageConfig{
+		FlushInterval: s.cfg.UsageFlushInterval, Replicas: s.cfg.Streams.Replicas, Logger: s.log,
+	})
+	if err != nil {
+		journal.Close(ctx)
+		return fmt.Errorf("server: %w", err)
+	}
+	store, err := auth.OpenStore(ctx, js, auth.StoreConfig{Logger: s.log, Journal: journal, Replicas: s.cfg.Streams.Replicas})
+	if err != nil {
+		usage.Close(ctx)
+		journal.Close(ctx)
 		return fmt.Errorf("server: key store: %w", err)
 	}
-	tk, err := openTickets(ctx, js)
+	if err := bus.EnsureReplicas(ctx, js, "KV_"+auth.DefaultBucket, s.cfg.Streams.Replicas); err != nil {
+		store.Close()
+		usage.Close(ctx)
+		journal.Close(ctx)
+		return fmt.Errorf("server: key store: %w", err)
+	}
+	tk, err := openTickets(ctx, js, s.cfg.Streams.Replicas)
 	if err != nil {
 		store.Close()
+		journal.Close(ctx)
 		return err
 	}
-	leases, err := auth.OpenLeases(ctx, js, auth.LeaseConfig{TTL: s.cfg.ConnLeaseTTL, Logger: s.log})
+	leases, err := auth.OpenLeases(ctx, js, auth.LeaseConfig{TTL: s.cfg.ConnLeaseTTL, Replicas: s.cfg.Streams.Replicas, Logger: s.log})
 	if err != nil {
 		store.Close()
 		return fmt.Errorf("server: connection leases: %w", err)
@@ -219,6 +259,8 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 	s.auth = &authenticator{
 		store:   store,
 		tickets: tk,
+		journal: journal,
+		usage:   usage,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
 		limiter: auth.NewClusterLimiter(leases),
 		leases:  leases,
@@ -286,8 +328,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.shutdownErr
 }
 
+// onConnEvent reacts to the NATS connection's losses and returns: after a
+// reconnect, the stored patterns' consumers are replaced by fresh ones
+// that go on after the last message delivered (bus.Router.ResumeStored),
+// and, since the ticks published meanwhile were not received (core NATS is
+// at most once), the hub's own tick numbering starts a new epoch and every
+// subscribed connection gets the upstream_reconnected notice. It runs
+// on nats.go's callback goroutine and does not block (Notify writes on
+// goroutines of its own).
+func (s *Server) onConnEvent(ev bus.ConnEvent) {
+	switch ev {
+	case bus.EventDisconnected:
+		s.log.Warn("NATS connection lost; not ready until it is back")
+	case bus.EventReconnected:
+		s.router.ResumeStored()
+		s.ingest.NewEpoch()
+		n := 0
+		if s.gateway != nil {
+			n = s.gateway.Notify(protocol.NoticeUpstreamReconnected,
+				"the hub's NATS connection was re-established: ticks published meanwhile were missed; take fresh values (chain and jobs lost nothing)")
+		}
+		s.log.Info("NATS connection back; stored streams resume, ticks continue in a new epoch", "url", s.conn.ConnectedURL(), "notified", n)
+	}
+}
+
 // teardown stops the background parts; it tolerates a partial Start.
 func (s *Server) teardown() {
+	if s.cancelListen != nil {
+		s.cancelListen()
+	}
 	if s.cancelDemo != nil {
 		s.cancelDemo()
 	}
@@ -300,13 +369,20 @@ func (s *Server) teardown() {
 	if s.router != nil {
 		_ = s.router.Close()
 	}
+	if s.health != nil {
+		s.health.Close()
+	}
 	if s.auth != nil {
 		if s.auth.cancelWatch != nil {
 			s.auth.cancelWatch()
 		}
 		s.auth.store.Close()
-		lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s.auth.leases.Close(lctx) // withdraws this hub's leases while NATS is still there
+		// Before the drain: the last records and counts need the connection,
+		// and the leases are withdrawn while NATS is still there.
+		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.auth.leases.Close(jctx)
+		s.auth.usage.Close(jctx)
+		s.auth.journal.Close(jctx)
 		cancel()
 	}
 	if s.conn != nil {
@@ -319,6 +395,11 @@ func (s *Server) teardown() {
 	if s.embedded != nil {
 		s.embedded.Shutdown()
 	}
+	tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.tracer.Shutdown(tctx); err != nil {
+		s.log.Warn("tracing shutdown", "err", err)
+	}
+	cancel()
 }
 
 // Addr returns the HTTP listener's address.
@@ -347,6 +428,18 @@ func (s *Server) Hub() *fanout.Hub { return s.hub }
 // Router returns the NATS router, for tests and metrics.
 func (s *Server) Router() *bus.Router { return s.router }
 
-// Ready reports whether the hub should receive traffic: NATS connected and
-// not draining.
-func (s *Server) Ready() bool { return s.conn.Connected() && !s.gateway.Draining() }
+// Ready reports whether the hub should receive traffic: NATS connected,
+// JetStream answering (see bus.Health) and not draining.
+func (s *Server) Ready() bool { return s.NotReady() == nil }
+
+// NotReady says why the hub should not receive traffic, or nil when it
+// should (Ready).
+func (s *Server) NotReady() error {
+	switch {
+	case s.gateway.Draining():
+		return errors.New("draining")
+	case !s.conn.Connected():
+		return bus.ErrNotConnected
+	}
+	return s.health.Err()
+}

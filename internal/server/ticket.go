@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/streamhub/streamhub/internal/auth"
+	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/fanout"
 	"github.com/streamhub/streamhub/internal/gateway"
 )
@@ -51,15 +52,22 @@ type ticketRecord struct {
 // tickets issues and redeems SSE tickets. It is safe for concurrent use.
 type tickets struct{ kv jetstream.KeyValue }
 
-func openTickets(ctx context.Context, js jetstream.JetStream) (*tickets, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:  ticketBucket,
-		History: 1,
-		TTL:     2 * TicketTTL,
-		Storage: jetstream.MemoryStorage,
-		// Bounded: past it, issuing answers 503 until tickets expire,
-		// rather than a caller minting tickets growing NATS's memory.
-		MaxBytes: ticketBucketBytes,
+func openTickets(ctx context.Context, js jetstream.JetStream, replicas int) (*tickets, error) {
+	var kv jetstream.KeyValue
+	// A cluster starting with the hub may not answer JetStream at once.
+	err := bus.Retry(ctx, bus.RetryPolicy{Within: 30 * time.Second}, func(ctx context.Context) error {
+		var err error
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   ticketBucket,
+			History:  1,
+			TTL:      2 * TicketTTL,
+			Storage:  jetstream.MemoryStorage,
+			Replicas: max(replicas, 1), // --stream-replicas: a ticket survives the loss of a node
+			// Bounded: past it, issuing answers 503 until tickets expire,
+			// rather than a caller minting tickets growing NATS's memory.
+			MaxBytes: ticketBucketBytes,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: ticket bucket: %w", err)

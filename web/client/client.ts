@@ -49,6 +49,11 @@ const DEFAULT_MAX_FRAME_BYTES = 4096;
  * It is used from one JavaScript thread; listeners run synchronously inside
  * the WebSocket's message handler and should be quick.
  */
+/** Answers that may pass by themselves: the subscribe is asked again. */
+const TRANSIENT_CODES = new Set(['internal', 'rate_limited']);
+/** How often a subscribe refused transiently is sent on one connection. */
+const TRANSIENT_TRIES = 6;
+
 export class StreamHubClient {
   private readonly emitter: Emitter<ClientEvents>;
   private readonly counters: Counters;
@@ -59,7 +64,13 @@ export class StreamHubClient {
   private readonly now: () => number;
   private readonly opts: ClientOptions;
 
+  private urls: readonly string[] = [];
+  // The hub of the current (or last) connection attempt.
   private url = '';
+  // Index into urls of the hub the next socket goes to: each new socket
+  // goes to the hub after the previous one's, so a hub that went away is
+  // not the first one tried again.
+  private nextUrl = 0;
   private conn: ConnectOptions = {};
   private tokens = new TokenSource(undefined, undefined, Date.now);
   private ws: WebSocketLike | undefined;
@@ -133,12 +144,19 @@ export class StreamHubClient {
    * live (hello received, authenticated if required) and rejects when the
    * client is closed before that (a do-not-reconnect close code, close(), or
    * auth required with no token). Reconnects after that are automatic.
+   *
+   * url may list several hubs of one deployment: the first socket goes to
+   * the first, and every reconnect to the next one in turn, so a hub that
+   * went away is tried last. Subscriptions resume on any of them.
    */
-  connect(url: string, opts: ConnectOptions = {}): Promise<void> {
+  connect(url: string | readonly string[], opts: ConnectOptions = {}): Promise<void> {
     if (this.statusValue !== 'closed') {
       return Promise.reject(new Error('streamhub: connect called while not closed'));
     }
-    this.url = url;
+    const urls = typeof url === 'string' ? [url] : [...url];
+    if (urls.length === 0) return Promise.reject(new Error('streamhub: connect needs at least one URL'));
+    this.urls = urls;
+    this.nextUrl = 0;
     this.conn = opts;
     this.tokens = new TokenSource(opts.token, opts.tokenProvider, this.now);
     this.userClosed = false;
@@ -200,7 +218,7 @@ export class StreamHubClient {
     const encoding = this.conn.encoding ?? 'json';
     let ws: WebSocketLike;
     try {
-      ws = new this.WS(this.url, [SUBPROTOCOLS[encoding]]);
+      ws = new this.WS(this.pickUrl(), [SUBPROTOCOLS[encoding]]);
     } catch (err) {
       this.emitter.emit('error', err instanceof Error ? err : new Error(String(err)));
       this.onSocketClosed(1006, 'constructor failed');
@@ -228,6 +246,13 @@ export class StreamHubClient {
     };
   }
 
+  /** pickUrl returns the hub for the next connection attempt and moves on to the one after. */
+  private pickUrl(): string {
+    this.url = this.urls[this.nextUrl % this.urls.length] as string;
+    this.nextUrl = (this.nextUrl + 1) % this.urls.length;
+    return this.url;
+  }
+
   /**
    * probeFallback handles a WebSocket that never opened: when the hub still
    * answers plain HTTP (/healthz), something between blocks WebSockets, and
@@ -247,7 +272,11 @@ export class StreamHubClient {
       .then((hubUp) => {
         clearTimeout(timer);
         if (this.userClosed || this.statusValue === 'closed') return;
-        if (hubUp) this.mode = 'sse';
+        if (hubUp) {
+          this.mode = 'sse';
+          // SSE goes first to the hub that answered.
+          this.nextUrl = Math.max(0, this.urls.indexOf(this.url));
+        }
         this.onSocketClosed(code, hubUp ? `${reason || 'WebSocket blocked'}; falling back to SSE` : reason);
       });
   }
@@ -255,6 +284,7 @@ export class StreamHubClient {
   // ---- SSE ---------------------------------------------------------------
 
   private openSse(): void {
+    this.pickUrl();
     this.hello = undefined;
     const gen = ++this.sseGen;
     this.tokens
@@ -452,6 +482,9 @@ export class StreamHubClient {
       case 'ping':
         this.send({ op: 'pong' });
         break;
+      case 'notice':
+        this.emitter.emit('notice', frame);
+        break;
       default:
         // Unknown server ops are ignored for forward compatibility.
         break;
@@ -561,8 +594,9 @@ export class StreamHubClient {
     }
   }
 
-  private sendSubscribe(e: Entry, resume = true): void {
+  private sendSubscribe(e: Entry, resume = true, tries = 0): void {
     const id = ++this.nextId;
+    const ws = this.ws;
     const positions = this.opts.resume === false || !resume ? [] : this.counters.recentPositions();
     const max = this.hello?.limits?.max_frame_bytes || DEFAULT_MAX_FRAME_BYTES;
     const cmd = subscribeCommand(id, e, positions, max);
@@ -574,6 +608,20 @@ export class StreamHubClient {
         if (err.code === 'insufficient_state' && resume) {
           // What was missed is no longer stored: start again from a snapshot.
           this.sendSubscribe(e, false);
+          return;
+        }
+        if (TRANSIENT_CODES.has(err.code)) {
+          // The hub could not serve it just now (its history read failed):
+          // ask again, never giving the subscription up nor trading a
+          // resume for a snapshot; after a few tries move to another hub.
+          if (this.ws !== ws) return; // resent on the next connection
+          if (tries + 1 >= TRANSIENT_TRIES) {
+            this.abort(1011, 'hub keeps failing a subscribe');
+            return;
+          }
+          setTimeout(() => {
+            if (this.ws === ws && this.statusValue === 'live') this.sendSubscribe(e, resume, tries + 1);
+          }, 100 * 2 ** tries);
           return;
         }
         this.registry.remove(e);

@@ -2,7 +2,7 @@
 
 import type { BackoffOptions } from './backoff.js';
 import type { FetchLike } from './sse.js';
-import type { Encoding, Gap, Hello, StreamEvent } from './types.js';
+import type { Encoding, Gap, Hello, NoticeFrame, StreamEvent } from './types.js';
 
 /** The part of the browser WebSocket the client uses (injectable for tests). */
 export interface WebSocketLike {
@@ -63,6 +63,8 @@ export type ClientEvents = {
   close: CloseInfo;
   /** Live again after a reconnect; subscriptions have just been resent (with resume positions). */
   recovered: Recovery;
+  /** Unsolicited notices of the hub, such as upstream_reconnected (see NoticeFrame). */
+  notice: NoticeFrame;
   /** Errors not tied to a pending request (unsolicited error frames, refused subscriptions, decode failures, token refresh failures). */
   error: Error;
 };

@@ -189,8 +189,21 @@ export interface PongFrame {
   id?: number;
 }
 
+/**
+ * An unsolicited notice: `token_expiring` (ts: the expiry), or
+ * `upstream_reconnected` (ts: when the hub's own NATS connection came back;
+ * ticks published meanwhile were missed, the hub's own tick numbering goes
+ * on in a new epoch; stored families lost nothing).
+ */
+export interface NoticeFrame {
+  op: 'notice';
+  code: string;
+  message: string;
+  ts?: number;
+}
+
 /** Every frame a v1 hub sends. */
-export type ServerFrame = Hello | OkFrame | ErrorFrame | BatchFrame | PingFrame | PongFrame;
+export type ServerFrame = Hello | OkFrame | ErrorFrame | BatchFrame | PingFrame | PongFrame | NoticeFrame;
 
 /** Last position seen on one subject, sent back in subscribe.resume. */
 export interface ResumePoint {

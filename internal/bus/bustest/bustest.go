@@ -24,8 +24,22 @@ func StartNATS(t testing.TB) *natsserver.Server {
 // cluster may be.
 func StartNATSWith(t testing.TB, mutate func(*natsserver.Options)) *natsserver.Server {
 	t.Helper()
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	return startNATS(t, -1, t.TempDir(), mutate)
+}
+
+// StartNATSAt is StartNATS on a given loopback port (-1: a free one) with
+// its JetStream store in dir, so that a test can stop a server and start
+// it again where its clients expect it, with its streams. It is shut down
+// when the test ends, unless the test did so first.
+func StartNATSAt(t testing.TB, port int, dir string) *natsserver.Server {
+	t.Helper()
+	return startNATS(t, port, dir, nil)
+}
+
+func startNATS(t testing.TB, port int, dir string, mutate func(*natsserver.Options)) *natsserver.Server {
+	t.Helper()
+	opts := &natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: dir, NoSigs: true, NoLog: true}
 	if mutate != nil {
 		mutate(opts)
 	}
