@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/streamhub/streamhub/internal/server/servertest"
 	"github.com/streamhub/streamhub/internal/testsupport"
 	"github.com/streamhub/streamhub/internal/upstream"
+	"github.com/streamhub/streamhub/internal/upstream/evm"
 )
 
 func TestSubscribeTicks(t *testing.T) {
@@ -375,22 +377,50 @@ func TestPayloadTypesMatchStreams(t *testing.T) {
 	}
 }
 
-// The typed payloads have exactly the fields of the demo feeds' types.
+// The typed payloads have exactly the JSON fields of the feeds' types:
+// the demo's, and the EVM ingestor's for the chain family (a superset),
+// each of the same JSON shape.
 func TestPayloadTypesMatchUpstream(t *testing.T) {
-	pairs := [][2]any{{client.Tick{}, upstream.Tick{}}, {client.Block{}, upstream.Block{}}, {client.Transfer{}, upstream.Transfer{}},
-		{client.Reorg{}, upstream.Reorg{}}, {client.JobProgress{}, upstream.JobProgress{}}}
-	for _, p := range pairs {
-		a, b := reflect.TypeOf(p[0]), reflect.TypeOf(p[1])
-		if a.NumField() != b.NumField() {
-			t.Fatalf("%v has %d fields, %v %d", a, a.NumField(), b, b.NumField())
-		}
-		for i := range a.NumField() {
-			fa, fb := a.Field(i), b.Field(i)
-			if fa.Name != fb.Name || fa.Type != fb.Type || fa.Tag != fb.Tag {
-				t.Fatalf("%v.%s %v %q differs from %v.%s %v %q", a, fa.Name, fa.Type, fa.Tag, b, fb.Name, fb.Type, fb.Tag)
+	for _, p := range [][]any{{client.Tick{}, upstream.Tick{}}, {client.Block{}, upstream.Block{}, evm.Block{}},
+		{client.Transfer{}, upstream.Transfer{}, evm.Transfer{}}, {client.Reorg{}, upstream.Reorg{}, evm.Reorg{}},
+		{client.JobProgress{}, upstream.JobProgress{}}} {
+		got := jsonFields(reflect.TypeOf(p[0]))
+		want := map[string]string{}
+		for _, src := range p[1:] {
+			for name, shape := range jsonFields(reflect.TypeOf(src)) {
+				if w, ok := want[name]; ok && w != shape {
+					t.Fatalf("%T: field %s is %s here, %s elsewhere", src, name, shape, w)
+				}
+				want[name] = shape
 			}
 		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%T has the JSON fields %v, the feeds send %v", p[0], got, want)
+		}
 	}
+}
+
+// jsonFields maps a struct's JSON field names to their JSON shape.
+func jsonFields(t reflect.Type) map[string]string {
+	out := map[string]string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out[name] = jsonShape(f.Type)
+	}
+	return out
+}
+
+func jsonShape(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct:
+		return fmt.Sprint(jsonFields(t))
+	case reflect.Slice:
+		return "[]" + jsonShape(t.Elem())
+	case reflect.Pointer:
+		return jsonShape(t.Elem())
+	}
+	return t.Kind().String()
 }
 
 // A snapshot cut to the hub's cap says so, and holds the subjects that

@@ -27,6 +27,14 @@ type Block struct {
 	Time       int64  `json:"time"`
 	TxCount    int    `json:"tx_count"`
 	GasUsed    uint64 `json:"gas_used"`
+	// The marks below come from the EVM ingestor (hub ingest evm) only:
+	// Confirmations is head height − Height + 1; Confirmed says it reached
+	// the ingestor's confirmation depth (or is finalized); Finalized says
+	// the node's finalized block passed it. A block is sent again when a
+	// mark changes.
+	Confirmations uint64 `json:"confirmations,omitempty"`
+	Confirmed     bool   `json:"confirmed,omitempty"`
+	Finalized     bool   `json:"finalized,omitempty"`
 }
 
 // Transfer is a large token transfer on chain.<network>.transfer.
@@ -38,8 +46,23 @@ type Transfer struct {
 	To          string `json:"to"`
 	Asset       string `json:"asset"`
 	Amount      string `json:"amount"`
-	USDValue    string `json:"usd_value"`
-	TS          int64  `json:"ts"`
+	// USDValue is always set by the demo; the EVM ingestor sets it only for
+	// stablecoins.
+	USDValue string `json:"usd_value,omitempty"`
+	TS       int64  `json:"ts"`
+	// The fields below come from the EVM ingestor only: the including
+	// block's hash and the log's index identify the transfer; Token is the
+	// contract and Decimals the number of decimals of Amount; the marks are
+	// the block's; Removed says a reorg retracted the block, so the
+	// transfer did not happen.
+	BlockHash     string `json:"block_hash,omitempty"`
+	LogIndex      uint   `json:"log_index,omitempty"`
+	Token         string `json:"token,omitempty"`
+	Decimals      uint8  `json:"decimals,omitempty"`
+	Confirmations uint64 `json:"confirmations,omitempty"`
+	Confirmed     bool   `json:"confirmed,omitempty"`
+	Finalized     bool   `json:"finalized,omitempty"`
+	Removed       bool   `json:"removed,omitempty"`
 }
 
 // Reorg announces on chain.<network>.reorg that the Depth blocks above
@@ -51,6 +74,16 @@ type Reorg struct {
 	OldHead    string `json:"old_head"`
 	NewHead    string `json:"new_head"`
 	TS         int64  `json:"ts"`
+	// Retracted (newest first) and Added (oldest first) name the blocks;
+	// sent by the EVM ingestor only.
+	Retracted []BlockRef `json:"retracted,omitempty"`
+	Added     []BlockRef `json:"added,omitempty"`
+}
+
+// BlockRef names a block in a Reorg.
+type BlockRef struct {
+	Height uint64 `json:"height"`
+	Hash   string `json:"hash"`
 }
 
 // JobProgress is one progress event on jobs.<tenant>.<job-id>. State is

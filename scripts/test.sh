@@ -53,6 +53,9 @@ fuzz ./internal/upstream/venue FuzzDecimal
 fuzz ./internal/upstream/venue/coinbase FuzzHandle
 fuzz ./internal/upstream/venue/binance FuzzHandle
 fuzz ./internal/upstream/venue/kraken FuzzHandle
+fuzz ./internal/upstream/evm FuzzDecodeBlock
+fuzz ./internal/upstream/evm FuzzDecodeLogs
+fuzz ./internal/upstream/evm FuzzDecodeTokenAnswers
 
 step "web: unit tests (vitest)"
 (cd web && npm test)

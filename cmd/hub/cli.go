@@ -62,7 +62,7 @@ func report(err error, w io.Writer) int {
 // internalPrefix matches the "pkg: " prefixes that errors of the internal
 // packages (and of the Go client) carry (STYLE.md): useful in a log, noise
 // to a person at a terminal, who knows the commands and not the packages.
-var internalPrefix = regexp.MustCompile(`(^|: )(?:auth|bus|client|fanout|gateway|history|ingest|keycmd|lease|loadgen|protocol|server|subject|upstream|venue): `)
+var internalPrefix = regexp.MustCompile(`(^|: )(?:auth|bus|client|fanout|gateway|history|ingest|keycmd|lease|loadgen|protocol|server|subject|upstream|venue|evm): `)
 
 // present returns err's text for a person: on one line and without internal
 // package names.

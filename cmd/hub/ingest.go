@@ -21,6 +21,7 @@ var ingestSources = []ingestSource{
 	coinbaseSource,
 	binanceSource,
 	krakenSource,
+	evmSource,
 }
 
 // ingestCmd runs a real ingestor: a process that publishes one source's data
@@ -51,8 +52,9 @@ func ingestUsage() string {
 	var b strings.Builder
 	b.WriteString("usage: hub ingest SOURCE [flags]\n\n")
 	b.WriteString("Publishes a real source's data to NATS, for every hub on it. Run two of\n")
-	b.WriteString("one source for high availability: they elect a leader on a JetStream KV\n")
-	b.WriteString("lease and only the leader publishes.\n\nsources:\n")
+	b.WriteString("one source for high availability: the exchanges elect a leader on a\n")
+	b.WriteString("JetStream KV lease and only the leader publishes; evm's messages carry\n")
+	b.WriteString("ids by which the stream stores each once.\n\nsources:\n")
 	for _, s := range ingestSources {
 		fmt.Fprintf(&b, "  %-9s %s\n", s.name, s.about)
 	}

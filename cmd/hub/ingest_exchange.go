@@ -138,11 +138,7 @@ func ingestExchange(ctx context.Context, spec exchangeSpec, args []string, geten
 func serveIngestMetrics(addr string, c *venue.Connector, l *lease.Lease) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	labels := prometheus.Labels{"venue": c.Venue()}
-	counter := func(name, help string, v func(venue.Stats) uint64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "streamhub_ingest_" + name + "_total", Help: help, ConstLabels: labels,
-		}, func() float64 { return float64(v(c.Stats())) }))
-	}
+	counter := statsCounter(reg, "streamhub_ingest_", labels, c.Stats)
 	counter("connects", "Connections to the venue established.", func(s venue.Stats) uint64 { return s.Connects })
 	counter("disconnects", "Connections to the venue that ended.", func(s venue.Stats) uint64 { return s.Disconnects })
 	counter("stale", "Connections dropped because the venue was silent beyond the heartbeat window.", func(s venue.Stats) uint64 { return s.Stale })
@@ -161,6 +157,22 @@ func serveIngestMetrics(addr string, c *venue.Connector, l *lease.Lease) (stop f
 		}
 		return 0
 	}))
+	return serveMetrics(addr, reg)
+}
+
+// statsCounter returns a function that registers one counter on reg,
+// named prefix+name+"_total", whose value v reads from a fresh stats().
+func statsCounter[S any](reg *prometheus.Registry, prefix string, labels prometheus.Labels, stats func() S) func(name, help string, v func(S) uint64) {
+	return func(name, help string, v func(S) uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: prefix + name + "_total", Help: help, ConstLabels: labels,
+		}, func() float64 { return float64(v(stats())) }))
+	}
+}
+
+// serveMetrics serves reg's metrics on addr at /metrics until stop is
+// called; an ingestor's --metrics-listen.
+func serveMetrics(addr string, reg *prometheus.Registry) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

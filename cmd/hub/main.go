@@ -4,7 +4,7 @@
 //	hub [serve] [flags]     run the hub (the default)
 //	hub keys …              manage API keys
 //	hub publish …           publish one message to NATS (for testing)
-//	hub ingest SOURCE …     publish a real source's data to NATS (coinbase, binance, kraken)
+//	hub ingest SOURCE …     publish a real source's data to NATS (coinbase, binance, kraken, evm)
 //	hub subscribe …         print the events of subject patterns
 //	hub health              exit 0 when a hub answers ready, 1 otherwise
 //	hub version             print the version, commit and Go version
@@ -97,7 +97,7 @@ commands:
   serve      run the hub (the default)
   keys       manage API keys: create, list, show, revoke, rotate
   publish    publish a message to NATS, as an ingestor would
-  ingest     publish a real source's data to NATS: coinbase, binance, kraken ("hub ingest -h")
+  ingest     publish a real source's data to NATS: coinbase, binance, kraken, evm ("hub ingest -h")
   subscribe  print the events of subject patterns from a running hub
   health     check that a running hub is ready (exit 0) or not (exit 1)
   version    print the version, commit and Go version (also --version)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamhub/streamhub/internal/protocol"
+	"github.com/streamhub/streamhub/internal/upstream/evm/evmtest"
 )
 
 func TestMain(m *testing.M) {
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 		main() // this binary is the hub under test: see hubCmd
 		return
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, evmtest.IgnoreGoroutines()...)
 }
 
 func freeAddr(t *testing.T) string {

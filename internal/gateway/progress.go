@@ -79,16 +79,19 @@ func (w *progressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // memory held by every idle connection for nothing.
 const readBufferSize = 512
 
-// smallReader returns a reader of conn with a readBufferSize buffer that
-// first yields whatever the HTTP server's reader r had already buffered.
+// smallReader returns a reader of conn with a readBufferSize buffer (or
+// larger, to hold them) that holds in its buffer whatever the HTTP
+// server's reader r had already read past the upgrade request: a client
+// may send its first frames before it sees the 101 answer. They must be in
+// the buffer itself, because coder/websocket's Accept keeps only what the
+// reader has buffered when it takes the reader over (golang/go#32314).
 func smallReader(r *bufio.Reader, conn net.Conn) *bufio.Reader {
 	n := r.Buffered()
-	if n == 0 {
-		return bufio.NewReaderSize(conn, readBufferSize)
+	br := bufio.NewReaderSize(conn, max(readBufferSize, n))
+	if n > 0 {
+		early, _ := r.Peek(n)
+		br.Reset(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn))
+		_, _ = br.Peek(n) // from the bytes.Reader: no read from conn
 	}
-	early, _ := r.Peek(n) // a client that wrote right after its upgrade request
-	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), readBufferSize)
+	return br
 }
-
-// Unwrap gives http.ResponseController the writer underneath.
-func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

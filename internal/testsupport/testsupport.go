@@ -44,3 +44,16 @@ func (s *Buffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Await returns what done delivers, and fails the test when timeout passes
+// first; what names the awaited event (for example "Run to return").
+func Await(t testing.TB, what string, done <-chan error, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		return nil
+	}
+}

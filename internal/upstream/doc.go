@@ -4,7 +4,9 @@
 // chain with large transfers and the occasional reorg, and AI job progress.
 // The real exchange connectors (`hub ingest coinbase|binance|kraken`) are in
 // the venue subpackages, and the leader election that keeps two ingestors
-// of one feed from both publishing is in lease.
+// of one feed from both publishing is in lease. The EVM chain ingestor
+// (`hub ingest evm`) is in evm; it needs no lease: JetStream de-duplicates
+// its messages by id.
 //
 // Every message is one plain NATS publish ([Publisher.PublishMsg]) whose
 // payload is the JSON object of its family's schema (docs/streams.md) and

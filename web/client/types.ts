@@ -63,6 +63,12 @@ export interface BlockData {
   time: number;
   tx_count: number;
   gas_used: number;
+  /** From `hub ingest evm` only (docs/streams.md): head height − height + 1. */
+  confirmations?: number;
+  /** From `hub ingest evm` only: reached the configured confirmation depth. */
+  confirmed?: boolean;
+  /** From `hub ingest evm` only: at or below the node's finalized block. */
+  finalized?: boolean;
 }
 
 /** Transfer payload on chain.<network>.transfer. */
@@ -74,8 +80,19 @@ export interface TransferData {
   to: string;
   asset: string;
   amount: string;
-  usd_value: string;
+  /** Always from the demo; from `hub ingest evm` only for stablecoins. */
+  usd_value?: string;
   ts: number;
+  /** The fields below come from `hub ingest evm` only (docs/streams.md). */
+  block_hash?: string;
+  log_index?: number;
+  token?: string;
+  decimals?: number;
+  confirmations?: number;
+  confirmed?: boolean;
+  finalized?: boolean;
+  /** True when a reorg retracted the transfer's block: it did not happen. */
+  removed?: boolean;
 }
 
 /** Reorg payload on chain.<network>.reorg (critical). */
@@ -86,6 +103,10 @@ export interface ReorgData {
   old_head: string;
   new_head: string;
   ts: number;
+  /** From `hub ingest evm` only: blocks retracted, newest first. */
+  retracted?: { height: number; hash: string }[];
+  /** From `hub ingest evm` only: blocks added, oldest first. */
+  added?: { height: number; hash: string }[];
 }
 
 /** Job states and stages. */
