@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/streamhub/streamhub/internal/natsflag"
 )
 
 func main() {
@@ -133,6 +135,4 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	return err
 }
 
-func envName(flagName string) string {
-	return "STREAMHUB_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
+func envName(flagName string) string { return natsflag.EnvName(flagName) }

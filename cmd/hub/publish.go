@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/ingest"
+	"github.com/streamhub/streamhub/internal/natsflag"
 	"github.com/streamhub/streamhub/internal/subject"
 )
 
@@ -27,7 +28,7 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	url := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server to publish to")
 	critical := fs.Bool("critical", false, "mark the message critical (never conflated or dropped)")
 	dataDir := fs.String("data-dir", bus.DefaultEmbeddedStoreDir, "the hub's data directory, whose NATS credentials are used for a loopback --nats-url")
-	credsFile := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…}`)
+	natsFlags := natsflag.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hub publish [flags] SUBJECT JSON")
 		fs.PrintDefaults()
@@ -43,11 +44,21 @@ func publish(ctx context.Context, args []string, getenv func(string) string, std
 	if err := subject.Validate(subj); err != nil {
 		return usageErrorf("publish: %w", err)
 	}
-	creds, err := bus.ClientCredentials(*url, *credsFile, *dataDir)
+	creds, auth, err := natsFlags.Resolve()
+	if err != nil {
+		return usageErrorf("publish: %w", err)
+	}
+	if !natsFlags.Any() {
+		// Beside a running hub: its embedded server's credentials.
+		if creds, err = bus.ClientCredentials(*url, "", *dataDir); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+	}
+	opts, err := auth.Options()
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	nc, err := nats.Connect(*url, creds.Option(), nats.Name("streamhub-publish"), nats.Timeout(publishTimeout))
+	nc, err := nats.Connect(*url, append(opts, creds.Option(), nats.Name("streamhub-publish"), nats.Timeout(publishTimeout))...)
 	if err != nil {
 		return fmt.Errorf("publish: connect to %s: %w", *url, err)
 	}

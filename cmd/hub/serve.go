@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/natsflag"
 	"github.com/streamhub/streamhub/internal/server"
 	"github.com/streamhub/streamhub/internal/tracing"
 )
@@ -26,8 +27,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.SetOutput(stderr)
 	var cfg server.Config
 	fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "HTTP address for WebSocket clients, health, metrics and the dashboard")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain: serve HTTPS/WSS on --listen (TLS 1.2+) with it and --tls-key; renewed files are picked up within a second (default: plain HTTP, for a proxy in front)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS servers to use, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded nats-server")
-	natsCreds := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (the embedded server's are in --data-dir)`)
+	natsFlags := natsflag.Register(fs)
 	fs.DurationVar(&cfg.NATSPingInterval, "nats-ping-interval", bus.DefaultPingInterval, "how often the hub pings its NATS server; one that leaves (--nats-max-pings-out)+1 pings unanswered is left for another server of the cluster")
 	fs.IntVar(&cfg.NATSMaxPingsOut, "nats-max-pings-out", bus.DefaultMaxPingsOut, "unanswered NATS pings allowed before the server is declared stale (the defaults leave a hung server within 3 s)")
 	fs.IntVar(&cfg.Streams.Replicas, "stream-replicas", bus.DefaultStreamReplicas, "copies of the CHAIN, JOBS and TICKS streams and of the key bucket on a NATS cluster (3 survives losing a server; 1 on a single server); applied at startup to existing streams too")
@@ -35,6 +38,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded nats-server's JetStream store")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "publish synthetic ticks, chain signals and job progress, and hand out read-only demo tokens (loopback --listen and embedded NATS only)")
 	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication on any address (local development only)")
+	fs.DurationVar(&cfg.ConnLeaseTTL, "conn-lease-ttl", auth.DefaultLeaseTTL, "a key's connection limit holds across all hubs on the NATS cluster through leases renewed every third of this; a crashed hub's connections stop counting within it")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.DurationVar(&cfg.Gateway.Heartbeat, "heartbeat", 15*time.Second, "server ping interval; clients silent for twice as long are closed")
 	fs.IntVar(&cfg.Fanout.MaxQueueMessages, "max-queue-messages", 4096, "per-client queue bound in messages")
@@ -89,13 +93,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
-	if *natsCreds != "" {
-		creds, err := bus.ReadCredentials(*natsCreds)
-		if err != nil {
-			return fmt.Errorf("serve: --nats-creds: %w", err)
-		}
-		cfg.NATSCredentials = creds
+	if natsFlags.Any() && cfg.NATSURL == "" {
+		return usageErrorf("serve: the --nats-* credential and TLS flags need --nats-url (the embedded server uses the credentials in --data-dir)")
 	}
+	if cfg.NATSCredentials, cfg.NATSAuth, err = natsFlags.Resolve(); err != nil {
+		return usageErrorf("serve: %w", err)
+	}
+	natsflag.WarnSecretsOnCommandLine(fs, getenv, logger)
 	if *origins != "" {
 		cfg.Gateway.AllowedOrigins = strings.Split(*origins, ",")
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -8,14 +9,18 @@ import (
 )
 
 // Limiter enforces the per-key limits that span connections: concurrent
-// connections and publishes per second. Limits are per hub instance: with N
-// instances behind a load balancer a key may hold up to N × MaxConns
-// connections. Per-connection limits (commands, subscriptions) belong to the
+// connections and publishes per second. AcquireConn and the publish
+// buckets are per hub instance; AcquireKeyConn adds the cluster-wide count
+// of a [Leases] when the Limiter has one (NewClusterLimiter), so that N
+// instances behind a load balancer still allow a key MaxConns connections,
+// not N × MaxConns. Per-connection limits (commands, subscriptions) belong to the
 // connection; see NewCommandLimiter and Limits.MaxSubsPerConn.
 //
 // The zero Limiter is not usable; call NewLimiter. All methods are safe for
 // concurrent use.
 type Limiter struct {
+	leases *Leases // nil: per-instance connection limits only
+
 	mu    sync.Mutex
 	conns map[string]int           // live connections per key id; guarded by mu
 	pub   map[string]*rate.Limiter // publish bucket per key id; guarded by mu
@@ -24,6 +29,37 @@ type Limiter struct {
 // NewLimiter returns an empty Limiter.
 func NewLimiter() *Limiter {
 	return &Limiter{conns: make(map[string]int), pub: make(map[string]*rate.Limiter)}
+}
+
+// NewClusterLimiter returns an empty Limiter whose AcquireKeyConn also
+// takes a lease of leases, shared by every hub on the cluster.
+func NewClusterLimiter(leases *Leases) *Limiter {
+	l := NewLimiter()
+	l.leases = leases
+	return l
+}
+
+// AcquireKeyConn takes one of API key id's connection slots: on this hub
+// (AcquireConn) and, with leases, across the cluster. ok is false when
+// either is full; cluster tells which (true: the hub had room, the cluster
+// had not). release gives back both; it is idempotent, safe from any
+// goroutine, and does not wait for NATS.
+func (l *Limiter) AcquireKeyConn(ctx context.Context, id string, lim Limits) (release func(), ok, cluster bool) {
+	local, ok := l.AcquireConn(id, lim)
+	if !ok || l.leases == nil {
+		return local, ok, false
+	}
+	if !l.leases.Acquire(ctx, id, lim.WithDefaults().MaxConns) {
+		local()
+		return func() {}, false, true
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			local()
+			l.leases.Release(id)
+		})
+	}, true, false
 }
 
 // AcquireConn takes one of key id's connection slots (lim.MaxConns, default

@@ -36,6 +36,8 @@ type ConnConfig struct {
 	// Credentials are presented to the servers (an embedded server's, see
 	// [Embedded.Credentials]). Default none: credentials in URLs, if any.
 	Credentials Credentials
+	// Auth adds a token, an nkey, a user JWT and TLS. Default none.
+	Auth ClientAuth
 	// Name is the connection name the server shows in its monitoring.
 	// Default "streamhub".
 	Name string
@@ -219,7 +221,11 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bus: connect: %w", err)
 	}
-	opts := []nats.Option{
+	authOpts, err := cfg.Auth.Options()
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URLs, err)
+	}
+	opts := append(authOpts,
 		nats.Name(cfg.Name),
 		cfg.Credentials.Option(),
 		nats.MaxReconnects(-1),
@@ -234,7 +240,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		nats.ReconnectErrHandler(c.onReconnectErr),
 		nats.ClosedHandler(c.onClosed),
 		nats.ErrorHandler(c.onError),
-	}
+	)
 	if cfg.InProcess != nil {
 		opts = append(opts, nats.InProcessServer(cfg.InProcess.Server()))
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -61,7 +62,11 @@ func (w *progressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = conn.Close()
 		return nil, nil, err
 	}
-	if tc, ok := conn.(*net.TCPConn); ok && w.sendBuffer > 0 {
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		raw = tc.NetConn() // a TLS listener's connection: the socket is underneath
+	}
+	if tc, ok := raw.(*net.TCPConn); ok && w.sendBuffer > 0 {
 		_ = tc.SetWriteBuffer(w.sendBuffer) // best effort: the kernel's default still works
 	}
 	w.conn = &progressConn{Conn: conn}

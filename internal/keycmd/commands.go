@@ -46,7 +46,7 @@ func setupCreate(fs *flag.FlagSet) runFunc {
 	durationFlag(fs, "expires", &req.TTL, "lifetime from now, e.g. 720h or 30d (default: never)")
 	listFlag(fs, "cidr", &req.CIDRs, "network the key may be used from, e.g. 10.0.0.0/8 (default: anywhere)",
 		func(s string) error { _, err := netip.ParsePrefix(s); return err })
-	fs.IntVar(&req.Limits.MaxConns, "max-conns", 0, fmt.Sprintf("concurrent connections per hub instance (0: %d)", auth.DefaultMaxConns))
+	fs.IntVar(&req.Limits.MaxConns, "max-conns", 0, fmt.Sprintf("concurrent connections across all hubs of the cluster (0: %d)", auth.DefaultMaxConns))
 	fs.IntVar(&req.Limits.MaxSubsPerConn, "max-subs", 0, fmt.Sprintf("subscriptions per connection (0: %d)", auth.DefaultMaxSubsPerConn))
 	fs.Float64Var(&req.Limits.CommandsPerSec, "commands-per-sec", 0, fmt.Sprintf("commands per second per connection (0: %d)", auth.DefaultCommandsPerSec))
 	fs.Float64Var(&req.Limits.PublishPerSec, "publish-per-sec", 0, fmt.Sprintf("publishes per second per hub instance (0: %d)", auth.DefaultPublishPerSec))

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/streamhub/streamhub/internal/auth"
 	"github.com/streamhub/streamhub/internal/bus"
+	"github.com/streamhub/streamhub/internal/natsflag"
 )
 
 // Environment variables read by [Run] when the matching flag is not given.
@@ -48,7 +49,7 @@ type env struct {
 	stdout, stderr io.Writer
 	natsURL        string
 	dataDir        string
-	natsCreds      string              // --nats-creds
+	nats           natsflag.Flags      // --nats-creds, --nats-user, …: shared by the command's and its subcommand's flag sets
 	js             jetstream.JetStream // set by connect
 	urlSet, dirSet bool                // given as flags (flags beat environment variables)
 	closers        []func()            // see close
@@ -98,6 +99,9 @@ func (e *env) run(ctx context.Context, args []string) error {
 		pos, err := parseInterspersed(fs, top.Args()[1:])
 		if err != nil {
 			return helpOrErr(err, c.name)
+		}
+		if err := e.nats.FillFromEnv(fs, e.getenv); err != nil {
+			return usage(fmt.Errorf("keycmd: %w", err))
 		}
 		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
@@ -149,7 +153,7 @@ func (e *env) flagSet(name, args, summary string) *flag.FlagSet {
 		func(s string) error { e.natsURL, e.urlSet = s, true; return nil })
 	fs.Func("data-dir", "embedded store directory, when no hub is running on it; with --nats-url on loopback, where the hub's NATS credentials are (env "+EnvDataDir+", default "+DefaultDataDir+")",
 		func(s string) error { e.dataDir, e.dirSet = s, true; return nil })
-	fs.StringVar(&e.natsCreds, "nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…} (default: those in --data-dir, for a loopback URL)`)
+	e.nats.Register(fs) // --nats-creds defaults to those in --data-dir, for a loopback URL
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: hub keys %s %s\n\n%s.\n\nflags:\n", name, args, summary)
 		fs.PrintDefaults()
@@ -219,6 +223,7 @@ func (e *env) connect(ctx context.Context, create bool) (jetstream.JetStream, st
 		dataDir = DefaultDataDir
 	}
 	var creds bus.Credentials
+	var natsAuth bus.ClientAuth
 	if natsURL == "" {
 		if _, err := os.Stat(dataDir); !create && errors.Is(err, os.ErrNotExist) {
 			return nil, "", fmt.Errorf("keycmd: no key store in %s (the directory does not exist); "+
@@ -235,13 +240,19 @@ func (e *env) connect(ctx context.Context, create bool) (jetstream.JetStream, st
 		}
 		e.closers = append(e.closers, srv.Shutdown)
 		natsURL, creds = srv.ClientURL(), srv.Credentials()
+	} else if e.nats.Any() {
+		var err error
+		if creds, natsAuth, err = e.nats.Resolve(); err != nil {
+			return nil, "", usage(fmt.Errorf("keycmd: %w", err))
+		}
 	} else {
 		var err error
-		if creds, err = bus.ClientCredentials(natsURL, e.natsCreds, dataDir); err != nil {
+		// Beside a running hub: its embedded server's credentials.
+		if creds, err = bus.ClientCredentials(natsURL, "", dataDir); err != nil {
 			return nil, "", fmt.Errorf("keycmd: %w", err)
 		}
 	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Credentials: creds, Name: "streamhub-keys", ConnectWait: connectWait})
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URLs: natsURL, Credentials: creds, Auth: natsAuth, Name: "streamhub-keys", ConnectWait: connectWait})
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization") {
 		return nil, "", redact(fmt.Errorf("keycmd: connect to NATS: %w (the hub's NATS needs the credentials in its data directory: "+
 			"pass the hub's --data-dir, or --nats-creds FILE)", err), natsURL)

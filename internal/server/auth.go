@@ -20,6 +20,7 @@ type authenticator struct {
 	usage   *auth.Usage
 	tokens  *auth.TokenIssuer
 	limiter *auth.Limiter
+	leases  *auth.Leases // the limiter's cluster-wide half
 	trusted []netip.Prefix
 	tickets *tickets
 	demo    *demoGuard // nil unless in demo mode
@@ -133,13 +134,19 @@ func identity(keyID string, scopes []string, expires time.Time, reason fanout.Cl
 }
 
 // acquire takes one of the key's connection slots for id, a connection
-// requested by r.
+// requested by r, on this hub and across the cluster. It does not use r's
+// context, which must not be used after a WebSocket upgrade (STYLE.md): the
+// lease round trip has its own bound.
 func (a *authenticator) acquire(r *http.Request, id *gateway.Identity) error {
-	release, ok := a.limiter.AcquireConn(id.KeyID, auth.Limits{MaxConns: id.MaxConns})
+	release, ok, cluster := a.limiter.AcquireKeyConn(context.Background(), id.KeyID, auth.Limits{MaxConns: id.MaxConns})
 	if !ok {
 		a.store.LimitHit(limitMaxConns, id.KeyID, auth.ClientIP(r, a.trusted))
+		where := ""
+		if cluster {
+			where = " across the hubs of this cluster"
+		}
 		return gateway.NewAuthError(http.StatusTooManyRequests, fanout.ReasonLimitExceeded,
-			"this key already has its maximum of %d connections", id.MaxConns)
+			"this key already has its maximum of %d connections%s", id.MaxConns, where)
 	}
 	id.Release = release
 	a.usage.Key(id.KeyID).Connected()

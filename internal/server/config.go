@@ -43,6 +43,12 @@ type Config struct {
 	// connections). The hub owns it once Start has it: Shutdown closes it,
 	// and so does a Start that fails after taking it.
 	Listener net.Listener
+	// TLSCertFile and TLSKeyFile, both or neither, make the listener
+	// serve TLS (1.2 or newer, HTTP/1.1) with this PEM certificate chain
+	// and key, for deployments without a proxy in front; a renewed pair is
+	// picked up within a second, without a restart. Default: plain HTTP
+	// (put TLS in a proxy or load balancer in front).
+	TLSCertFile, TLSKeyFile string
 	// NATSURL lists the NATS servers to use (comma-separated). Empty means
 	// start an embedded nats-server (with JetStream) in this process.
 	NATSURL string
@@ -50,6 +56,10 @@ type Config struct {
 	// none (a URL may carry its own user info). The embedded server needs
 	// none here: the hub uses the credentials it generated in DataDir.
 	NATSCredentials bus.Credentials
+	// NATSAuth adds a token, an nkey, a user JWT and TLS (CA, client
+	// certificate) for the servers of NATSURL. Default none. Like
+	// NATSCredentials it is refused without NATSURL.
+	NATSAuth bus.ClientAuth
 	// NATSPingInterval and NATSMaxPingsOut set how quickly a NATS server
 	// that stops answering is noticed: after (NATSMaxPingsOut+1) ×
 	// NATSPingInterval without a pong the hub moves to another server.
@@ -103,6 +113,12 @@ type Config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when checking a key's allowed networks. Default none.
 	TrustedProxies []netip.Prefix
+	// ConnLeaseTTL is how long a hub's connection leases count without
+	// renewal: the per-key connection limit is enforced across every hub
+	// on the NATS cluster through leases in a KV bucket, renewed every
+	// TTL/3, so those of a hub that died are freed within this time.
+	// Default 30 s (auth.DefaultLeaseTTL).
+	ConnLeaseTTL time.Duration
 	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
 	ShutdownTimeout time.Duration
 	// ReadHeaderTimeout bounds reading a request's headers, so that a
@@ -152,19 +168,19 @@ type Config struct {
 	Build BuildInfo
 }
 
-// defaultPublicOrigins are the http origins of the listener's address
+// defaultPublicOrigins are the origins (scheme http, or https with TLS) of the listener's address
 // addr when no public origin is configured: the loopback names of its port
 // (what a browser on this machine uses), and the address itself when it is
 // one specific non-loopback IP.
-func defaultPublicOrigins(addr net.Addr) []string {
+func defaultPublicOrigins(addr net.Addr, scheme string) []string {
 	tcp, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return nil
 	}
 	port := strconv.Itoa(tcp.Port)
-	out := []string{"http://127.0.0.1:" + port, "http://localhost:" + port, "http://[::1]:" + port}
+	out := []string{scheme + "://127.0.0.1:" + port, scheme + "://localhost:" + port, scheme + "://[::1]:" + port}
 	if ip := tcp.IP; ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
-		out = append(out, "http://"+net.JoinHostPort(ip.String(), port))
+		out = append(out, scheme+"://"+net.JoinHostPort(ip.String(), port))
 	}
 	return out
 }
@@ -225,6 +241,15 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.NATSListen); c.NATSURL == "" && err != nil {
 		return fmt.Errorf("server: NATS listen address %q: %w", c.NATSListen, err)
+	}
+	if c.NATSURL == "" && (c.NATSAuth != (bus.ClientAuth{}) || !c.NATSCredentials.IsZero()) {
+		return errors.New("server: NATS credentials and TLS settings are for --nats-url; the embedded server uses its own (in the data dir)")
+	}
+	if err := c.NATSAuth.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("server: TLS needs both a certificate and its key (--tls-cert and --tls-key)")
 	}
 	if c.Demo && c.NATSURL != "" {
 		return errors.New("server: demo mode runs only with the embedded NATS: its feeds publish fake data on real subject names (drop --demo or --nats-url)")

@@ -94,7 +94,11 @@ func dialConn(t testing.TB, s *Server, subprotocol string, opts *websocket.DialO
 	if subprotocol != "" {
 		opts.Subprotocols = []string{subprotocol}
 	}
-	conn, _, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/v1/ws", opts)
+	scheme := "ws"
+	if s.cfg.TLSCertFile != "" {
+		scheme = "wss" // opts.HTTPClient trusts the hub's certificate
+	}
+	conn, _, err := websocket.Dial(ctx, scheme+"://"+s.Addr()+"/v1/ws", opts)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type collector struct {
 	dropped, gaps, batches, queued, queuedBytes, disconnects     *prometheus.Desc
 	natsDropped, natsSlow, natsConnected                         *prometheus.Desc
 	keyEvents, authOK, authFailures, tokensIssued                *prometheus.Desc
+	leaseFailOpen                                                *prometheus.Desc
 	buildInfo, deliveryLatency                                   *prometheus.Desc
 	keysExpiring, auditRecords                                   *prometheus.Desc
 	keyConns, keySubs, keyMsgs, keyBytes, keyPubs                *prometheus.Desc
@@ -60,6 +61,7 @@ func newCollector(s *Server) *collector {
 		authOK:        d("auth_success_total", "Successful authentications, by credential.", "credential"),
 		authFailures:  d("auth_failures_total", "Refused authentications, by reason.", "reason"),
 		tokensIssued:  d("tokens_issued_total", "Browser tokens issued."),
+		leaseFailOpen: d("conn_lease_fail_open_total", "Connections admitted on this hub's own per-key limit because the cluster-wide lease count could not be had (NATS unreachable)."),
 		keysExpiring:  d("keys_expiring", "Active API keys that expire within the warning period (--key-expiry-warning, default 7 days): rotate them.", "within"),
 		auditRecords:  d("audit_records_total", "Audit journal records by result: written to the stream, failed (not accepted), dropped (queue full).", "result"),
 		keyConns:      d("key_connections_total", "Connections opened on this hub, per metered key (key_id), the others summed as key_id=_other.", "key_id"),
@@ -132,6 +134,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.authOK, a.AuthOK, "key")
 		counter(c.authOK, a.TokensOK, "token")
 		counter(c.tokensIssued, a.TokensIssued)
+		counter(c.leaseFailOpen, c.s.auth.leases.FailOpen())
 		for _, reason := range auth.FailureReasons() {
 			counter(c.authFailures, ac.Failures(reason), reason)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,9 +130,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("server: listen: %w", err)
 		}
 	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.listener, scheme = tls.NewListener(s.listener, serverTLSConfig(certs)), "https"
+	}
 	gcfg.PublicOrigins = cfg.PublicOrigins
 	if len(gcfg.PublicOrigins) == 0 {
-		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr())
+		gcfg.PublicOrigins = defaultPublicOrigins(s.listener.Addr(), scheme)
 	}
 	s.gateway = gateway.New(s.hub, gcfg)
 	// From here on a NATS reconnect reaches the clients (none came before).
@@ -175,13 +184,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.serveErr <- fmt.Errorf("server: http: %w", err)
 		}
 	}()
-	s.log.Info("hub listening", "addr", s.Addr(), "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo,
+	s.log.Info("hub listening", "addr", s.Addr(), "tls", cfg.TLSCertFile != "", "nats", s.NATSURL(), "embedded_nats", s.embedded != nil, "demo", cfg.Demo,
 		"public_origins", strings.Join(gcfg.PublicOrigins, ","))
 	return s, nil
 }
 
 func (s *Server) startNATS(ctx context.Context) error {
-	url, creds := s.cfg.NATSURL, s.cfg.NATSCredentials
+	url, creds, auth := s.cfg.NATSURL, s.cfg.NATSCredentials, s.cfg.NATSAuth
 	if url == "" {
 		host, portStr, _ := net.SplitHostPort(s.cfg.NATSListen)
 		port, err := strconv.Atoi(portStr)
@@ -199,7 +208,7 @@ func (s *Server) startNATS(ctx context.Context) error {
 	var err error
 	// To its own embedded server the hub connects in process: no loopback
 	// TCP between them for every message.
-	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Name: "streamhub", Logger: s.log, InProcess: s.embedded,
+	s.conn, err = bus.Connect(ctx, bus.ConnConfig{URLs: url, Credentials: creds, Auth: auth, Name: "streamhub", Logger: s.log, InProcess: s.embedded,
 		PingInterval: s.cfg.NATSPingInterval, MaxPingsOut: s.cfg.NATSMaxPingsOut})
 	if err != nil {
 		return fmt.Errorf("server: connect to NATS: %w", err)
@@ -242,13 +251,19 @@ func (s *Server) startAuth(ctx context.Context, js jetstream.JetStream) error {
 		journal.Close(ctx)
 		return err
 	}
+	leases, err := auth.OpenLeases(ctx, js, auth.LeaseConfig{TTL: s.cfg.ConnLeaseTTL, Replicas: s.cfg.Streams.Replicas, Logger: s.log})
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("server: connection leases: %w", err)
+	}
 	s.auth = &authenticator{
 		store:   store,
 		tickets: tk,
 		journal: journal,
 		usage:   usage,
 		tokens:  auth.NewTokenIssuer(store, auth.TokenConfig{}),
-		limiter: auth.NewLimiter(),
+		limiter: auth.NewClusterLimiter(leases),
+		leases:  leases,
 		trusted: s.cfg.TrustedProxies,
 	}
 	if !s.cfg.Demo {
@@ -362,8 +377,10 @@ func (s *Server) teardown() {
 			s.auth.cancelWatch()
 		}
 		s.auth.store.Close()
-		// Before the drain: the last records and counts need the connection.
+		// Before the drain: the last records and counts need the connection,
+		// and the leases are withdrawn while NATS is still there.
 		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.auth.leases.Close(jctx)
 		s.auth.usage.Close(jctx)
 		s.auth.journal.Close(jctx)
 		cancel()

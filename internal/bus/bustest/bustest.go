@@ -16,7 +16,15 @@ import (
 // down when the test ends. Its URL is ClientURL().
 func StartNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
-	return StartNATSAt(t, -1, t.TempDir())
+	return StartNATSWith(t, nil)
+}
+
+// StartNATSWith is StartNATS with options that mutate changes first: a
+// server configured for a token, nkeys, TLS or an operator, as a real
+// cluster may be.
+func StartNATSWith(t testing.TB, mutate func(*natsserver.Options)) *natsserver.Server {
+	t.Helper()
+	return startNATS(t, -1, t.TempDir(), mutate)
 }
 
 // StartNATSAt is StartNATS on a given loopback port (-1: a free one) with
@@ -25,8 +33,17 @@ func StartNATS(t testing.TB) *natsserver.Server {
 // when the test ends, unless the test did so first.
 func StartNATSAt(t testing.TB, port int, dir string) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: dir, NoSigs: true, NoLog: true})
+	return startNATS(t, port, dir, nil)
+}
+
+func startNATS(t testing.TB, port int, dir string, mutate func(*natsserver.Options)) *natsserver.Server {
+	t.Helper()
+	opts := &natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: dir, NoSigs: true, NoLog: true}
+	if mutate != nil {
+		mutate(opts)
+	}
+	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
