@@ -596,3 +596,36 @@ func TestCloseGraceLastsWhileTheWriteMoves(t *testing.T) {
 		})
 	}
 }
+
+// An idle client's writer goroutine ends a linger after its last work, and
+// the next message starts a new one: nothing is lost either way.
+func TestWriterEndsWhenIdleAndComesBack(t *testing.T) {
+	h := New(Config{})
+	defer h.Close()
+	sink := newFakeSink()
+	c, _ := runClient(t, h, sink)
+	must(t, c.Subscribe("ticks.>", SubOptions{Policy: DropOldest}))
+	writing := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.writing
+	}
+	g := newSeqGen()
+	h.Publish(g.msg("ticks.a.X", 10, false))
+	testsupport.WaitFor(t, "the first message", 5*time.Second, func() bool { return sink.count() == 1 })
+	if !writing() {
+		t.Fatal("no writer right after a delivery")
+	}
+	// Busy for longer than a linger: every message arrives, whether the
+	// writer stayed (the usual case) or ended and came back.
+	for i := range 30 {
+		h.Publish(g.msg("ticks.a.X", 10, false))
+		testsupport.WaitFor(t, "a message", 5*time.Second, func() bool { return sink.count() == 2+i })
+		time.Sleep(writerLinger / 10)
+	}
+	testsupport.WaitFor(t, "the idle writer to end", 10*writerLinger, func() bool { return !writing() })
+	for i := range 3 {
+		h.Publish(g.msg("ticks.a.X", 10, false))
+		testsupport.WaitFor(t, "a message after the writer ended", 5*time.Second, func() bool { return sink.count() == 32+i })
+	}
+}
