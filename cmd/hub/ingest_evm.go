@@ -5,11 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -51,12 +49,8 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", evm.DefaultStaleAfter, "reconnect when the node sends no new head for this long")
 	fs.DurationVar(&cfg.BackoffMin, "backoff-min", evm.DefaultBackoffMin, "least delay before a reconnection (jittered, doubling up to --backoff-max)")
 	fs.DurationVar(&cfg.BackoffMax, "backoff-max", evm.DefaultBackoffMax, "greatest delay before a reconnection")
-	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS servers to publish to, comma-separated")
-	credsFile := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…}`)
-	dataDir := fs.String("data-dir", bus.DefaultEmbeddedStoreDir, "the hub's data directory, whose NATS credentials are used for a loopback --nats-url")
-	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on this address at /metrics (empty: none)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
+	var base ingestFlags
+	base.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: hub %s --rpc ws://… --network NAME [flags]\n\n%s\n", cmd, evmDetails)
 		fs.PrintDefaults()
@@ -76,11 +70,7 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 		}
 		cfg.Tokens = append(cfg.Tokens, common.HexToAddress(a))
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErrorf("%s: --log-level: %w", cmd, err)
-	}
-	logger, err := newLogger(stderr, *logFormat, level)
+	logger, err := base.logger(cmd, stderr)
 	if err != nil {
 		return err
 	}
@@ -88,14 +78,9 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf("%s: %w", cmd, err)
 	}
-	creds, err := bus.ClientCredentials(*natsURL, *credsFile, *dataDir)
+	nc, err := base.connect(cmd, "streamhub-ingest-evm")
 	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	nc, err := nats.Connect(*natsURL, creds.Option(), nats.Name("streamhub-ingest-evm"),
-		nats.Timeout(publishTimeout), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("%s: connect to %s: %w", cmd, *natsURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -106,17 +91,17 @@ func ingestEVM(ctx context.Context, args []string, getenv func(string) string, _
 	_, err = js.Stream(sctx, bus.StreamChain)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%s: no %s stream on %s (a hub creates it: start one on this NATS first): %w", cmd, bus.StreamChain, *natsURL, err)
+		return fmt.Errorf("%s: no %s stream on %s (a hub creates it: start one on this NATS first): %w", cmd, bus.StreamChain, base.natsURL, err)
 	}
 	g := evm.New(js, cfg)
-	if *metricsAddr != "" {
-		stop, err := serveMetrics(*metricsAddr, evmMetrics(g, cfg.Network))
+	if base.metricsAddr != "" {
+		stop, err := serveMetrics(base.metricsAddr, evmMetrics(g, cfg.Network))
 		if err != nil {
 			return fmt.Errorf("%s: --metrics-listen: %w", cmd, err)
 		}
 		defer stop()
 	}
-	cfg.Logger.Info("ingest: starting", "rpc", cfg.URL, "nats", *natsURL, "confirmations", cfg.Confirmations)
+	cfg.Logger.Info("ingest: starting", "rpc", cfg.URL, "nats", base.natsURL, "confirmations", cfg.Confirmations)
 	err = g.Run(ctx)
 	s := g.Stats()
 	cfg.Logger.Info("ingest: stopped", "published", s.Published, "duplicates", s.Duplicates, "errors", s.Errors,

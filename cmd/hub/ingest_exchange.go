@@ -12,12 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/streamhub/streamhub/internal/bus"
 	"github.com/streamhub/streamhub/internal/upstream/lease"
 	"github.com/streamhub/streamhub/internal/upstream/venue"
 )
@@ -53,15 +51,11 @@ func ingestExchange(ctx context.Context, spec exchangeSpec, args []string, geten
 	fs.DurationVar(&cfg.HeartbeatWindow, "heartbeat-window", def.HeartbeatWindow, "reconnect when the venue sends nothing (no message, no ping) for this long")
 	fs.DurationVar(&cfg.BackoffMin, "backoff-min", venue.DefaultBackoffMin, "least delay before a reconnection (jittered, doubling up to --backoff-max)")
 	fs.DurationVar(&cfg.BackoffMax, "backoff-max", venue.DefaultBackoffMax, "greatest delay before a reconnection")
-	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS servers to publish to, comma-separated")
-	credsFile := fs.String("nats-creds", "", `file with the user and password for --nats-url, {"user":…,"password":…}`)
-	dataDir := fs.String("data-dir", bus.DefaultEmbeddedStoreDir, "the hub's data directory, whose NATS credentials are used for a loopback --nats-url")
+	var base ingestFlags
+	base.register(fs)
 	useLease := fs.Bool("lease", true, "publish only while holding the JetStream KV lease of this source, so that a standby ingestor takes over when this one dies (--lease=false: no JetStream needed, and no protection against two ingestors)")
 	leaseKey := fs.String("lease-key", "ingest."+spec.name, "the lease's key: ingestors with the same key are one group, one leader")
 	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "lease lifetime without renewal; a dead leader is replaced within about 1.25 × this (the lease bucket's TTL wins once the bucket exists)")
-	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on this address at /metrics (empty: none)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: hub %s [flags]\n\n%s\n", cmd, spec.details)
 		fs.PrintDefaults()
@@ -77,23 +71,14 @@ func ingestExchange(ctx context.Context, spec exchangeSpec, args []string, geten
 		return usageErrorf("%s: --symbols: %w", cmd, err)
 	}
 	cfg.Symbols = syms
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErrorf("%s: --log-level: %w", cmd, err)
-	}
-	logger, err := newLogger(stderr, *logFormat, level)
+	logger, err := base.logger(cmd, stderr)
 	if err != nil {
 		return err
 	}
 	cfg.Logger = logger.With("source", spec.name)
-	creds, err := bus.ClientCredentials(*natsURL, *credsFile, *dataDir)
+	nc, err := base.connect(cmd, "streamhub-ingest-"+spec.name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	nc, err := nats.Connect(*natsURL, creds.Option(), nats.Name("streamhub-ingest-"+spec.name),
-		nats.Timeout(publishTimeout), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("%s: connect to %s: %w", cmd, *natsURL, err)
+		return err
 	}
 	defer nc.Close()
 	conn, err := venue.New(nc, a, cfg)
@@ -109,17 +94,17 @@ func ingestExchange(ctx context.Context, spec exchangeSpec, args []string, geten
 			cancel()
 		}
 		if err != nil {
-			return fmt.Errorf("%s: the HA lease needs JetStream on %s (--lease=false runs without): %w", cmd, *natsURL, err)
+			return fmt.Errorf("%s: the HA lease needs JetStream on %s (--lease=false runs without): %w", cmd, base.natsURL, err)
 		}
 	}
-	if *metricsAddr != "" {
-		stop, err := serveIngestMetrics(*metricsAddr, conn, l)
+	if base.metricsAddr != "" {
+		stop, err := serveIngestMetrics(base.metricsAddr, conn, l)
 		if err != nil {
 			return fmt.Errorf("%s: --metrics-listen: %w", cmd, err)
 		}
 		defer stop()
 	}
-	cfg.Logger.Info("ingest: starting", "venue_url", cfg.URL, "symbols", *symbols, "nats", *natsURL, "lease", *useLease)
+	cfg.Logger.Info("ingest: starting", "venue_url", cfg.URL, "symbols", *symbols, "nats", base.natsURL, "lease", *useLease)
 	if l == nil {
 		err = conn.Run(ctx)
 	} else {

@@ -149,25 +149,35 @@ func (g *Gateway) Draining() bool {
 	return g.draining
 }
 
-// ServeHTTP upgrades the request to a WebSocket connection and serves it,
-// on a goroutine of its own, until it ends.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// admit counts a new connection request in (the caller then owes
+// g.conns.Done) unless the gateway is draining or the browser origin is
+// not allowed, which it answers with an HTTP error and reports false.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) bool {
 	g.mu.Lock()
 	if g.draining {
 		g.mu.Unlock()
 		g.counters.Rejected.Add(1)
 		protocol.WriteHTTPError(w, http.StatusServiceUnavailable, protocol.CodeInternal, "shutting down; reconnect to another instance")
-		return
+		return false
 	}
 	g.conns.Add(1)
 	g.mu.Unlock()
-	defer g.conns.Done()
-
 	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, g.cfg.PublicOrigins, g.cfg.AllowedOrigins) {
+		g.conns.Done()
 		g.counters.Rejected.Add(1)
 		protocol.WriteHTTPError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
+		return false
+	}
+	return true
+}
+
+// ServeHTTP upgrades the request to a WebSocket connection and serves it,
+// on a goroutine of its own, until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.admit(w, r) {
 		return
 	}
+	defer g.conns.Done()
 	id, err := g.preAuthenticate(r)
 	if err != nil {
 		g.counters.Rejected.Add(1)

@@ -29,22 +29,10 @@ import (
 // or ticket=<single-use ticket> in the query (Authenticator.FromTicket),
 // for an EventSource, which cannot set headers.
 func (g *Gateway) ServeSSE(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	if g.draining {
-		g.mu.Unlock()
-		g.counters.Rejected.Add(1)
-		protocol.WriteHTTPError(w, http.StatusServiceUnavailable, protocol.CodeInternal, "shutting down; reconnect to another instance")
+	if !g.admit(w, r) {
 		return
 	}
-	g.conns.Add(1)
-	g.mu.Unlock()
 	defer g.conns.Done()
-
-	if origin := r.Header.Get("Origin"); !auth.OriginAllowed(origin, g.cfg.PublicOrigins, g.cfg.AllowedOrigins) {
-		g.counters.Rejected.Add(1)
-		protocol.WriteHTTPError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
-		return
-	}
 	cmd, perr := protocol.DecodeSSEQuery(r.URL.Query(), r.Header.Get("Last-Event-ID"))
 	if perr != nil {
 		g.counters.Rejected.Add(1)
